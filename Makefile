@@ -1,0 +1,66 @@
+# The kratix platform engine. `make run` starts a local platform; `make test` runs every test.
+SHELL := /usr/bin/env bash -o pipefail -o errexit -o nounset
+
+ROOT := $(shell pwd)
+BIN := $(ROOT)/bin
+K8S_VERSION := $(shell sed -n 's/^[[:space:]]*k8s.io\/kubernetes v\([^ ]*\).*/v\1/p' hack/tools/go.mod | head -n1)
+CONTROLLER_TOOLS_VERSION := $(shell sed -n 's/^[[:space:]]*sigs.k8s.io\/controller-tools v\([^ ]*\).*/v\1/p' hack/tools/go.mod | head -n1)
+export KUBEBUILDER_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
+
+# go test flags; TEST_FLAGS="-run Foo -v" narrows a run.
+TEST_FLAGS ?=
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: tools
+tools: ## Build kube-apiserver, etcd, kubectl and controller-gen into bin/ (skips what is built).
+	hack/build-tools.sh
+
+$(CONTROLLER_GEN) $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd $(KUBECTL):
+	hack/build-tools.sh
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs into config/crd/bases and the manager's RBAC.
+	$(CONTROLLER_GEN) crd rbac:roleName=kratix-manager paths=./api/... paths=./controllers/... \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: verify
+verify: ## Fail when generated files are stale (regenerates them, so a commit fixes it).
+	hack/verify-generated.sh
+
+.PHONY: fmt
+fmt: ## gofmt the tree.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## go vet every package.
+	go vet ./...
+
+.PHONY: build
+build: ## Build bin/kratix.
+	go build -o $(BIN)/kratix ./cmd/kratix
+
+.PHONY: test
+test: tools verify vet ## Run every test against a real kube-apiserver and etcd.
+	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "gofmt needed: $$gofmt_out"; exit 1; fi
+	go test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+.PHONY: run
+run: ## Start the local platform.
+	@echo "kratix local: the local platform is not there yet (see the issue 'The product in a user's hands')." >&2
+	@echo "Until then: 'make test' runs the engine against a real API server." >&2
+	@exit 1
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

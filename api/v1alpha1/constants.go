@@ -1,0 +1,134 @@
+package v1alpha1
+
+// Labels the engine sets (CONTRACT.md §2).
+const (
+	LabelPromiseName       = "kratix.io/promise-name"
+	LabelResourceName      = "kratix.io/resource-name"
+	LabelResourceNamespace = "kratix.io/resource-namespace"
+	LabelPipelineName      = "kratix.io/pipeline-name"
+	// LabelWorkflowType is promise or resource.
+	LabelWorkflowType = "kratix.io/workflow-type"
+	// LabelWorkflowAction is configure or delete.
+	LabelWorkflowAction = "kratix.io/workflow-action"
+	// LabelWorkType is promise, resource or static-dependency.
+	LabelWorkType           = "kratix.io/work-type"
+	LabelWork               = "kratix.io/work"
+	LabelWorkloadGroupID    = "kratix.io/workload-group-id"
+	LabelTargetDestination  = "kratix.io/targetDestinationName"
+	LabelMisscheduled       = "kratix.io/misscheduled"
+	LabelPromiseVersion     = "kratix.io/promise-version"
+	LabelHash               = "kratix.io/hash"
+	LabelManagedBy          = "app.kubernetes.io/managed-by"
+	LabelManagedByValue     = "kratix"
+	LabelMisscheduledValue  = "true"
+	LabelTriggerValue       = "true"
+	DefaultPlatformNS       = "kratix-platform-system"
+	DefaultPipelineNSPrefix = "kratix-"
+)
+
+// Values of LabelWorkflowType, LabelWorkflowAction and LabelWorkType.
+const (
+	WorkflowTypePromise  = "promise"
+	WorkflowTypeResource = "resource"
+
+	WorkflowActionConfigure = "configure"
+	WorkflowActionDelete    = "delete"
+
+	WorkTypePromise          = "promise"
+	WorkTypeResource         = "resource"
+	WorkTypeStaticDependency = "static-dependency"
+)
+
+// Labels a user sets to trigger the engine; each takes the value "true".
+const (
+	// LabelManualReconciliation re-runs this object's workflow; removed when the run starts.
+	LabelManualReconciliation = "kratix.io/manual-reconciliation"
+	// LabelReconcileResources on a Promise re-runs the workflows of all its resource requests.
+	LabelReconcileResources = "kratix.io/reconcile-resources"
+	// LabelPaused stops the engine reconciling the object.
+	LabelPaused = "kratix.io/paused"
+)
+
+// Finalizers, one per concern (CONTRACT.md §2).
+const (
+	FinalizerDeleteWorkflows      = "kratix.io/delete-workflows"
+	FinalizerWorkCleanup          = "kratix.io/work-cleanup"
+	FinalizerDependenciesCleanup  = "kratix.io/dependencies-cleanup"
+	FinalizerAPICRDCleanup        = "kratix.io/api-crd-cleanup"
+	FinalizerDynamicController    = "kratix.io/dynamic-controller-dependant-resources-cleanup"
+	FinalizerResourceRequests     = "kratix.io/resource-request-cleanup"
+	FinalizerWorkPlacementCleanup = "kratix.io/workplacements-cleanup"
+	FinalizerRepoCleanup          = "finalizers.workplacement.kratix.io/repo-cleanup"
+	FinalizerDestinationCleanup   = "kratix.io/destination-cleanup"
+)
+
+// Condition types (CONTRACT.md §7).
+const (
+	ConditionAvailable                  = "Available"
+	ConditionConfigureWorkflowCompleted = "ConfigureWorkflowCompleted"
+	ConditionWorksSucceeded             = "WorksSucceeded"
+	ConditionReconciled                 = "Reconciled"
+	ConditionReady                      = "Ready"
+	ConditionScheduleSucceeded          = "ScheduleSucceeded"
+	ConditionWriteSucceeded             = "WriteSucceeded"
+)
+
+// Condition reasons (CONTRACT.md §7). Every reason the engine writes is one of these.
+const (
+	// Promise.
+	ReasonAvailable         = "Available"
+	ReasonCRDNotEstablished = "CRDNotEstablished"
+	ReasonInvalidAPI        = "InvalidAPI"
+	ReasonRequirementsUnmet = "RequirementsUnmet"
+
+	// Workflows of Promises and resource requests.
+	ReasonPipelinesInProgress           = "PipelinesInProgress"
+	ReasonConfigureWorkflowFailed       = "ConfigureWorkflowFailed"
+	ReasonPipelinesExecutedSuccessfully = "PipelinesExecutedSuccessfully"
+	ReasonDeleteWorkflowFailed          = "DeleteWorkflowFailed"
+
+	// Works of Promises and resource requests.
+	ReasonWorksSucceeded = "WorksSucceeded"
+	ReasonWorksPending   = "WorksPending"
+	ReasonWorksFailing   = "WorksFailing"
+
+	// Reconciled summary.
+	ReasonReconciled  = "Reconciled"
+	ReasonReconciling = "Reconciling"
+	ReasonFailed      = "Failed"
+	ReasonPaused      = "Paused"
+
+	// Work and WorkPlacement scheduling.
+	ReasonScheduled             = "Scheduled"
+	ReasonNoMatchingDestination = "NoMatchingDestination"
+	ReasonMisscheduled          = "Misscheduled"
+	ReasonPlacementsPending     = "PlacementsPending"
+	ReasonAllPlacementsReady    = "AllPlacementsReady"
+
+	// WorkPlacement writes.
+	ReasonWriteSucceeded        = "WriteSucceeded"
+	ReasonWriteFailed           = "WriteFailed"
+	ReasonDestinationNotFound   = "DestinationNotFound"
+	ReasonStateStoreNotFound    = "StateStoreNotFound"
+	ReasonWritePending          = "WritePending"
+	ReasonFrozenWhileMisplaced  = "FrozenWhileMisscheduled"
+	ReasonInvalidWorkloadPath   = "InvalidWorkloadPath"
+	ReasonInvalidWorkloadFormat = "InvalidWorkloadContent"
+
+	// Destination.
+	ReasonTestDocumentsWritten  = "TestDocumentsWritten"
+	ReasonStateStoreNotReady    = "StateStoreNotReady"
+	ReasonStateStoreWriteFailed = "StateStoreWriteFailed"
+
+	// State stores.
+	ReasonStateStoreReady            = "StateStoreReady"
+	ReasonSecretNotFound             = "SecretNotFound"
+	ReasonErrorValidatingPermissions = "ErrorValidatingPermissions"
+	ReasonInvalidSecret              = "InvalidSecret"
+)
+
+// Status values of a Promise's status.status.
+const (
+	PromiseStatusAvailable   = "Available"
+	PromiseStatusUnavailable = "Unavailable"
+)

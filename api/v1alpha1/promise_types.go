@@ -1,0 +1,183 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// PromiseSpec is what a platform team publishes: an API, what every matching Destination needs,
+// workflows that render files, and where they may go.
+type PromiseSpec struct {
+	// API is a complete apiextensions.k8s.io/v1 CustomResourceDefinition; resource requests are
+	// objects of it. Empty for a Promise that only ships dependencies.
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:EmbeddedResource
+	// +kubebuilder:validation:XValidation:rule="self.apiVersion == 'apiextensions.k8s.io/v1' && self.kind == 'CustomResourceDefinition'",message="spec.api must be an apiextensions.k8s.io/v1 CustomResourceDefinition"
+	// +optional
+	API *runtime.RawExtension `json:"api,omitempty"`
+
+	// Dependencies are manifests written as they are to every matching Destination.
+	// +optional
+	Dependencies []Dependency `json:"dependencies,omitempty"`
+
+	// Workflows render files for the Promise itself and for each resource request.
+	// +optional
+	Workflows Workflows `json:"workflows,omitempty"`
+
+	// DestinationSelectors are merged into one AND-ed label selector for the Destinations that
+	// receive this Promise's output.
+	// +optional
+	DestinationSelectors []PromiseScheduling `json:"destinationSelectors,omitempty"`
+
+	// RequiredPromises must be installed at the given versions before this Promise is available.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	RequiredPromises []RequiredPromise `json:"requiredPromises,omitempty"`
+}
+
+// Dependency is one manifest of a Promise's static dependencies.
+// +kubebuilder:object:generate=false
+// +kubebuilder:pruning:PreserveUnknownFields
+// +kubebuilder:validation:EmbeddedResource
+type Dependency struct {
+	unstructured.Unstructured `json:",inline"`
+}
+
+// DeepCopyInto copies the manifest into out.
+func (in *Dependency) DeepCopyInto(out *Dependency) {
+	in.Unstructured.DeepCopyInto(&out.Unstructured)
+}
+
+// DeepCopy returns a copy of the manifest.
+func (in *Dependency) DeepCopy() *Dependency {
+	if in == nil {
+		return nil
+	}
+	out := new(Dependency)
+	in.DeepCopyInto(out)
+	return out
+}
+
+// PromiseScheduling is one entry of a Promise's destination selectors.
+type PromiseScheduling struct {
+	// MatchLabels that a Destination must carry, all of them.
+	// +optional
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+// RequiredPromise names a Promise that must be installed first.
+type RequiredPromise struct {
+	// Name of the required Promise.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Version the required Promise must have (its kratix.io/promise-version label).
+	// +kubebuilder:validation:MinLength=1
+	Version string `json:"version"`
+}
+
+// Workflows are the pipelines of a Promise, by what they act on and when they run.
+type Workflows struct {
+	// Promise workflows run for the Promise itself.
+	// +optional
+	Promise WorkflowTriggers `json:"promise,omitempty"`
+
+	// Resource workflows run for each resource request.
+	// +optional
+	Resource WorkflowTriggers `json:"resource,omitempty"`
+
+	// Config applies to all workflows of the Promise.
+	// +optional
+	Config WorkflowConfig `json:"config,omitempty"`
+}
+
+// WorkflowTriggers are the pipelines of one workflow type by action.
+type WorkflowTriggers struct {
+	// Configure pipelines run one after another whenever the object or its Promise changes.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.metadata.name == p.metadata.name))",message="pipeline names must be unique within a workflow"
+	Configure []Pipeline `json:"configure,omitempty"`
+
+	// Delete pipelines run when the object is deleted; only the first is used.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.metadata.name == p.metadata.name))",message="pipeline names must be unique within a workflow"
+	Delete []Pipeline `json:"delete,omitempty"`
+}
+
+// WorkflowConfig applies to every workflow of a Promise.
+type WorkflowConfig struct {
+	// PipelineNamespace is where the Promise's resource workflows run their Jobs; by default the
+	// resource request's namespace.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	PipelineNamespace string `json:"pipelineNamespace,omitempty"`
+}
+
+// PromiseStatus is what the engine observed of a Promise.
+type PromiseStatus struct {
+	// Conditions: Available, ConfigureWorkflowCompleted, WorksSucceeded, Reconciled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Status is Available or Unavailable.
+	// +optional
+	Status string `json:"status,omitempty"`
+
+	// Kind of the Promise's API.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+
+	// APIVersion of the Promise's API (group/version).
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// Version of the Promise (its kratix.io/promise-version label).
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Message for humans.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Promise is a platform API published by a platform team.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,categories=kratix
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.status`
+// +kubebuilder:printcolumn:name="Kind",type=string,JSONPath=`.status.kind`
+// +kubebuilder:printcolumn:name="API Version",type=string,JSONPath=`.status.apiVersion`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Promise struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   PromiseSpec   `json:"spec,omitempty"`
+	Status PromiseStatus `json:"status,omitempty"`
+}
+
+// PromiseList is a list of Promises.
+//
+// +kubebuilder:object:root=true
+type PromiseList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Promise `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Promise{}, &PromiseList{})
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers"
+)
+
+// managerOptions are the flags of `kratix manager`.
+type managerOptions struct {
+	kubeconfig              string
+	metricsAddr             string
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	qps                     float64
+	burst                   int
+	concurrency             concurrencyFlag
+	gracefulShutdown        time.Duration
+	zap                     zap.Options
+}
+
+func (o *managerOptions) bind(fs *flag.FlagSet) {
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig of the API server; default: $KUBECONFIG, in-cluster, then ~/.kube/config")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint; 0 turns it off")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one of several replicas reconciles")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "kratix-manager.platform.kratix.io", "name of the leader election Lease")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader election Lease; default: the manager's own")
+	fs.Float64Var(&o.qps, "kube-api-qps", 50, "queries per second to the API server")
+	fs.IntVar(&o.burst, "kube-api-burst", 100, "burst of queries to the API server")
+	o.concurrency = concurrencyFlag{"default": 4}
+	fs.Var(&o.concurrency, "max-concurrent-reconciles", "concurrent reconciles per controller, e.g. default=4,workplacement=16")
+	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long running reconciles may take to finish on shutdown")
+	o.zap.Development = false
+	o.zap.BindFlags(fs)
+}
+
+func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kratix manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts managerOptions
+	opts.bind(fs)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap), zap.WriteTo(stderr)))
+
+	cfg, err := restConfig(opts.kubeconfig)
+	if err != nil {
+		return err
+	}
+	mgr, err := newManager(cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "metrics", opts.metricsAddr, "probes", opts.probeAddr, "leaderElection", opts.leaderElect)
+	return mgr.Start(ctx)
+}
+
+// restConfig loads the API server's address and credentials.
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("find the API server (set --kubeconfig or $KUBECONFIG): %w", err)
+	}
+	return cfg, nil
+}
+
+// newScheme returns the scheme of every kind the manager reads or writes.
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, platformv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// newManager builds the controller manager with its probes and controllers; Start runs it.
+func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = float32(opts.qps)
+	cfg.Burst = opts.burst
+	cfg.UserAgent = "kratix-manager"
+
+	scheme, err := newScheme()
+	if err != nil {
+		return nil, fmt.Errorf("build scheme: %w", err)
+	}
+	gracefulShutdown := opts.gracefulShutdown
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.metricsAddr},
+		HealthProbeBindAddress:  opts.probeAddr,
+		LeaderElection:          opts.leaderElect,
+		LeaderElectionID:        opts.leaderElectionID,
+		LeaderElectionNamespace: opts.leaderElectionNamespace,
+		// Release the lease on a clean shutdown so that a new replica takes over at once.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &gracefulShutdown,
+		Controller:                    config.Controller{MaxConcurrentReconciles: opts.concurrency.get("default")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("add readiness check: %w", err)
+	}
+	if err := controllers.SetupWithManager(mgr, controllers.Options{
+		MaxConcurrentReconciles:        opts.concurrency,
+		DefaultMaxConcurrentReconciles: opts.concurrency.get("default"),
+	}); err != nil {
+		return nil, fmt.Errorf("set up controllers: %w", err)
+	}
+	return mgr, nil
+}
+
+// concurrencyFlag is a flag of name=count pairs, e.g. "default=4,workplacement=16".
+type concurrencyFlag map[string]int
+
+func (c concurrencyFlag) get(name string) int { return c[name] }
+
+func (c concurrencyFlag) String() string {
+	names := make([]string, 0, len(c))
+	for name := range c {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		parts = append(parts, name+"="+strconv.Itoa(c[name]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (c concurrencyFlag) Set(value string) error {
+	for _, pair := range strings.Split(value, ",") {
+		name, count, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%q is not name=count", pair)
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q: the count must be a whole number of at least 1", pair)
+		}
+		c[name] = n
+	}
+	return nil
+}

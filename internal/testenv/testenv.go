@@ -1,0 +1,182 @@
+// Package testenv starts a real control plane for tests: the kube-apiserver and etcd that
+// `make tools` builds into bin/, through controller-runtime's envtest, with the engine's CRDs
+// installed. A test package starts one with Main from its TestMain and shares it.
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+)
+
+// Env is a running control plane with the engine's CRDs installed.
+type Env struct {
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Client uses Scheme and asks the API server for strict field validation, as kubectl does, so
+	// that unknown fields are errors rather than silently dropped.
+	Client client.Client
+	// Scheme knows the built-in kinds, CRDs and the platform.kratix.io kinds.
+	Scheme *runtime.Scheme
+	// CRDs are the engine's CRDs as installed.
+	CRDs []*apiextensionsv1.CustomResourceDefinition
+
+	env        *envtest.Environment
+	dir        string
+	kubeconfig string
+}
+
+// Start starts etcd and kube-apiserver on loopback and installs the CRDs of config/crd/bases.
+// Stop it when done.
+func Start() (*Env, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, platformv1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, fmt.Errorf("build scheme: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "kratix-testenv-")
+	if err != nil {
+		return nil, err
+	}
+	te := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing:    true,
+		Scheme:                   scheme,
+		ControlPlaneStartTimeout: 90 * time.Second,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	cfg, err := te.Start()
+	if err != nil {
+		_ = os.RemoveAll(dir) // best effort: the start error is the one worth reporting
+		return nil, fmt.Errorf("start envtest (kube-apiserver and etcd from %s): %w", assets, err)
+	}
+	e := &Env{Config: cfg, Scheme: scheme, CRDs: te.CRDs, env: te, dir: dir}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("build client: %w", err), e.Stop())
+	}
+	e.Client = client.WithFieldValidation(c, metav1.FieldValidationStrict)
+	e.kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(e.kubeconfig, te.KubeConfig, 0o600); err != nil {
+		return nil, errors.Join(fmt.Errorf("write kubeconfig: %w", err), e.Stop())
+	}
+	return e, nil
+}
+
+// Stop stops the control plane and removes its files.
+func (e *Env) Stop() error {
+	err := e.env.Stop()
+	return errors.Join(err, os.RemoveAll(e.dir))
+}
+
+// Kubeconfig is the path of an administrator's kubeconfig for the control plane.
+func (e *Env) Kubeconfig() string { return e.kubeconfig }
+
+// Kubectl returns a kubectl command (the one `make tools` builds) bound to the control plane, with
+// its cache inside the environment's temporary directory rather than under $HOME.
+func (e *Env) Kubectl(ctx context.Context, args ...string) (*exec.Cmd, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	full := append([]string{"--kubeconfig", e.kubeconfig, "--cache-dir", filepath.Join(e.dir, "kubectl-cache")}, args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(assets, "kubectl"), full...)
+	cmd.Env = append(os.Environ(), "HOME="+e.dir, "XDG_CACHE_HOME="+filepath.Join(e.dir, "cache"))
+	return cmd, nil
+}
+
+// Main starts a control plane, stores it in *env, runs the package's tests and stops it; use it as
+// `func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }`. It returns the exit code.
+func Main(m *testing.M, env **Env) int {
+	e, err := Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+		return 1
+	}
+	*env = e
+	code := m.Run()
+	if err := e.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: stop: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// RepoRoot is the directory of the engine's go.mod, found upwards from the working directory.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && isEngineModule(data) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("testenv: the engine's go.mod is not in any parent of the working directory")
+		}
+		dir = parent
+	}
+}
+
+func isEngineModule(goMod []byte) bool {
+	const first = "module kratix.dev/kratix\n"
+	return len(goMod) >= len(first) && string(goMod[:len(first)]) == first
+}
+
+// AssetsDir is the directory of kube-apiserver, etcd and kubectl: $KUBEBUILDER_ASSETS when set
+// (the Makefile sets it), else the newest version under bin/k8s.
+func AssetsDir() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, checkAssets(dir)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	versions, _ := filepath.Glob(filepath.Join(root, "bin", "k8s", "v*")) // a bad pattern is impossible here
+	if len(versions) == 0 {
+		return "", errors.New("testenv: no control plane binaries under bin/k8s; run `make tools`")
+	}
+	sort.Strings(versions)
+	dir := versions[len(versions)-1]
+	return dir, checkAssets(dir)
+}
+
+func checkAssets(dir string) error {
+	for _, name := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("testenv: %s is missing from %s; run `make tools`", name, dir)
+		}
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -59,10 +61,7 @@ type PipelineSpec struct {
 	// Kubernetes volumes, passed to the Job as written and validated when the Job is created: their
 	// full schema, once per workflow, would make the Promise CRD too large to apply.
 	// +optional
-	// +kubebuilder:validation:Schemaless
-	// +kubebuilder:validation:Type=array
-	// +kubebuilder:pruning:PreserveUnknownFields
-	Volumes []corev1.Volume `json:"volumes,omitempty"`
+	Volumes []Volume `json:"volumes,omitempty"`
 
 	// ImagePullSecrets for the containers' images.
 	// +optional
@@ -131,6 +130,21 @@ type Container struct {
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
+
+// Volume is a Kubernetes volume of a pipeline. Its schema is left open (the Job's validation checks
+// it) because the full volume schema, repeated for each workflow, would make the Promise CRD too
+// large to apply; in Go it is a corev1.Volume and its JSON is exactly that.
+// +kubebuilder:validation:Type=object
+// +kubebuilder:pruning:PreserveUnknownFields
+type Volume struct {
+	corev1.Volume `json:"-"`
+}
+
+// MarshalJSON encodes the volume as a corev1.Volume.
+func (v Volume) MarshalJSON() ([]byte, error) { return json.Marshal(v.Volume) }
+
+// UnmarshalJSON decodes a corev1.Volume.
+func (v *Volume) UnmarshalJSON(data []byte) error { return json.Unmarshal(data, &v.Volume) }
 
 // RBAC is the identity of a pipeline and what it may do.
 type RBAC struct {

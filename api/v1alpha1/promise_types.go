@@ -19,6 +19,7 @@ type PromiseSpec struct {
 
 	// Dependencies are manifests written as they are to every matching Destination.
 	// +optional
+	// +kubebuilder:validation:items:XEmbeddedResource
 	Dependencies []Dependency `json:"dependencies,omitempty"`
 
 	// Workflows render files for the Promise itself and for each resource request.
@@ -40,7 +41,6 @@ type PromiseSpec struct {
 // Dependency is one manifest of a Promise's static dependencies.
 // +kubebuilder:object:generate=false
 // +kubebuilder:pruning:PreserveUnknownFields
-// +kubebuilder:validation:EmbeddedResource
 type Dependency struct {
 	unstructured.Unstructured `json:",inline"`
 }

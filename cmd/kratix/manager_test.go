@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the manager's log writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls url until it answers 200, failing the test after the deadline.
+func waitFor(t *testing.T, url string, logs *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body) // a short read only shortens the failure message
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(body)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not answer 200 within 30s (last error %v); manager log:\n%s", url, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestManagerServesProbesAndMetrics starts `kratix manager` against the API server and checks that
+// its probes and metrics answer, that it holds its leader lease, and that it stops cleanly.
+func TestManagerServesProbesAndMetrics(t *testing.T) {
+	probes, metrics := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"manager",
+			"--kubeconfig", env.Kubeconfig(),
+			"--health-probe-bind-address", probes,
+			"--metrics-bind-address", metrics,
+			"--leader-elect", "--leader-election-namespace", "default", "--leader-election-id", "kratix-test",
+			"--max-concurrent-reconciles", "default=2,workplacement=8",
+		}, &logs)
+	}()
+
+	waitFor(t, "http://"+probes+"/healthz", &logs)
+	waitFor(t, "http://"+probes+"/readyz", &logs)
+	if body := waitFor(t, "http://"+metrics+"/metrics", &logs); !strings.Contains(body, "rest_client_requests_total") {
+		t.Errorf("metrics lack the client's request counter:\n%.500s", body)
+	}
+
+	lease := &coordinationv1.Lease{}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kratix-test"}, lease)
+		if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the manager did not take its leader lease within 30s (%v); log:\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("manager exited %d after cancel; log:\n%s", code, logs.String())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("manager did not stop within 45s of cancel; log:\n%s", logs.String())
+	}
+}
+
+// TestCommandLineErrors checks the exit codes and messages of bad command lines.
+func TestCommandLineErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage: kratix <command>"},
+		{[]string{"--help"}, 0, "manager"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"manager", "--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+		{[]string{"manager", "extra"}, 2, "unexpected arguments: extra"},
+		{[]string{"manager", "--max-concurrent-reconciles", "work"}, 2, `"work" is not name=count`},
+		{[]string{"manager", "--max-concurrent-reconciles", "work=0"}, 2, "at least 1"},
+		{[]string{"manager", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, "load kubeconfig /nonexistent/kubeconfig"},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := run(t.Context(), tc.args, &stderr)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr does not say %q:\n%s", tc.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestConcurrencyFlag(t *testing.T) {
+	c := concurrencyFlag{"default": 4}
+	if err := c.Set("workplacement=16, work=8"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.String(), "default=4,work=8,workplacement=16"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if c.get("workplacement") != 16 || c.get("promise") != 0 {
+		t.Errorf("get: workplacement=%d promise=%d", c.get("workplacement"), c.get("promise"))
+	}
+}

@@ -1,0 +1,72 @@
+package statestore
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCleanPath(t *testing.T) {
+	cases := []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: "dev/resources/default/app.yaml", want: "dev/resources/default/app.yaml"},
+		{in: "dev/", want: "dev"},
+		{in: ".kratix/wp.state", want: ".kratix/wp.state"},
+		{in: "dir/..hidden/x", want: "dir/..hidden/x"},
+		{in: "", bad: true},
+		{in: "/etc/passwd", bad: true},
+		{in: "../other", bad: true},
+		{in: "dev/../../other", bad: true},
+		{in: "dev/./x", bad: true},
+		{in: "dev//x", bad: true},
+		{in: `dev\x`, bad: true},
+		{in: "dev/.git/config", bad: true},
+		{in: ".GIT/hooks/pre-commit", bad: true},
+		{in: "dev/x\x00y", bad: true},
+		{in: "dev/x\ny", bad: true},
+	}
+	for _, tc := range cases {
+		got, err := CleanPath(tc.in)
+		switch {
+		case tc.bad && err == nil:
+			t.Errorf("CleanPath(%q) = %q, want a refusal", tc.in, got)
+		case tc.bad && !errors.Is(err, ErrInvalidPath):
+			t.Errorf("CleanPath(%q) error %v does not match ErrInvalidPath", tc.in, err)
+		case !tc.bad && err != nil:
+			t.Errorf("CleanPath(%q): %v", tc.in, err)
+		case !tc.bad && got != tc.want:
+			t.Errorf("CleanPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestChangeValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		change Change
+		errSub string
+	}{
+		{"files inside the directory", Change{Dir: "dev/resources/x", Files: []File{{Path: "dev/resources/x/a.yaml"}, {Path: "dev/resources/x/sub/b.yaml"}}}, ""},
+		{"a file outside the directory", Change{Dir: "dev/resources/x", Files: []File{{Path: "dev/resources/xy/a.yaml"}}}, "outside the directory"},
+		{"a file that escapes", Change{Files: []File{{Path: "dev/../../a.yaml"}}}, "escapes its root"},
+		{"an absolute directory", Change{Dir: "/dev"}, "is absolute"},
+		{"a removal that escapes", Change{Remove: []string{"../x"}}, "escapes its root"},
+		{"a file written twice", Change{Files: []File{{Path: "a/b"}, {Path: "a/b/"}}}, "written twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.change.Validate()
+			if tc.errSub == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !errors.Is(err, ErrInvalidPath) || !strings.Contains(err.Error(), tc.errSub) {
+				t.Fatalf("Validate() = %v, want an invalid-path error saying %q", err, tc.errSub)
+			}
+		})
+	}
+}

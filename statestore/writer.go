@@ -95,7 +95,7 @@ func (c Change) Validate() (Change, error) {
 		if err != nil {
 			return Change{}, fmt.Errorf("file: %w", err)
 		}
-		if out.Dir != "" && !IsWithin(out.Dir, p) {
+		if out.Dir != "" && (p == out.Dir || !IsWithin(out.Dir, p)) {
 			return Change{}, invalidPath(f.Path, fmt.Sprintf("is outside the directory %q that the change replaces", out.Dir))
 		}
 		if seen[p] {

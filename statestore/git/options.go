@@ -1,0 +1,199 @@
+package git
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
+	"github.com/go-logr/logr"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"kratix.dev/kratix/statestore"
+)
+
+// Options configure a Writer. URL is required; the rest have safe defaults.
+type Options struct {
+	// URL of the repository: https://, http://, ssh:// or scp-like user@host:path.
+	URL string
+	// Branch that receives the commits; default main. Created by the first commit if missing.
+	Branch string
+	// Root is the store's spec.path: every path of a Change is relative to it.
+	Root string
+	// Auth holds the credentials; the zero value means anonymous.
+	Auth Auth
+	// CABundle is PEM certificates to trust for https in addition to the system's.
+	CABundle []byte
+	// Insecure skips TLS verification. Only when asked for by name.
+	Insecure bool
+	// Author of the commits; default name "kratix".
+	Author Author
+	// MaxBatch is the most changes one commit carries; default 256.
+	MaxBatch int
+	// PushAttempts is how often a batch is rebuilt on a newer remote head when someone else pushed
+	// first; default 5.
+	PushAttempts int
+	// CompactBytes is how much the in-memory clone may grow through commits before the writer
+	// starts again from a fresh shallow clone between batches; default 64 MiB.
+	CompactBytes int64
+	// Timeout bounds one network operation (clone, fetch, push); default 2 minutes.
+	Timeout time.Duration
+	// Logger receives the writer's logs; default discards.
+	Logger logr.Logger
+}
+
+// Auth holds the credentials of a GitStateStore.
+type Auth struct {
+	// Username and Password for basicAuth over http(s).
+	Username string
+	Password string
+	// SSHPrivateKey (PEM) and SSHKnownHosts (known_hosts lines) for ssh. The server's host key
+	// must be in SSHKnownHosts: an unknown or changed key is refused.
+	SSHPrivateKey []byte
+	SSHKnownHosts []byte
+}
+
+// Author is the identity written into commits.
+type Author struct {
+	Name  string
+	Email string
+}
+
+// withDefaults validates the options and fills in defaults.
+func (o Options) withDefaults() (Options, error) {
+	if o.URL == "" {
+		return o, invalidConfig("a repository URL is required")
+	}
+	if o.Branch == "" {
+		o.Branch = "main"
+	}
+	if o.Root != "" {
+		root, err := statestore.CleanPath(o.Root)
+		if err != nil {
+			return o, fmt.Errorf("root: %w", err)
+		}
+		o.Root = root
+	}
+	if o.Author.Name == "" {
+		o.Author.Name = "kratix"
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.PushAttempts <= 0 {
+		o.PushAttempts = 5
+	}
+	if o.CompactBytes <= 0 {
+		o.CompactBytes = 64 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Logger.GetSink() == nil {
+		o.Logger = logr.Discard()
+	}
+	return o, nil
+}
+
+// endpoint parses the URL and applies the TLS settings.
+func (o Options) endpoint() (*transport.Endpoint, error) {
+	ep, err := transport.NewEndpoint(o.URL)
+	if err != nil {
+		return nil, invalidConfig(fmt.Sprintf("repository URL: %v", redactErr(err, o.URL)))
+	}
+	switch ep.Protocol {
+	case "http", "https", "ssh", "file":
+	default:
+		return nil, invalidConfig(fmt.Sprintf("repository URL scheme %q is not supported; use https, http, ssh or file", ep.Protocol))
+	}
+	if ep.User != "" && ep.Password != "" {
+		return nil, invalidConfig("the repository URL holds a password; put credentials in the state store's Secret")
+	}
+	ep.CaBundle = o.CABundle
+	ep.InsecureSkipTLS = o.Insecure
+	return ep, nil
+}
+
+// authMethod builds go-git's credentials for the endpoint. For ssh it writes the known hosts to a
+// private temporary file (the knownhosts package reads files) and returns its path for removal.
+func (o Options) authMethod(ep *transport.Endpoint) (transport.AuthMethod, string, error) {
+	switch ep.Protocol {
+	case "http", "https":
+		if len(o.Auth.SSHPrivateKey) > 0 {
+			return nil, "", invalidConfig("an ssh key was given for an http(s) URL")
+		}
+		if o.Auth.Username == "" && o.Auth.Password == "" {
+			return nil, "", nil
+		}
+		return &githttp.BasicAuth{Username: o.Auth.Username, Password: o.Auth.Password}, "", nil
+	case "ssh":
+		return o.sshAuth(ep)
+	default:
+		return nil, "", nil
+	}
+}
+
+func (o Options) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, string, error) {
+	if len(o.Auth.SSHPrivateKey) == 0 {
+		return nil, "", invalidConfig("an ssh URL needs sshPrivateKey in the state store's Secret")
+	}
+	if len(o.Auth.SSHKnownHosts) == 0 {
+		return nil, "", invalidConfig("an ssh URL needs knownHosts in the state store's Secret: the server's host key is always checked")
+	}
+	signer, err := gossh.ParsePrivateKey(o.Auth.SSHPrivateKey)
+	if err != nil {
+		// The parser's message never includes key material.
+		return nil, "", invalidConfig(fmt.Sprintf("sshPrivateKey does not parse: %v", err))
+	}
+	f, err := os.CreateTemp("", "kratix-known-hosts-")
+	if err != nil {
+		return nil, "", fmt.Errorf("write known hosts: %w", err)
+	}
+	_, werr := f.Write(o.Auth.SSHKnownHosts)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return nil, "", errors.Join(fmt.Errorf("write known hosts: %w", err), os.Remove(f.Name()))
+	}
+	callback, err := knownhosts.New(f.Name())
+	if err != nil {
+		return nil, "", errors.Join(invalidConfig(fmt.Sprintf("knownHosts does not parse: %v", err)), os.Remove(f.Name()))
+	}
+	user := ep.User
+	if user == "" {
+		user = "git"
+	}
+	auth := &gitssh.PublicKeys{User: user, Signer: signer}
+	auth.HostKeyCallback = callback
+	return auth, f.Name(), nil
+}
+
+func invalidConfig(msg string) error {
+	return statestore.NewError(statestore.ErrInvalidConfig, "git state store", errors.New(msg))
+}
+
+// redactURL removes any credentials from a URL for messages.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}
+
+// redactErr replaces the raw URL in an error's text with its redacted form.
+func redactErr(err error, raw string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := redactURL(raw); red != raw {
+		msg = strings.ReplaceAll(msg, raw, red)
+	}
+	return errors.New(msg)
+}

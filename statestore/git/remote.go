@@ -1,0 +1,175 @@
+package git
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"kratix.dev/kratix/statestore"
+)
+
+// remote talks to the repository: shallow clones and pushes of hand-built packs.
+type remote struct {
+	url    string // redacted, for messages
+	ep     *transport.Endpoint
+	auth   transport.AuthMethod
+	branch plumbing.ReferenceName
+}
+
+// snapshot is a shallow, in-memory copy of the branch's head.
+type snapshot struct {
+	store *memory.Storage
+	// head is the branch's commit, zero when the branch does not exist yet.
+	head plumbing.Hash
+	// root is the head's tree, zero for a new branch.
+	root plumbing.Hash
+}
+
+// clone fetches the branch's head commit and its tree (depth 1, no tags, no worktree) into memory.
+// An empty repository or a missing branch gives an empty snapshot: the first commit creates the
+// branch.
+func (r *remote) clone(ctx context.Context) (*snapshot, error) {
+	store := memory.NewStorage()
+	repo, err := gogit.CloneContext(ctx, store, nil, &gogit.CloneOptions{
+		URL:             r.ep.String(),
+		Auth:            r.auth,
+		ReferenceName:   r.branch,
+		SingleBranch:    true,
+		Depth:           1,
+		Tags:            gogit.NoTags,
+		NoCheckout:      true,
+		CABundle:        r.ep.CaBundle,
+		InsecureSkipTLS: r.ep.InsecureSkipTLS,
+	})
+	switch {
+	case errors.Is(err, transport.ErrEmptyRemoteRepository), isMissingBranch(err):
+		return &snapshot{store: memory.NewStorage()}, nil
+	case err != nil:
+		return nil, r.classify("clone", err)
+	}
+	ref, err := repo.Reference(r.branch, true)
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: read %s: %w", r.url, r.branch, err)
+	}
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("clone %s: read head commit: %w", r.url, err)
+	}
+	return &snapshot{store: store, head: ref.Hash(), root: commit.TreeHash}, nil
+}
+
+func isMissingBranch(err error) bool {
+	return err != nil && (errors.Is(err, plumbing.ErrReferenceNotFound) || strings.Contains(err.Error(), "couldn't find remote ref"))
+}
+
+// errEmptyRepo is what a session answers for a repository without any branch.
+var errEmptyRepo = transport.ErrEmptyRemoteRepository
+
+// errStale means the branch moved since the writer's snapshot: someone else pushed.
+var errStale = errors.New("the branch moved on the remote")
+
+// push sends exactly the given objects and moves the branch from old to new. The server refuses
+// the update when the branch is no longer at old, which is what keeps concurrent writers from
+// losing each other's commits: that refusal is errStale.
+func (r *remote) push(ctx context.Context, store *memory.Storage, objects []plumbing.Hash, old, new plumbing.Hash) error {
+	cli, err := client.NewClient(r.ep)
+	if err != nil {
+		return r.classify("push", err)
+	}
+	sess, err := cli.NewReceivePackSession(r.ep, r.auth)
+	if err != nil {
+		return r.classify("push", err)
+	}
+	defer sess.Close() // a close error after the report status changes nothing
+
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil && !errors.Is(err, errEmptyRepo) {
+		return r.classify("push", err)
+	}
+	if adv != nil {
+		current := plumbing.ZeroHash
+		if refs, err := adv.AllReferences(); err == nil {
+			if ref, ok := refs[r.branch]; ok {
+				current = ref.Hash()
+			}
+		}
+		if current != old {
+			return errStale
+		}
+	}
+
+	var pack bytes.Buffer
+	if _, err := packfile.NewEncoder(&pack, store, false).Encode(objects, 0); err != nil {
+		return fmt.Errorf("push to %s: encode pack: %w", r.url, err)
+	}
+	req := packp.NewReferenceUpdateRequest()
+	if adv != nil {
+		req = packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	}
+	req.Commands = []*packp.Command{{Name: r.branch, Old: old, New: new}}
+	req.Packfile = io.NopCloser(&pack)
+
+	report, err := sess.ReceivePack(ctx, req)
+	if err != nil {
+		if isStaleRefusal(err) {
+			return errStale
+		}
+		return r.classify("push", err)
+	}
+	if report != nil {
+		if err := report.Error(); err != nil {
+			if isStaleRefusal(err) {
+				return errStale
+			}
+			return statestore.NewError(statestore.ErrTransient, "push to "+r.url, err)
+		}
+	}
+	return nil
+}
+
+// isStaleRefusal recognises the server's refusal of a ref update whose old value is out of date.
+func isStaleRefusal(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"failed to update ref", "fetch first", "non-fast-forward", "stale info", "failed to lock"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// classify turns a go-git or network error into a statestore error of the right kind, with the
+// URL redacted.
+func (r *remote) classify(op string, err error) error {
+	op = op + " " + r.url
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return statestore.NewError(statestore.ErrTransient, op, err)
+	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
+		errors.Is(err, transport.ErrInvalidAuthMethod), isSSHAuthFailure(err):
+		return statestore.NewError(statestore.ErrAuthentication, op, redactErr(err, r.ep.String()))
+	case errors.Is(err, transport.ErrRepositoryNotFound):
+		return statestore.NewError(statestore.ErrNotFound, op, redactErr(err, r.ep.String()))
+	}
+	// Network failures, server errors and anything unrecognised: trying again later may work.
+	return statestore.NewError(statestore.ErrTransient, op, redactErr(err, r.ep.String()))
+}
+
+// isSSHAuthFailure recognises the ssh handshake's refusals: of our key, or of the server's host
+// key by the known hosts.
+func isSSHAuthFailure(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "knownhosts:") ||
+		strings.Contains(msg, "key mismatch") || strings.Contains(msg, "host key")
+}

@@ -27,7 +27,7 @@ func commitMessage(origins []statestore.Origin) string {
 	}
 	b.WriteString("\n")
 	for _, o := range origins {
-		trailer(&b, "Kratix-Action", string(o.Action))
+		trailer(&b, "Kratix-Action", string(actionOf(o)))
 		trailer(&b, "Kratix-Destination", o.Destination)
 		trailer(&b, "Kratix-Promise", o.Promise)
 		if o.Resource != "" {

@@ -2,11 +2,14 @@
 # Builds the test and development tools from the Go module proxy into bin/ (git-ignored):
 #   bin/k8s/<version>/{kube-apiserver,etcd,kubectl}  (KUBEBUILDER_ASSETS for envtest)
 #   bin/controller-gen-<version>
-# Versions come from hack/tools/go.mod. A tool already built at its version is skipped, so a warm
+#   bin/versitygw-<version>                           (the S3 server of the state-store tests)
+# Versions come from hack/tools/go.mod, except versitygw's, pinned below: its dependencies would
+# fight Kubernetes' in one module, and `go install module@version` checks its go.sum on its own. A tool already built at its version is skipped, so a warm
 # run costs a second. Nothing is downloaded except Go modules.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+versitygw_version=v1.8.0
 tools="$root/hack/tools"
 cd "$tools"
 
@@ -42,4 +45,15 @@ build "$k8s_dir/etcd" ./etcd
 build "$k8s_dir/kubectl" k8s.io/kubernetes/cmd/kubectl "$ldflags"
 build "$root/bin/controller-gen-$cg_version" sigs.k8s.io/controller-tools/cmd/controller-gen
 ln -sfn "controller-gen-$cg_version" "$root/bin/controller-gen"
+
+if [[ ! -x "$root/bin/versitygw-$versitygw_version" ]]; then
+	echo "building versitygw $versitygw_version" >&2
+	start=$SECONDS
+	gobin=$(mktemp -d)
+	GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
+	mv "$gobin/versitygw" "$root/bin/versitygw-$versitygw_version"
+	rmdir "$gobin"
+	echo "built versitygw in $((SECONDS - start))s" >&2
+fi
+ln -sfn "versitygw-$versitygw_version" "$root/bin/versitygw"
 ln -sfn "k8s/$k8s_version/kubectl" "$root/bin/kubectl"

@@ -101,7 +101,7 @@ func (s *Server) start() error {
 	}
 	exited := make(chan struct{})
 	go func() {
-		_ = cmd.Wait()     // the exit is observed through exited; its status is in the log
+		_ = cmd.Wait()      // the exit is observed through exited; its status is in the log
 		_ = logFile.Close() // nothing more will be written
 		close(exited)
 	}()

@@ -11,13 +11,17 @@ const (
 	// LabelWorkflowAction is configure or delete.
 	LabelWorkflowAction = "kratix.io/workflow-action"
 	// LabelWorkType is promise, resource or static-dependency.
-	LabelWorkType           = "kratix.io/work-type"
-	LabelWork               = "kratix.io/work"
-	LabelWorkloadGroupID    = "kratix.io/workload-group-id"
-	LabelTargetDestination  = "kratix.io/targetDestinationName"
-	LabelMisscheduled       = "kratix.io/misscheduled"
-	LabelPromiseVersion     = "kratix.io/promise-version"
-	LabelHash               = "kratix.io/hash"
+	LabelWorkType          = "kratix.io/work-type"
+	LabelWork              = "kratix.io/work"
+	LabelWorkloadGroupID   = "kratix.io/workload-group-id"
+	LabelTargetDestination = "kratix.io/targetDestinationName"
+	LabelMisscheduled      = "kratix.io/misscheduled"
+	LabelPromiseVersion    = "kratix.io/promise-version"
+	LabelHash              = "kratix.io/hash"
+	// LabelWorkflowRun numbers the runs of an object's workflow on its Jobs: creation timestamps
+	// have one-second resolution, too coarse to order the Jobs of a fast pipeline. Ours, beyond
+	// CONTRACT.md §2.
+	LabelWorkflowRun        = "kratix.io/workflow-run"
 	LabelManagedBy          = "app.kubernetes.io/managed-by"
 	LabelManagedByValue     = "kratix"
 	LabelMisscheduledValue  = "true"

@@ -1,0 +1,200 @@
+package adapter
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/scheduling"
+	"kratix.dev/kratix/statestore"
+)
+
+// FileError is what is wrong with one file of a pipeline's output or metadata.
+type FileError struct {
+	// Path of the file, slash-separated, relative to the directory it was found in.
+	Path string
+	// Problem says what is wrong, as a predicate of the file.
+	Problem string
+}
+
+// Error names the file and says what is wrong with it.
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%q %s", e.Path, e.Problem)
+}
+
+// WorkInput is what the work-writer turns into a pipeline's WorkSpec.
+type WorkInput struct {
+	// OutputDir is the pipeline's /kratix/output.
+	OutputDir string
+	// Selectors are the entries of destination-selectors.yaml (ReadDestinationSelectors); none
+	// when the pipeline wrote no such file.
+	Selectors []scheduling.DestinationSelector
+	// PromiseSelectors are the Promise's spec.destinationSelectors.
+	PromiseSelectors []v1alpha1.PromiseScheduling
+	// WorkflowType is v1alpha1.WorkflowTypePromise or v1alpha1.WorkflowTypeResource.
+	WorkflowType string
+	// PromiseName, ResourceName, ResourceNamespace and PipelineName say whose output it is;
+	// ResourceName and ResourceNamespace are empty for a promise workflow.
+	PromiseName, ResourceName, ResourceNamespace, PipelineName string
+}
+
+// BuildWorkSpec reads the pipeline's output and files it into workload groups: a file goes to
+// the group of its top-level directory when destination-selectors.yaml gives that directory a
+// group, with a filepath relative to that directory; otherwise to the root group, with its path
+// relative to the output directory. Groups that receive no file are left out, so an empty
+// output gives a WorkSpec without workload groups.
+//
+// The output is refused, every offending file named (each a *FileError, see errors.As), when a
+// file is a symbolic link, is not a regular file, has a path a state store would refuse, or is a
+// .yaml, .yml or .json file that does not parse: one bad file would break a whole GitOps
+// directory on the Destinations.
+func BuildWorkSpec(in WorkInput) (v1alpha1.WorkSpec, error) {
+	groups, err := scheduling.BuildWorkloadGroups(in.Selectors, in.PromiseSelectors, in.WorkflowType)
+	if err != nil {
+		return v1alpha1.WorkSpec{}, fmt.Errorf("workload groups: %w", err)
+	}
+	files, err := readOutput(in.OutputDir)
+	if err != nil {
+		return v1alpha1.WorkSpec{}, err
+	}
+	filled, err := fileIntoGroups(groups, files)
+	if err != nil {
+		return v1alpha1.WorkSpec{}, err
+	}
+	return v1alpha1.WorkSpec{
+		PromiseName:       in.PromiseName,
+		ResourceName:      in.ResourceName,
+		ResourceNamespace: in.ResourceNamespace,
+		PipelineName:      in.PipelineName,
+		WorkloadGroups:    filled,
+	}, nil
+}
+
+// outputFile is one file of the output, path relative to the output directory.
+type outputFile struct {
+	path string
+	data []byte
+}
+
+// readOutput reads every file under dir, sorted by path, or returns every problem found. Files
+// are read through an os.Root, so nothing outside dir can be read even if the tree changes
+// underneath.
+func readOutput(dir string) ([]outputFile, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open the output directory: %w", err)
+	}
+	// Closing a directory opened for reading cannot lose anything.
+	defer func() { _ = root.Close() }()
+
+	var files []outputFile
+	var problems []error
+	walkErr := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		if problem := entryProblem(root, p, d); problem != "" {
+			problems = append(problems, &FileError{Path: p, Problem: problem})
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		data, err := root.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if problem := contentProblem(p, data); problem != "" {
+			problems = append(problems, &FileError{Path: p, Problem: problem})
+			return nil
+		}
+		files = append(files, outputFile{path: p, data: data})
+		return nil
+	})
+	if walkErr != nil {
+		return nil, fmt.Errorf("read the output directory %s: %w", dir, walkErr)
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("refusing the pipeline's output in %s:\n%w", dir, errors.Join(problems...))
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files, nil
+}
+
+// entryProblem says what makes a directory entry unacceptable, if anything.
+func entryProblem(root *os.Root, p string, d fs.DirEntry) string {
+	switch {
+	case d.Type()&fs.ModeSymlink != 0:
+		return symlinkProblem(root, p)
+	case !d.IsDir() && !d.Type().IsRegular():
+		return fmt.Sprintf("is not a regular file (%s)", d.Type())
+	}
+	if _, err := statestore.CleanPath(p); err != nil {
+		var why *statestore.Error
+		if errors.As(err, &why) && why.Err != nil {
+			err = why.Err // the path itself is named already
+		}
+		return fmt.Sprintf("has a path that a state store refuses: %v", err)
+	}
+	return ""
+}
+
+// symlinkProblem describes a symbolic link, saying whether it points outside the output.
+func symlinkProblem(root *os.Root, p string) string {
+	target, err := root.Readlink(p)
+	if err != nil {
+		return "is a symbolic link; write the file itself"
+	}
+	resolved := path.Join(path.Dir(p), target)
+	if path.IsAbs(target) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return fmt.Sprintf("is a symbolic link to %q, which escapes the output directory", target)
+	}
+	return fmt.Sprintf("is a symbolic link (to %q); write the file itself", target)
+}
+
+// fileIntoGroups adds each file to its workload group and drops the groups left empty.
+func fileIntoGroups(groups []v1alpha1.WorkloadGroup, files []outputFile) ([]v1alpha1.WorkloadGroup, error) {
+	root := -1
+	byDirectory := make(map[string]int, len(groups))
+	for i, g := range groups {
+		if g.Directory == v1alpha1.RootDirectory {
+			root = i
+		} else {
+			byDirectory[g.Directory] = i
+		}
+	}
+	if root < 0 {
+		return nil, errors.New("workload groups have no root group")
+	}
+	for _, f := range files {
+		group, rel := root, f.path
+		if top, rest, nested := strings.Cut(f.path, "/"); nested {
+			if i, ok := byDirectory[top]; ok {
+				group, rel = i, rest
+			}
+		}
+		content, err := EncodeContent(f.data)
+		if err != nil {
+			return nil, fmt.Errorf("encode %q: %w", f.path, err)
+		}
+		groups[group].Workloads = append(groups[group].Workloads, v1alpha1.Workload{Filepath: rel, Content: content})
+	}
+	var filled []v1alpha1.WorkloadGroup
+	for _, g := range groups {
+		if len(g.Workloads) > 0 {
+			filled = append(filled, g)
+		}
+	}
+	return filled, nil
+}

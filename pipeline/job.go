@@ -1,0 +1,278 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// The engine's volumes and where every container sees them (CONTRACT.md §6). They are emptyDirs
+// that live as long as the Job's Pod.
+const (
+	VolumeInput    = "kratix-input"
+	VolumeOutput   = "kratix-output"
+	VolumeMetadata = "kratix-metadata"
+
+	MountInput    = "/kratix/input"
+	MountOutput   = "/kratix/output"
+	MountMetadata = "/kratix/metadata"
+)
+
+// The engine's containers in a pipeline's Job. Each runs "<AdapterCommand> pipeline-adapter
+// <its name>".
+const (
+	// ContainerReader writes the object to /kratix/input/object.yaml; the first init container.
+	ContainerReader = "reader"
+	// ContainerWorkWriter turns /kratix/output into the pipeline's Work; the last init container,
+	// configure pipelines only.
+	ContainerWorkWriter = "work-writer"
+	// ContainerStatusWriter merges /kratix/metadata/status.yaml into the object's status; the
+	// Job's main container, so the Job completes only when the status is written.
+	ContainerStatusWriter = "status-writer"
+
+	// AdapterSubcommand is the kratix subcommand that runs the engine's containers.
+	AdapterSubcommand = "pipeline-adapter"
+)
+
+// step is one pipeline of a workflow resolved into what BuildJob and BuildAccess share.
+type step struct {
+	workflow       Workflow
+	pipeline       v1alpha1.Pipeline // a copy: nothing built shares memory with the Promise
+	last           bool              // the workflow's last pipeline
+	object         objectRef
+	namespace      string // of the Job, its ServiceAccount and the Work
+	serviceAccount string
+}
+
+// resolve checks the workflow and picks its pipeline at index.
+func resolve(w Workflow, index int, opts Options) (step, error) {
+	pipelines, err := w.Pipelines()
+	if err != nil {
+		return step{}, err
+	}
+	if index < 0 || index >= len(pipelines) {
+		return step{}, fmt.Errorf("the %s %s workflow of Promise %q has %d pipelines; there is no pipeline %d", w.Type, w.Action, w.Promise.Name, len(pipelines), index)
+	}
+	obj, err := w.object()
+	if err != nil {
+		return step{}, err
+	}
+	p := *pipelines[index].DeepCopy()
+	if err := checkReserved(p); err != nil {
+		return step{}, fmt.Errorf("pipeline %q of Promise %q: %w", p.Metadata.Name, w.Promise.Name, err)
+	}
+	sa := p.Spec.RBAC.ServiceAccount
+	if sa == "" {
+		sa = accessName(w, p.Metadata.Name)
+	}
+	return step{
+		workflow:       w,
+		pipeline:       p,
+		last:           index == len(pipelines)-1,
+		object:         obj,
+		namespace:      w.Namespace(opts),
+		serviceAccount: sa,
+	}, nil
+}
+
+// checkReserved refuses container names, volume names and mount paths that the engine's own
+// would clash with; the API server would refuse the Job, later and less clearly.
+func checkReserved(p v1alpha1.Pipeline) error {
+	var errs []error
+	for _, c := range p.Spec.Containers {
+		switch c.Name {
+		case ContainerReader, ContainerWorkWriter, ContainerStatusWriter:
+			errs = append(errs, fmt.Errorf("container name %q is reserved for the engine", c.Name))
+		}
+		for _, m := range c.VolumeMounts {
+			switch m.MountPath {
+			case MountInput, MountOutput, MountMetadata:
+				errs = append(errs, fmt.Errorf("container %q mounts %q over the engine's volume there", c.Name, m.MountPath))
+			}
+		}
+	}
+	for _, v := range p.Spec.Volumes {
+		switch v.Name {
+		case VolumeInput, VolumeOutput, VolumeMetadata:
+			errs = append(errs, fmt.Errorf("volume name %q is reserved for the engine", v.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// BuildJob builds the Job that runs pipeline index of the workflow as part of run number run
+// (both from a Decision). Its init containers are the reader, the pipeline's containers in
+// order and, for configure, the work-writer; its main container is the status-writer.
+func BuildJob(w Workflow, index, run int, opts Options) (*batchv1.Job, error) {
+	opts = opts.withDefaults()
+	if run < 1 {
+		return nil, fmt.Errorf("run number %d: runs are numbered from 1", run)
+	}
+	s, err := resolve(w, index, opts)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := SpecHash(w.Promise, w.Object)
+	if err != nil {
+		return nil, err
+	}
+	pod, err := podSpec(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	labels := jobLabels(w, s.pipeline, hash, run)
+	annotations := copyStrings(s.pipeline.Metadata.Annotations)
+	backoff := DefaultBackoffLimit
+	if b := s.pipeline.Spec.JobOptions.BackoffLimit; b != nil {
+		backoff = *b
+	}
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            jobName(w, s.object, s.pipeline.Metadata.Name, hash, run),
+			Namespace:       s.namespace,
+			Labels:          labels,
+			Annotations:     annotations,
+			OwnerReferences: jobOwner(s),
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit: &backoff,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: copyStrings(labels), Annotations: copyStrings(annotations)},
+				Spec:       pod,
+			},
+		},
+	}, nil
+}
+
+// podSpec is the Pod of a pipeline's Job.
+func podSpec(s step, opts Options) (corev1.PodSpec, error) {
+	contract := contractEnv(s.workflow, s.object, s.pipeline.Metadata.Name)
+	engineEnv, err := adapterEnv(contract, s.workflow, s.namespace, s.last)
+	if err != nil {
+		return corev1.PodSpec{}, err
+	}
+	init := []corev1.Container{
+		adapterContainer(ContainerReader, opts, engineEnv, mount(VolumeInput, MountInput, false)),
+	}
+	for _, c := range s.pipeline.Spec.Containers {
+		init = append(init, userContainer(c, userEnv(contract, c)))
+	}
+	if s.workflow.Action == v1alpha1.WorkflowActionConfigure {
+		init = append(init, adapterContainer(ContainerWorkWriter, opts, engineEnv,
+			mount(VolumeOutput, MountOutput, true), mount(VolumeMetadata, MountMetadata, true)))
+	}
+	volumes := []corev1.Volume{emptyDir(VolumeInput), emptyDir(VolumeOutput), emptyDir(VolumeMetadata)}
+	for _, v := range s.pipeline.Spec.Volumes {
+		volumes = append(volumes, v.Volume)
+	}
+	return corev1.PodSpec{
+		ServiceAccountName: s.serviceAccount,
+		RestartPolicy:      corev1.RestartPolicyNever,
+		InitContainers:     init,
+		Containers: []corev1.Container{
+			adapterContainer(ContainerStatusWriter, opts, engineEnv, mount(VolumeMetadata, MountMetadata, true)),
+		},
+		Volumes:          volumes,
+		ImagePullSecrets: s.pipeline.Spec.ImagePullSecrets,
+		NodeSelector:     s.pipeline.Spec.NodeSelector,
+		Tolerations:      s.pipeline.Spec.Tolerations,
+	}, nil
+}
+
+// userContainer is one of the pipeline's containers: the object read-only at /kratix/input,
+// /kratix/output and /kratix/metadata writable, then the container's own mounts.
+func userContainer(c v1alpha1.Container, env []corev1.EnvVar) corev1.Container {
+	mounts := []corev1.VolumeMount{
+		mount(VolumeInput, MountInput, true),
+		mount(VolumeOutput, MountOutput, false),
+		mount(VolumeMetadata, MountMetadata, false),
+	}
+	return corev1.Container{
+		Name:            c.Name,
+		Image:           c.Image,
+		Command:         c.Command,
+		Args:            c.Args,
+		Env:             env,
+		EnvFrom:         c.EnvFrom,
+		VolumeMounts:    append(mounts, c.VolumeMounts...),
+		ImagePullPolicy: c.ImagePullPolicy,
+		SecurityContext: c.SecurityContext,
+		Resources:       resources(c.Resources),
+	}
+}
+
+// adapterContainer is one of the engine's containers, locked down: it only talks to the API
+// server and reads or writes the /kratix volumes it mounts.
+func adapterContainer(name string, opts Options, env []corev1.EnvVar, mounts ...corev1.VolumeMount) corev1.Container {
+	no, yes := false, true
+	return corev1.Container{
+		Name:            name,
+		Image:           opts.AdapterImage,
+		ImagePullPolicy: opts.AdapterPullPolicy,
+		Command:         []string{opts.AdapterCommand},
+		Args:            []string{AdapterSubcommand, name},
+		Env:             env,
+		VolumeMounts:    mounts,
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: &no,
+			ReadOnlyRootFilesystem:   &yes,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+}
+
+func mount(volume, path string, readOnly bool) corev1.VolumeMount {
+	return corev1.VolumeMount{Name: volume, MountPath: path, ReadOnly: readOnly}
+}
+
+func emptyDir(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
+func resources(r *corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if r == nil {
+		return corev1.ResourceRequirements{}
+	}
+	return *r
+}
+
+// jobOwner makes a configure Job go when the object it ran for goes: the Promise, or the resource
+// request when an owner reference to it is allowed (Kubernetes refuses owners in another
+// namespace) and possible (it has a UID), else the Promise. See ownedBy for delete workflows.
+func jobOwner(s step) []metav1.OwnerReference {
+	obj := s.object
+	if !ownedBy(s.workflow) {
+		return nil
+	}
+	if obj.UID == "" || (!obj.ClusterScoped && obj.Namespace != s.namespace) {
+		return promiseOwner(s.workflow)
+	}
+	return []metav1.OwnerReference{{APIVersion: obj.APIVersion, Kind: obj.Kind, Name: obj.Name, UID: types.UID(obj.UID)}}
+}
+
+// ownedBy reports whether what a workflow's runs build may have owner references. A delete
+// workflow's Job, ServiceAccount and RBAC may not: they run while their owner is being deleted,
+// and a foreground deletion (Argo CD prunes that way) would have the garbage collector remove
+// them under the running Job, or as soon as they are created. The controller removes them when
+// the delete workflow has finished.
+func ownedBy(w Workflow) bool {
+	return w.Action != v1alpha1.WorkflowActionDelete
+}
+
+// promiseOwner is an owner reference to the Promise, which any object may have: the Promise is
+// cluster-scoped. None for a delete workflow (see ownedBy) or a Promise without a UID.
+func promiseOwner(w Workflow) []metav1.OwnerReference {
+	p := w.Promise
+	if p.UID == "" || !ownedBy(w) {
+		return nil
+	}
+	return []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "Promise", Name: p.Name, UID: p.UID}}
+}

@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/scheduling"
+)
+
+// jobNamePrefix starts every Job name, as in upstream Kratix.
+const jobNamePrefix = "kratix-"
+
+// jobRunIDLength is how many hex characters of the run digest end a Job name.
+const jobRunIDLength = 8
+
+// jobName is "kratix-<promise>[-<resource>]-<pipeline>-<run id>", where the run id is a digest
+// of everything that makes this Job one of a kind: workflow type and action, the object's
+// namespace and name, the pipeline, the spec hash and the run number. The name is the same for
+// the same decision, so a reconcile working from a stale cache gets AlreadyExists instead of
+// starting a second Job, and new for every run. It is kept to 63 characters (Kubernetes puts a
+// Job's name in a label of its Pods) and dots become dashes (Pod host names are DNS labels).
+func jobName(w Workflow, obj objectRef, pipeline, hash string, run int) string {
+	id := digest(w.Type, w.Action, obj.Namespace, obj.Name, pipeline, hash, fmt.Sprint(run))[:jobRunIDLength]
+	parts := []string{w.Promise.Name}
+	if w.Type == v1alpha1.WorkflowTypeResource {
+		parts = append(parts, obj.Name)
+	}
+	parts = append(parts, pipeline, id)
+	name := jobNamePrefix + strings.ReplaceAll(strings.Join(parts, "-"), ".", "-")
+	return scheduling.LabelValue(name)
+}
+
+// accessBaseName names a pipeline's ServiceAccount and is the stem of its RBAC objects:
+// "<promise>-<type>-<action>-<pipeline>", which says whose pipeline it is for a platform team
+// reading `kubectl get serviceaccounts` or writing extra RBAC against it.
+func accessBaseName(w Workflow, pipeline string) string {
+	return fmt.Sprintf("%s-%s-%s-%s", w.Promise.Name, w.Type, w.Action, pipeline)
+}
+
+// accessName is accessBaseName followed by dot-separated qualifiers, within Kubernetes' limit.
+// Pipeline names have no dots, so a qualified name never equals another pipeline's base name.
+func accessName(w Workflow, pipeline string, qualifiers ...string) string {
+	return scheduling.ShortenName(strings.Join(append([]string{accessBaseName(w, pipeline)}, qualifiers...), "."))
+}
+
+// bindingName names the binding of a role to the pipeline's ServiceAccount. A binding in the
+// ServiceAccount's own namespace takes the role's name. Elsewhere, and cluster-wide, the
+// ServiceAccount's namespace is added: requests in several namespaces each have their own
+// ServiceAccount, and each needs its own binding of the one shared role.
+func bindingName(roleName, roleNamespace, serviceAccountNamespace string) string {
+	if roleNamespace == serviceAccountNamespace {
+		return roleName
+	}
+	return scheduling.ShortenName(roleName + "." + serviceAccountNamespace)
+}
+
+// digest is the hex SHA-256 of parts, each terminated so that no two lists share an encoding.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		// A hash.Hash never returns an error from Write.
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,183 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/scheduling"
+)
+
+// Workflow is one workflow of one object: a Promise's promise workflow, acting on the Promise,
+// or its resource workflow, acting on one resource request; for configure or for delete.
+type Workflow struct {
+	// Type is v1alpha1.WorkflowTypePromise or v1alpha1.WorkflowTypeResource.
+	Type string
+	// Action is v1alpha1.WorkflowActionConfigure or v1alpha1.WorkflowActionDelete.
+	Action string
+	// Promise whose workflow it is; for a promise workflow also the object it acts on.
+	Promise *v1alpha1.Promise
+	// Object is the resource request of a resource workflow; nil for a promise workflow.
+	Object *unstructured.Unstructured
+}
+
+// Pipelines returns the pipelines the workflow runs, in order: every configure pipeline, or the
+// first delete pipeline only (CONTRACT.md §1). None when the Promise defines no such workflow.
+func (w Workflow) Pipelines() ([]v1alpha1.Pipeline, error) {
+	if err := w.validate(); err != nil {
+		return nil, err
+	}
+	triggers := w.Promise.Spec.Workflows.Promise
+	if w.Type == v1alpha1.WorkflowTypeResource {
+		triggers = w.Promise.Spec.Workflows.Resource
+	}
+	if w.Action == v1alpha1.WorkflowActionConfigure {
+		return triggers.Configure, nil
+	}
+	if len(triggers.Delete) == 0 {
+		return nil, nil
+	}
+	return triggers.Delete[:1], nil
+}
+
+// Namespace is where the workflow's Jobs, and the Works they write, live: the platform namespace
+// for a promise workflow; for a resource workflow the Promise's pipelineNamespace when set, else
+// the request's namespace, else (a cluster-scoped request) the platform namespace.
+func (w Workflow) Namespace(opts Options) string {
+	opts = opts.withDefaults()
+	if w.Type != v1alpha1.WorkflowTypeResource || w.Promise == nil || w.Object == nil {
+		return opts.PlatformNamespace
+	}
+	if ns := w.Promise.Spec.Workflows.Config.PipelineNamespace; ns != "" {
+		return ns
+	}
+	if ns := w.Object.GetNamespace(); ns != "" {
+		return ns
+	}
+	return opts.PlatformNamespace
+}
+
+// Selector returns the labels that every Job of this workflow for this object carries and no
+// other Job does; list the Jobs with it in Namespace.
+func (w Workflow) Selector() map[string]string {
+	labels := map[string]string{
+		v1alpha1.LabelPromiseName:    scheduling.LabelValue(w.Promise.Name),
+		v1alpha1.LabelWorkflowType:   w.Type,
+		v1alpha1.LabelWorkflowAction: w.Action,
+	}
+	if w.Type == v1alpha1.WorkflowTypeResource && w.Object != nil {
+		labels[v1alpha1.LabelResourceName] = scheduling.LabelValue(w.Object.GetName())
+		if ns := w.Object.GetNamespace(); ns != "" {
+			labels[v1alpha1.LabelResourceNamespace] = ns
+		}
+	}
+	return labels
+}
+
+// validate checks that the workflow names a known type and action and the objects it needs.
+func (w Workflow) validate() error {
+	if w.Promise == nil {
+		return errors.New("workflow has no Promise")
+	}
+	if w.Action != v1alpha1.WorkflowActionConfigure && w.Action != v1alpha1.WorkflowActionDelete {
+		return fmt.Errorf("workflow action %q is neither %q nor %q", w.Action, v1alpha1.WorkflowActionConfigure, v1alpha1.WorkflowActionDelete)
+	}
+	switch w.Type {
+	case v1alpha1.WorkflowTypePromise:
+		if w.Object != nil {
+			return errors.New("a promise workflow acts on its Promise; it takes no resource request")
+		}
+	case v1alpha1.WorkflowTypeResource:
+		if w.Object == nil {
+			return errors.New("a resource workflow needs its resource request")
+		}
+	default:
+		return fmt.Errorf("workflow type %q is neither %q nor %q", w.Type, v1alpha1.WorkflowTypePromise, v1alpha1.WorkflowTypeResource)
+	}
+	return nil
+}
+
+// objectRef is what a pipeline's containers are told about the object the workflow acts on.
+type objectRef struct {
+	Kind, Group, Version, APIVersion string
+	Name, Namespace, UID             string
+	Plural                           string
+	ClusterScoped                    bool
+}
+
+// object describes the object the workflow acts on: the Promise itself, or the resource request
+// as the Promise's API (its CRD) defines it.
+func (w Workflow) object() (objectRef, error) {
+	if w.Type == v1alpha1.WorkflowTypePromise {
+		return objectRef{
+			Kind:          "Promise",
+			Group:         v1alpha1.GroupVersion.Group,
+			Version:       v1alpha1.GroupVersion.Version,
+			APIVersion:    v1alpha1.GroupVersion.String(),
+			Name:          w.Promise.Name,
+			Plural:        "promises",
+			ClusterScoped: true,
+			UID:           string(w.Promise.UID),
+		}, nil
+	}
+	api, err := promiseAPI(w.Promise)
+	if err != nil {
+		return objectRef{}, err
+	}
+	gvk := w.Object.GroupVersionKind()
+	if gvk.Group != api.Spec.Group || gvk.Kind != api.Spec.Names.Kind {
+		return objectRef{}, fmt.Errorf("resource request %q is a %s, but Promise %q serves %s.%s", w.Object.GetName(), gvk.GroupKind(), w.Promise.Name, api.Spec.Names.Kind, api.Spec.Group)
+	}
+	ref := objectRef{
+		Kind:          gvk.Kind,
+		Group:         gvk.Group,
+		Version:       gvk.Version,
+		APIVersion:    w.Object.GetAPIVersion(),
+		Name:          w.Object.GetName(),
+		Namespace:     w.Object.GetNamespace(),
+		Plural:        api.Spec.Names.Plural,
+		ClusterScoped: api.Spec.Scope == "Cluster",
+		UID:           string(w.Object.GetUID()),
+	}
+	if !ref.ClusterScoped && ref.Namespace == "" {
+		return objectRef{}, fmt.Errorf("resource request %q has no namespace, but %s is namespaced", ref.Name, api.Spec.Names.Kind)
+	}
+	return ref, nil
+}
+
+// crdSummary is the part of a CustomResourceDefinition that the engine needs.
+type crdSummary struct {
+	Spec struct {
+		Group string `json:"group"`
+		Names struct {
+			Kind   string `json:"kind"`
+			Plural string `json:"plural"`
+		} `json:"names"`
+		Scope string `json:"scope"`
+	} `json:"spec"`
+}
+
+// promiseAPI reads the group, kind, plural and scope of the Promise's API.
+func promiseAPI(p *v1alpha1.Promise) (crdSummary, error) {
+	var api crdSummary
+	if p.Spec.API == nil || (len(p.Spec.API.Raw) == 0 && p.Spec.API.Object == nil) {
+		return api, fmt.Errorf("the Promise %q has no API, so it has no resource requests", p.Name)
+	}
+	raw := p.Spec.API.Raw
+	if len(raw) == 0 {
+		var err error
+		if raw, err = json.Marshal(p.Spec.API.Object); err != nil {
+			return api, fmt.Errorf("encode the API of Promise %q: %w", p.Name, err)
+		}
+	}
+	if err := json.Unmarshal(raw, &api); err != nil {
+		return api, fmt.Errorf("read the API of Promise %q: %w", p.Name, err)
+	}
+	if api.Spec.Group == "" || api.Spec.Names.Kind == "" || api.Spec.Names.Plural == "" {
+		return api, fmt.Errorf("the API of Promise %q lacks spec.group, spec.names.kind or spec.names.plural", p.Name)
+	}
+	return api, nil
+}

@@ -36,11 +36,15 @@ type Options struct {
 	Author Author
 	// MaxBatch is the most changes one commit carries; default 256.
 	MaxBatch int
+	// Linger is the most a batch waits for more changes while the writer is under load; default
+	// 2ms. Isolated writes never wait.
+	Linger time.Duration
 	// PushAttempts is how often a batch is rebuilt on a newer remote head when someone else pushed
 	// first; default 5.
 	PushAttempts int
-	// CompactBytes is how much the in-memory clone may grow through commits before the writer
-	// starts again from a fresh shallow clone between batches; default 64 MiB.
+	// CompactBytes is how much the in-memory clone may grow through commits (objects' sizes,
+	// uncompressed) before the writer starts again from a fresh shallow clone between batches;
+	// default 64 MiB.
 	CompactBytes int64
 	// Timeout bounds one network operation (clone, fetch, push); default 2 minutes.
 	Timeout time.Duration
@@ -85,6 +89,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.Linger <= 0 {
+		o.Linger = 2 * time.Millisecond
 	}
 	if o.PushAttempts <= 0 {
 		o.PushAttempts = 5

@@ -10,8 +10,8 @@ import (
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -25,6 +25,8 @@ type remote struct {
 	ep     *transport.Endpoint
 	auth   transport.AuthMethod
 	branch plumbing.ReferenceName
+	// caps are the server's receive-pack capabilities, once seen.
+	caps *capability.List
 }
 
 // snapshot is a shallow, in-memory copy of the branch's head.
@@ -79,10 +81,10 @@ var errEmptyRepo = transport.ErrEmptyRemoteRepository
 // errStale means the branch moved since the writer's snapshot: someone else pushed.
 var errStale = errors.New("the branch moved on the remote")
 
-// push sends exactly the given objects and moves the branch from old to new. The server refuses
+// push sends a pack of exactly the new objects and moves the branch from old to new. The server refuses
 // the update when the branch is no longer at old, which is what keeps concurrent writers from
 // losing each other's commits: that refusal is errStale.
-func (r *remote) push(ctx context.Context, store *memory.Storage, objects []plumbing.Hash, old, new plumbing.Hash) error {
+func (r *remote) push(ctx context.Context, pack []byte, old, new plumbing.Hash) error {
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
 		return r.classify("push", err)
@@ -93,32 +95,30 @@ func (r *remote) push(ctx context.Context, store *memory.Storage, objects []plum
 	}
 	defer sess.Close() // a close error after the report status changes nothing
 
-	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil && !errors.Is(err, errEmptyRepo) {
-		return r.classify("push", err)
-	}
-	if adv != nil {
-		current := plumbing.ZeroHash
-		if refs, err := adv.AllReferences(); err == nil {
-			if ref, ok := refs[r.branch]; ok {
-				current = ref.Hash()
-			}
+	// Over HTTP the advertisement is a request of its own; once the server's capabilities are
+	// known it is skipped, and a stale old value is caught by the server's refusal instead.
+	// Over SSH the advertisement comes with the session anyway.
+	caps := r.caps
+	if caps == nil || !r.isHTTP() {
+		adv, err := sess.AdvertisedReferencesContext(ctx)
+		if err != nil && !errors.Is(err, errEmptyRepo) {
+			return r.classify("push", err)
 		}
-		if current != old {
-			return errStale
+		if adv != nil {
+			if current := branchHead(adv, r.branch); current != old {
+				return errStale
+			}
+			caps = adv.Capabilities
+			r.caps = caps
 		}
 	}
 
-	var pack bytes.Buffer
-	if _, err := packfile.NewEncoder(&pack, store, false).Encode(objects, 0); err != nil {
-		return fmt.Errorf("push to %s: encode pack: %w", r.url, err)
-	}
 	req := packp.NewReferenceUpdateRequest()
-	if adv != nil {
-		req = packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
+	if caps != nil {
+		req = packp.NewReferenceUpdateRequestFromCapabilities(caps)
 	}
 	req.Commands = []*packp.Command{{Name: r.branch, Old: old, New: new}}
-	req.Packfile = io.NopCloser(&pack)
+	req.Packfile = io.NopCloser(bytes.NewReader(pack))
 
 	report, err := sess.ReceivePack(ctx, req)
 	if err != nil {
@@ -137,6 +137,20 @@ func (r *remote) push(ctx context.Context, store *memory.Storage, objects []plum
 	}
 	return nil
 }
+
+// branchHead is the branch's commit in an advertisement, zero when the branch does not exist.
+func branchHead(adv *packp.AdvRefs, branch plumbing.ReferenceName) plumbing.Hash {
+	refs, err := adv.AllReferences()
+	if err != nil {
+		return plumbing.ZeroHash
+	}
+	if ref, ok := refs[branch]; ok {
+		return ref.Hash()
+	}
+	return plumbing.ZeroHash
+}
+
+func (r *remote) isHTTP() bool { return r.ep.Protocol == "http" || r.ep.Protocol == "https" }
 
 // isStaleRefusal recognises the server's refusal of a ref update whose old value is out of date.
 func isStaleRefusal(err error) bool {

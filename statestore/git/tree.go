@@ -288,10 +288,7 @@ func (t *tree) encodeDir(d *dir) (plumbing.Hash, error) {
 			e.hash = h
 		}
 	}
-	obj := &plumbing.MemoryObject{}
-	if err := treeObject(d).Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
+	obj := encodeTree(d)
 	h := obj.Hash()
 	if t.store.HasEncodedObject(h) != nil {
 		if _, err := t.store.SetEncodedObject(obj); err != nil {
@@ -315,22 +312,9 @@ func hashDir(d *dir) (plumbing.Hash, error) {
 			e.hash = h
 		}
 	}
-	obj := &plumbing.MemoryObject{}
-	if err := treeObject(d).Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
+	obj := encodeTree(d)
 	// The directory stays dirty: encode stores it, and its subdirectories, when it is kept.
 	return obj.Hash(), nil
-}
-
-// treeObject returns the directory as a Git tree with entries in Git's order.
-func treeObject(d *dir) *object.Tree {
-	entries := make([]object.TreeEntry, 0, len(d.entries))
-	for name, e := range d.entries {
-		entries = append(entries, object.TreeEntry{Name: name, Mode: e.mode, Hash: e.hash})
-	}
-	sort.Sort(object.TreeEntrySorter(entries))
-	return &object.Tree{Entries: entries}
 }
 
 // listFiles returns every file below the directory at p, relative to p, sorted. Used by tests

@@ -12,12 +12,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 
 	"kratix.dev/kratix/statestore"
@@ -39,7 +37,13 @@ type Writer struct {
 	// Owned by the run goroutine.
 	snap       *snapshot
 	tree       *tree // the snapshot's tree, kept between batches
-	addedBytes int64 // bytes added to the snapshot's store since the clone
+	addedBytes int64 // bytes of objects added to the snapshot's store since the clone
+	lastBatch  int   // size of the previous batch, for collect
+	// tip is the newest commit built: the snapshot's head, or a commit still being pushed.
+	tip     plumbing.Hash
+	tipRoot plumbing.Hash
+	// dropTreeAfter asks for a fresh clone once nothing is in flight.
+	dropTreeAfter bool
 }
 
 type opKind int
@@ -177,11 +181,12 @@ func (w *Writer) rootedPath(p string) string {
 	return w.opts.Root + "/" + p
 }
 
-// run is the owner goroutine: it takes a request, drains whatever else is queued into the same
+// run is the owner goroutine: it takes a request, collects whatever else is queued into the same
 // batch, commits and pushes the batch once, and answers every caller.
 func (w *Writer) run() {
 	defer close(w.done)
 	for {
+		w.compactIfLarge()
 		var first *request
 		select {
 		case <-w.stop:
@@ -197,20 +202,46 @@ func (w *Writer) run() {
 			}
 		}
 		add(first)
-	drain:
-		for len(batch) < w.opts.MaxBatch {
-			select {
-			case r := <-w.reqs:
-				add(r)
-			default:
-				break drain
-			}
-		}
+		w.collect(add, func() int { return len(batch) })
 		if len(batch) > 0 {
-			w.commitBatch(batch)
+			w.lastBatch = len(batch)
+			w.commit(w.live(batch))
 		}
 		for _, r := range others {
 			w.serve(r)
+		}
+	}
+}
+
+// collect adds the requests that are queued to the batch. Under load it lingers briefly: the
+// callers of the previous batch re-submit just after their answers, and a batch taken at once would
+// hold only the first of them, the next only the rest, halving throughput. It waits at most
+// Linger, and only while the batch is smaller than the previous one, so an isolated write never
+// waits and a falling load costs one Linger per batch.
+func (w *Writer) collect(add func(*request), size func() int) {
+	var deadline <-chan time.Time
+	for size() < w.opts.MaxBatch {
+		select {
+		case r := <-w.reqs:
+			add(r)
+			continue
+		default:
+		}
+		if size() >= w.lastBatch {
+			return
+		}
+		if deadline == nil {
+			timer := time.NewTimer(w.opts.Linger)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		select {
+		case r := <-w.reqs:
+			add(r)
+		case <-deadline:
+			return
+		case <-w.stop:
+			return
 		}
 	}
 }
@@ -251,178 +282,14 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 		return err
 	}
 	w.snap, w.tree, w.addedBytes = snap, newTree(snap.store, snap.root), 0
+	w.tip, w.tipRoot = snap.head, snap.root
 	return nil
 }
 
 // reset drops the snapshot; the next batch clones again.
-func (w *Writer) reset() { w.snap, w.tree = nil, nil }
-
-// commitBatch applies the batch's changes on the branch's head, commits them once and pushes.
-// When the push is refused because the branch moved, it clones the new head and replays the
-// batch, up to PushAttempts times.
-func (w *Writer) commitBatch(batch []*request) {
-	live := batch[:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.reply <- response{err: err}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
-	defer cancel()
-
-	for attempt := 1; ; attempt++ {
-		results, err := w.commitAndPush(ctx, live)
-		if err == nil {
-			for i, r := range live {
-				r.reply <- response{result: results[i]}
-			}
-			w.compactIfLarge()
-			return
-		}
-		if errors.Is(err, errStale) && attempt < w.opts.PushAttempts {
-			w.opts.Logger.V(1).Info("branch moved during push; replaying the batch on the new head", "url", w.remote.url, "attempt", attempt, "changes", len(live))
-			if err := sleepCtx(ctx, backoff(attempt)); err == nil {
-				continue
-			}
-		}
-		if errors.Is(err, errStale) {
-			err = statestore.NewError(statestore.ErrConflict, "push to "+w.remote.url,
-				fmt.Errorf("the branch kept moving through %d attempts", attempt))
-		}
-		for _, r := range live {
-			r.reply <- response{err: err}
-		}
-		return
-	}
-}
-
-// commitAndPush makes one attempt: apply every change to the snapshot's tree, commit, push.
-// Any failure drops the snapshot, since objects that were not pushed must not be mistaken later
-// for objects the remote has.
-func (w *Writer) commitAndPush(ctx context.Context, batch []*request) (results []statestore.Result, err error) {
-	if err := w.ensureSnapshot(ctx); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			w.reset()
-		}
-	}()
-	t := w.tree
-	changed := make([]bool, len(batch))
-	var origins []statestore.Origin
-	for i, r := range batch {
-		if changed[i], err = applyChange(t, r.change); err != nil {
-			return nil, err
-		}
-		if changed[i] {
-			origins = append(origins, r.change.Origin)
-		}
-	}
-	results = make([]statestore.Result, len(batch))
-	if len(origins) == 0 {
-		for i := range results {
-			results[i] = statestore.Result{Version: w.snap.head.String()}
-		}
-		return results, nil
-	}
-	root, err := t.encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode trees: %w", err)
-	}
-	if root == w.snap.root {
-		// The batch's changes cancelled out. Nothing to commit; the new objects were never pushed.
-		head := w.snap.head.String()
-		w.reset()
-		for i := range results {
-			results[i] = statestore.Result{Version: head}
-		}
-		return results, nil
-	}
-	commit, err := w.storeCommit(root, commitMessage(origins))
-	if err != nil {
-		return nil, err
-	}
-	objects := make([]plumbing.Hash, 0, len(t.added))
-	for h := range t.added {
-		objects = append(objects, h)
-	}
-	if err := w.remote.push(ctx, w.snap.store, objects, w.snap.head, commit); err != nil {
-		return nil, err
-	}
-	for h := range t.added {
-		if size, err := w.snap.store.EncodedObjectSize(h); err == nil {
-			w.addedBytes += size
-		}
-	}
-	t.added = map[plumbing.Hash]struct{}{}
-	w.snap.head, w.snap.root = commit, root
-	for i := range results {
-		results[i] = statestore.Result{Version: commit.String(), Changed: changed[i]}
-	}
-	return results, nil
-}
-
-// storeCommit writes the commit object on top of the snapshot's head.
-func (w *Writer) storeCommit(root plumbing.Hash, message string) (plumbing.Hash, error) {
-	sig := object.Signature{Name: w.opts.Author.Name, Email: w.opts.Author.Email, When: time.Now()}
-	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: root}
-	if !w.snap.head.IsZero() {
-		c.ParentHashes = []plumbing.Hash{w.snap.head}
-	}
-	obj := w.snap.store.NewEncodedObject()
-	if err := c.Encode(obj); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("encode commit: %w", err)
-	}
-	h, err := w.snap.store.SetEncodedObject(obj)
-	if err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("store commit: %w", err)
-	}
-	w.tree.added[h] = struct{}{}
-	return h, nil
-}
-
-// compactIfLarge drops the snapshot once the objects added since the clone pass the budget: every
-// commit leaves the old versions of the trees it rewrote behind in memory. The next batch starts
-// from a fresh shallow clone; queued calls simply wait for it.
-func (w *Writer) compactIfLarge() {
-	if w.addedBytes > w.opts.CompactBytes {
-		w.opts.Logger.V(1).Info("compacting the in-memory clone", "url", w.remote.url, "addedBytes", w.addedBytes)
-		w.reset()
-	}
-}
-
-// applyChange applies one change to the tree and reports whether it changed anything.
-func applyChange(t *tree, c statestore.Change) (bool, error) {
-	changed := false
-	for _, p := range c.Remove {
-		ch, err := t.remove(p)
-		if err != nil {
-			return false, err
-		}
-		changed = changed || ch
-	}
-	if c.Dir != "" {
-		files := make(map[string][]byte, len(c.Files))
-		for _, f := range c.Files {
-			files[strings.TrimPrefix(f.Path, c.Dir+"/")] = f.Content
-		}
-		ch, err := t.replaceDir(c.Dir, files)
-		return changed || ch, err
-	}
-	for _, f := range c.Files {
-		ch, err := t.writeFile(f.Path, f.Content)
-		if err != nil {
-			return false, err
-		}
-		changed = changed || ch
-	}
-	return changed, nil
+func (w *Writer) reset() {
+	w.snap, w.tree, w.dropTreeAfter = nil, nil, false
+	w.tip, w.tipRoot = plumbing.ZeroHash, plumbing.ZeroHash
 }
 
 // checkPush opens a receive-pack session: servers advertise refs for it only to credentials that

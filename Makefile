@@ -55,6 +55,12 @@ test: tools verify vet ## Run every test against a real kube-apiserver and etcd.
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "gofmt needed: $$gofmt_out"; exit 1; fi
 	go test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
+.PHONY: bench
+bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3 writers.
+	go test -run '^$$' -bench . -benchmem ./scheduling/
+	go test -run '^$$' -bench BenchmarkGitWriter -benchtime 3s -timeout 30m ./statestore/git/
+	go test -run '^$$' -bench . -benchtime 2s ./statestore/s3/
+
 .PHONY: run
 run: ## Start the local platform.
 	@echo "kratix local: the local platform is not there yet (see the issue 'The product in a user's hands')." >&2

@@ -3,6 +3,8 @@ package git
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -171,13 +173,23 @@ func (r *remote) classify(op string, err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return statestore.NewError(statestore.ErrTransient, op, err)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
-		errors.Is(err, transport.ErrInvalidAuthMethod), isSSHAuthFailure(err):
+		errors.Is(err, transport.ErrInvalidAuthMethod), isSSHAuthFailure(err), isTLSVerificationFailure(err):
 		return statestore.NewError(statestore.ErrAuthentication, op, redactErr(err, r.ep.String()))
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return statestore.NewError(statestore.ErrNotFound, op, redactErr(err, r.ep.String()))
 	}
 	// Network failures, server errors and anything unrecognised: trying again later may work.
 	return statestore.NewError(statestore.ErrTransient, op, redactErr(err, r.ep.String()))
+}
+
+// isTLSVerificationFailure recognises a server certificate that the store does not trust: the
+// server could not be authenticated, and retrying will not change that.
+func isTLSVerificationFailure(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &hostname) ||
+		strings.Contains(err.Error(), "x509: ")
 }
 
 // isSSHAuthFailure recognises the ssh handshake's refusals: of our key, or of the server's host

@@ -73,8 +73,10 @@ func Start() (*Env, error) {
 	}
 	cfg, err := te.Start()
 	if err != nil {
-		_ = os.RemoveAll(dir) // best effort: the start error is the one worth reporting
-		return nil, fmt.Errorf("start envtest (kube-apiserver and etcd from %s): %w", assets, err)
+		// A failure after the processes started (installing the CRDs, say) must not leave them
+		// running: stop whatever did start.
+		err = fmt.Errorf("start envtest (kube-apiserver and etcd from %s): %w", assets, err)
+		return nil, errors.Join(err, te.Stop(), os.RemoveAll(dir))
 	}
 	e := &Env{Config: cfg, Scheme: scheme, CRDs: te.CRDs, env: te, dir: dir}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})

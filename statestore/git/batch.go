@@ -14,8 +14,8 @@ import (
 	"kratix.dev/kratix/statestore"
 )
 
-// job is one batch of changes on its way to the remote: a commit built on the writer's tip and the
-// pack that carries it.
+// job is one batch of changes on its way to the remote: a commit built on the snapshot's head and
+// the pack that carries it.
 //
 // Batches are pushed one at a time. Building the next commit while the last one is being pushed
 // was measured and rejected: with callers that wait for their answer before writing again (every
@@ -25,7 +25,7 @@ import (
 type job struct {
 	batch   []*request
 	changed []bool
-	parent  plumbing.Hash // the tip it was built on
+	parent  plumbing.Hash // the head it was built on
 	commit  plumbing.Hash // zero when the batch changed nothing
 	root    plumbing.Hash
 	pack    []byte
@@ -98,13 +98,14 @@ func (w *Writer) commit(batch []*request) {
 	}
 }
 
-// build applies the batch's changes to the tip's tree and, if they change it, makes the commit and
-// encodes the pack of every object the tip's parent lacks. The tip moves to the new commit.
+// build applies the batch's changes to the snapshot's tree and, if they change it, makes the commit
+// and encodes the pack of every object the remote lacks. The tree is left at the new commit: push
+// it, or reset.
 func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	if err := w.ensureSnapshot(ctx); err != nil {
 		return nil, err
 	}
-	j := &job{batch: batch, changed: make([]bool, len(batch)), parent: w.tip}
+	j := &job{batch: batch, changed: make([]bool, len(batch)), parent: w.snap.head}
 	var origins []statestore.Origin
 	for i, r := range batch {
 		changed, err := applyChange(w.tree, r.change)
@@ -123,7 +124,7 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode trees: %w", err)
 	}
-	if root == w.tipRoot {
+	if root == w.snap.root {
 		// The changes cancelled out. Nothing to commit, but the store now holds objects that were
 		// never pushed and must not be taken for objects the remote has: start afresh later.
 		for i := range j.changed {
@@ -151,16 +152,15 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	}
 	w.tree.added = map[plumbing.Hash]struct{}{}
 	j.commit, j.root, j.pack = commit, root, pack.Bytes()
-	w.tip, w.tipRoot = commit, root
 	return j, nil
 }
 
-// storeCommit writes a commit object on top of the tip.
+// storeCommit writes a commit object on top of the snapshot's head.
 func (w *Writer) storeCommit(root plumbing.Hash, message string) (plumbing.Hash, error) {
 	sig := object.Signature{Name: w.opts.Author.Name, Email: w.opts.Author.Email, When: time.Now()}
 	c := &object.Commit{Author: sig, Committer: sig, Message: message, TreeHash: root}
-	if !w.tip.IsZero() {
-		c.ParentHashes = []plumbing.Hash{w.tip}
+	if !w.snap.head.IsZero() {
+		c.ParentHashes = []plumbing.Hash{w.snap.head}
 	}
 	obj := w.snap.store.NewEncodedObject()
 	if err := c.Encode(obj); err != nil {

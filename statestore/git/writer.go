@@ -39,10 +39,7 @@ type Writer struct {
 	tree       *tree // the snapshot's tree, kept between batches
 	addedBytes int64 // bytes of objects added to the snapshot's store since the clone
 	lastBatch  int   // size of the previous batch, for collect
-	// tip is the newest commit built: the snapshot's head, or a commit still being pushed.
-	tip     plumbing.Hash
-	tipRoot plumbing.Hash
-	// dropTreeAfter asks for a fresh clone once nothing is in flight.
+	// dropTreeAfter asks for a fresh clone before the next batch.
 	dropTreeAfter bool
 }
 
@@ -282,15 +279,11 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 		return err
 	}
 	w.snap, w.tree, w.addedBytes = snap, newTree(snap.store, snap.root), 0
-	w.tip, w.tipRoot = snap.head, snap.root
 	return nil
 }
 
 // reset drops the snapshot; the next batch clones again.
-func (w *Writer) reset() {
-	w.snap, w.tree, w.dropTreeAfter = nil, nil, false
-	w.tip, w.tipRoot = plumbing.ZeroHash, plumbing.ZeroHash
-}
+func (w *Writer) reset() { w.snap, w.tree, w.dropTreeAfter = nil, nil, false }
 
 // checkPush opens a receive-pack session: servers advertise refs for it only to credentials that
 // may push.

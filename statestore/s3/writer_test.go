@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -308,5 +309,36 @@ func TestServerDownIsTransient(t *testing.T) {
 	}
 	if got := f.objects(t); got["dev/x/a.yaml"] != "a" {
 		t.Errorf("bucket holds %v after the retry", got)
+	}
+}
+
+// TestConcurrentWriters has 64 goroutines write distinct directories at once: every object lands.
+func TestConcurrentWriters(t *testing.T) {
+	server := s3server.New(t)
+	f := newFixture(t, server, "")
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range 3 {
+				dir := fmt.Sprintf("dest-%d/resources/req-%d", w%4, w)
+				if _, err := f.writer.Apply(ctx, statestore.Change{Dir: dir, Files: files(dir+"/f.yaml", fmt.Sprint("round ", r))}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got := f.objects(t)
+	if len(got) != 64 {
+		t.Errorf("%d objects, want 64", len(got))
+	}
+	for key, content := range got {
+		if content != "round 2" {
+			t.Errorf("%s holds %q, want the last round", key, content)
+		}
 	}
 }

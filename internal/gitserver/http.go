@@ -63,7 +63,7 @@ type HTTPStats struct {
 
 // Intercept sees every authorised request before git http-backend does. Returning true means it
 // wrote the response itself and git is not run: a test can fail requests, or block in it to hold
-// a push in flight (Stop waits for it).
+// a request in flight. Stop waits for it, so it must return eventually.
 type Intercept func(w http.ResponseWriter, r *http.Request) (handled bool)
 
 // HTTPServer serves bare repositories over HTTP(S) through git http-backend.
@@ -148,6 +148,7 @@ func StartHTTP(opts HTTPOptions) (*HTTPServer, error) {
 		s.log = io.Discard
 	}
 	s.errLog = log.New(s.log, "gitserver http: ", 0)
+	st.gc.logf = s.errLog.Printf
 	if opts.TLS {
 		ca, err := newSelfSignedCA()
 		if err != nil {
@@ -247,6 +248,7 @@ func (s *HTTPServer) stopLocked() error {
 	}
 	<-done
 	s.handlers.Wait()
+	s.store.gc.wait(stopTimeout)
 	return err
 }
 
@@ -281,7 +283,9 @@ func (s *HTTPServer) serve(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	s.addr = ln.Addr().String()
+	if addr != s.addr {
+		s.addr = ln.Addr().String() // first start; a restart reuses the address, so readers race with nothing
+	}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
@@ -318,10 +322,12 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	push := false
 	if r.Method == http.MethodPost {
 		switch {
 		case strings.HasSuffix(r.URL.Path, "/git-receive-pack"):
 			s.receives.Add(1)
+			push = true
 		case strings.HasSuffix(r.URL.Path, "/git-upload-pack"):
 			s.uploads.Add(1)
 		}
@@ -367,6 +373,12 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Logger: s.errLog,
 	}
 	h.ServeHTTP(w, req)
+	if push {
+		repo := strings.TrimPrefix(strings.TrimSuffix(r.URL.Path, "/git-receive-pack"), "/")
+		if dir, err := s.store.existingRepo(repo); err == nil {
+			s.store.gc.afterPush(dir)
+		}
+	}
 }
 
 func (s *HTTPServer) authorized(user, pass string) bool {
@@ -406,12 +418,4 @@ func (s *HTTPServer) spool(r io.Reader) (*os.File, int64, error) {
 		return nil, 0, errors.Join(err, f.Close(), os.Remove(f.Name()))
 	}
 	return f, n, nil
-}
-
-// testLogWriter sends each write to t.Log.
-type testLogWriter struct{ t testing.TB }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -156,6 +156,7 @@ func StartSSH(opts SSHOptions) (*SSHServer, error) {
 		clientKeyPEM: pem.EncodeToMemory(block),
 		errLog:       log.New(logw, "gitserver ssh: ", 0),
 	}
+	st.gc.logf = s.errLog.Printf
 	s.config = &ssh.ServerConfig{PublicKeyCallback: s.checkKey}
 	s.config.AddHostKey(hostSigner)
 	if err := s.serve("127.0.0.1:0"); err != nil {
@@ -238,6 +239,7 @@ func (s *SSHServer) stopLocked() error {
 	r.connMu.Unlock()
 	r.cancel()
 	r.wg.Wait()
+	s.store.gc.wait(stopTimeout)
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("close the SSH listener: %w", err)
 	}
@@ -276,7 +278,9 @@ func (s *SSHServer) serve(addr string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	s.addr = ln.Addr().String()
+	if addr != s.addr {
+		s.addr = ln.Addr().String() // first start; a restart reuses the address, so readers race with nothing
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &sshRun{ln: ln, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	s.run = r
@@ -394,6 +398,12 @@ func (s *SSHServer) serveSession(ctx context.Context, ch ssh.Channel, reqs <-cha
 				continue
 			}
 			reply(req, true)
+			// Refuse whatever else comes, so that an unread request cannot stall the connection.
+			go func() {
+				for req := range reqs {
+					reply(req, false)
+				}
+			}()
 			s.runGit(ctx, ch, service, path, env)
 			return
 		default:
@@ -521,6 +531,9 @@ func (s *SSHServer) runGit(ctx context.Context, ch ssh.Channel, service, dir str
 	}
 	_ = ch.CloseWrite() // as OpenSSH: EOF, exit-status, close; the client may be gone already
 	sendExitStatus(ch, uint32(status))
+	if service == "git-receive-pack" && ctx.Err() == nil {
+		s.store.gc.afterPush(dir)
+	}
 }
 
 func sendExitStatus(ch ssh.Channel, status uint32) {

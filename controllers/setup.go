@@ -1,7 +1,13 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
+	"time"
+
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"kratix.dev/kratix/controllers/writers"
 )
 
 // Options tune the controllers.
@@ -10,6 +16,11 @@ type Options struct {
 	MaxConcurrentReconciles map[string]int
 	// DefaultMaxConcurrentReconciles applies to every controller not in MaxConcurrentReconciles.
 	DefaultMaxConcurrentReconciles int
+	// StateStoreRevalidateInterval is how often a ready state store is validated again;
+	// DefaultRevalidateInterval when zero.
+	StateStoreRevalidateInterval time.Duration
+	// WriterFactory builds the state stores' writers; writers.DefaultFactory when nil.
+	WriterFactory writers.Factory
 }
 
 // Concurrency returns the number of concurrent reconciles for the named controller.
@@ -23,8 +34,42 @@ func (o Options) Concurrency(controller string) int {
 	return 1
 }
 
-// SetupWithManager registers every controller of the engine with mgr. None exist yet: the
-// placement, Promise and resource controllers land with their issues.
+// SetupWithManager registers every controller of the engine with mgr, with the field indexes
+// they share and the registry of state-store writers, which the manager closes when it stops.
+// The Work, WorkPlacement, Promise and resource controllers land with their issues.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	factory := opts.WriterFactory
+	if factory == nil {
+		factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer")}
+	}
+	registry := writers.NewRegistry(factory, mgr.GetLogger().WithName("writers"))
+	if err := mgr.Add(registry); err != nil {
+		return fmt.Errorf("add the writer registry: %w", err)
+	}
+	interval := opts.StateStoreRevalidateInterval
+	if interval <= 0 {
+		interval = DefaultRevalidateInterval
+	}
+	stores := &StateStoreReconciler{
+		Client:             mgr.GetClient(),
+		SecretReader:       mgr.GetAPIReader(),
+		Writers:            registry,
+		Recorder:           mgr.GetEventRecorder("statestore"),
+		RevalidateInterval: interval,
+	}
+	if err := stores.setupWithManager(mgr, opts.Concurrency("statestore")); err != nil {
+		return fmt.Errorf("set up the statestore controller: %w", err)
+	}
+	destinations := &DestinationReconciler{
+		Client:   mgr.GetClient(),
+		Writers:  registry,
+		Recorder: mgr.GetEventRecorder("destination"),
+	}
+	if err := destinations.setupWithManager(mgr, opts.Concurrency("destination")); err != nil {
+		return fmt.Errorf("set up the destination controller: %w", err)
+	}
 	return nil
 }

@@ -1,0 +1,97 @@
+package controllers
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+)
+
+// maxEventNote is the longest note an events.k8s.io/v1 Event accepts (1 kB), less room for the
+// ellipsis.
+const maxEventNote = 1000
+
+// setCondition sets a condition in conds. The condition's observedGeneration advances to
+// generation only when it reports success (status True): a failure keeps the generation that
+// last succeeded, so that readers can tell whether the current spec ever worked.
+func setCondition(conds *[]metav1.Condition, condType string, status metav1.ConditionStatus, reason, message string, generation int64) {
+	observed := generation
+	if status != metav1.ConditionTrue {
+		observed = 0
+		if prev := meta.FindStatusCondition(*conds, condType); prev != nil {
+			observed = prev.ObservedGeneration
+		}
+	}
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: observed,
+	})
+}
+
+// transitioned reports whether a condition changed status or reason between before and after.
+func transitioned(before, after *metav1.Condition) bool {
+	switch {
+	case after == nil:
+		return false
+	case before == nil:
+		return true
+	default:
+		return before.Status != after.Status || before.Reason != after.Reason
+	}
+}
+
+// recordTransition emits an Event on obj when its condition of type condType changed status or
+// reason: Normal when it became True, Warning otherwise, with the condition's reason and message.
+// action says what the controller was doing, e.g. "Validate".
+func recordTransition(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition, condType, action string) {
+	prev, cur := meta.FindStatusCondition(before, condType), meta.FindStatusCondition(after, condType)
+	if !transitioned(prev, cur) {
+		return
+	}
+	eventType := corev1.EventTypeWarning
+	if cur.Status == metav1.ConditionTrue {
+		eventType = corev1.EventTypeNormal
+	}
+	rec.Eventf(obj, nil, eventType, cur.Reason, action, "%s", eventNote(cur.Message))
+}
+
+// eventNote shortens a message to what an Event holds.
+func eventNote(msg string) string {
+	if len(msg) <= maxEventNote {
+		return msg
+	}
+	return strings.ToValidUTF8(msg[:maxEventNote], "") + "…"
+}
+
+// redact replaces every value of a Secret that appears in msg. Writers never put credentials in
+// their errors; this is the second line of defence for what reaches status and Events.
+func redact(msg string, secret map[string][]byte) string {
+	for _, v := range secret {
+		// Short values (a username like "git") would redact ordinary words and say nothing
+		// secret; real passwords and keys are longer.
+		if s := strings.TrimSpace(string(v)); len(s) >= 6 {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// quoteRef names a namespaced object for messages: "namespace/name".
+func quoteRef(namespace, name string) string { return fmt.Sprintf("%q", namespace+"/"+name) }
+
+// withPatchError combines a reconcile's error with the failure to write its status. The result is
+// never terminal, even when the reconcile's error was: the status still has to be written, so the
+// reconcile must run again.
+func withPatchError(reconcileErr, patchErr error) error {
+	if reconcileErr == nil {
+		return patchErr
+	}
+	return fmt.Errorf("%w (the reconcile had failed with: %s)", patchErr, reconcileErr.Error())
+}

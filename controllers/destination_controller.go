@@ -1,0 +1,303 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/statestore"
+)
+
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=gitstatestores;bucketstatestores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// DestinationReconciler makes a Destination ready: it waits for its state store, writes the
+// canary files into the Destination's directory, and on deletion removes that directory when
+// spec.cleanup is all.
+type DestinationReconciler struct {
+	// Client reads from the cache and writes Destinations.
+	Client   client.Client
+	Writers  *writers.Registry
+	Recorder events.EventRecorder
+}
+
+// Reconcile makes one Destination ready, or cleans it up when it is being deleted.
+func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
+	dest := &v1alpha1.Destination{}
+	if err := r.Client.Get(ctx, req.NamespacedName, dest); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	deleting := !dest.DeletionTimestamp.IsZero()
+	if !deleting {
+		if err := r.ensureFinalizer(ctx, dest); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	base := dest.DeepCopy()
+	f := destinationFacts{
+		store:            fmt.Sprintf("%s %q", dest.Spec.StateStoreRef.Kind, dest.Spec.StateStoreRef.Name),
+		path:             dest.Spec.Path,
+		deleting:         deleting,
+		canariesDisabled: !canariesEnabled(dest),
+	}
+	defer func() {
+		if err := r.patchStatus(ctx, base, dest, f); err != nil {
+			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
+		}
+	}()
+
+	if deleting {
+		if err := r.finalize(ctx, dest, &f); err != nil {
+			return ctrl.Result{}, err
+		}
+		return destinationResult(f)
+	}
+	w, err := r.observeStore(ctx, dest, &f)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if w != nil && !f.canariesDisabled {
+		if err := r.writeCanaries(ctx, dest, w, &f); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return destinationResult(f)
+}
+
+// ensureFinalizer adds the cleanup finalizer, first of all, so that no Destination that ever got
+// files can disappear without its cleanup running.
+func (r *DestinationReconciler) ensureFinalizer(ctx context.Context, dest *v1alpha1.Destination) error {
+	base := dest.DeepCopy()
+	if !controllerutil.AddFinalizer(dest, v1alpha1.FinalizerDestinationCleanup) {
+		return nil
+	}
+	// The optimistic lock keeps other controllers' finalizers: a merge patch replaces the list.
+	if err := r.Client.Patch(ctx, dest, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("add the finalizer %s: %w", v1alpha1.FinalizerDestinationCleanup, err)
+	}
+	return nil
+}
+
+// observeStore finds the Destination's state store and its writer. It returns the writer when
+// the store can be written to, and records in the facts why not otherwise. An error means the
+// API server could not be read.
+func (r *DestinationReconciler) observeStore(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) (statestore.Writer, error) {
+	ref := dest.Spec.StateStoreRef
+	kind, ok := storeKinds[ref.Kind]
+	if !ok {
+		// The CRD allows only the two kinds; an unknown one cannot be written to.
+		f.storeMissing = true
+		return nil, nil
+	}
+	store := kind.newObject()
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ref.Name}, store); err != nil {
+		if apierrors.IsNotFound(err) {
+			f.storeMissing = true
+			return nil, nil
+		}
+		return nil, fmt.Errorf("get %s: %w", f.store, err)
+	}
+	cond := meta.FindStatusCondition(kind.view(store).status.Conditions, v1alpha1.ConditionReady)
+	if why := storeNotReadyReason(cond, store.GetGeneration()); why != "" {
+		f.storeNotReady = why
+		return nil, nil
+	}
+	w, err := r.Writers.Get(ref.Kind, ref.Name)
+	if err != nil {
+		// The store was ready before the engine (re)started and is being validated again; the
+		// registry's notification brings the Destination back.
+		f.storePending = true
+		return nil, nil
+	}
+	return w, nil
+}
+
+// storeNotReadyReason says why a store with the given Ready condition cannot be used, or "" when
+// it can.
+func storeNotReadyReason(cond *metav1.Condition, generation int64) string {
+	switch {
+	case cond == nil:
+		return "it has not been validated yet"
+	case cond.Status != metav1.ConditionTrue:
+		return fmt.Sprintf("%s: %s", cond.Reason, cond.Message)
+	case cond.ObservedGeneration != generation:
+		return "its latest spec has not been validated yet"
+	default:
+		return ""
+	}
+}
+
+// writeCanaries writes the canary files into the Destination's directory. The writer leaves the
+// store alone when they are already there.
+func (r *DestinationReconciler) writeCanaries(ctx context.Context, dest *v1alpha1.Destination, w statestore.Writer, f *destinationFacts) error {
+	files, err := statestore.CanaryFiles(dest.Spec.Path)
+	if err != nil {
+		f.writeErr = err
+		return nil
+	}
+	res, err := w.Apply(ctx, statestore.Change{
+		Files:  files,
+		Origin: statestore.Origin{Action: statestore.ActionUpdate, Destination: dest.Name},
+	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("write the canary files: %w", ctx.Err())
+	}
+	f.writeErr = err
+	if err == nil && res.Changed {
+		logr.FromContextOrDiscard(ctx).Info("wrote the canary files", "version", res.Version)
+	}
+	return nil
+}
+
+// finalize runs the cleanup of a Destination being deleted and removes the finalizer when done:
+// with spec.cleanup all it removes the Destination's directory from the store; a store that no
+// longer exists has nothing to remove.
+func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
+	if !controllerutil.ContainsFinalizer(dest, v1alpha1.FinalizerDestinationCleanup) {
+		f.finalized = true
+		return nil
+	}
+	if dest.Spec.Cleanup != v1alpha1.DestinationCleanupAll {
+		return r.removeFinalizer(ctx, dest, f)
+	}
+	w, err := r.observeStore(ctx, dest, f)
+	if err != nil {
+		return err
+	}
+	if f.storeMissing {
+		logr.FromContextOrDiscard(ctx).Info("the state store does not exist; leaving the Destination's files, if any, in place", "stateStore", f.store)
+		r.Recorder.Eventf(dest, nil, corev1.EventTypeWarning, v1alpha1.ReasonStateStoreNotFound, "Cleanup",
+			"%s does not exist: nothing was removed; delete the directory %q from the store by hand if it is still there", f.store, dest.Spec.Path)
+		return r.removeFinalizer(ctx, dest, f)
+	}
+	if w == nil {
+		return nil
+	}
+	res, err := w.Apply(ctx, statestore.Change{
+		Dir:    dest.Spec.Path,
+		Origin: statestore.Origin{Action: statestore.ActionDelete, Destination: dest.Name},
+	})
+	if ctx.Err() != nil {
+		return fmt.Errorf("remove the directory %q: %w", dest.Spec.Path, ctx.Err())
+	}
+	if err != nil {
+		f.writeErr = err
+		return nil
+	}
+	logr.FromContextOrDiscard(ctx).Info("removed the Destination's directory", "path", dest.Spec.Path, "changed", res.Changed, "version", res.Version)
+	return r.removeFinalizer(ctx, dest, f)
+}
+
+// removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
+func (r *DestinationReconciler) removeFinalizer(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
+	base := dest.DeepCopy()
+	controllerutil.RemoveFinalizer(dest, v1alpha1.FinalizerDestinationCleanup)
+	if err := r.Client.Patch(ctx, dest, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			f.finalized = true
+			return nil
+		}
+		return fmt.Errorf("remove the finalizer %s: %w", v1alpha1.FinalizerDestinationCleanup, err)
+	}
+	f.finalized = true
+	return nil
+}
+
+// patchStatus writes the Ready condition computed from the facts, once, and emits an Event when
+// it changed.
+func (r *DestinationReconciler) patchStatus(ctx context.Context, base, dest *v1alpha1.Destination, f destinationFacts) error {
+	if f.finalized {
+		return nil
+	}
+	setDestinationReadyCondition(&dest.Status, dest.Generation, f)
+	if equality.Semantic.DeepEqual(base.Status, dest.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, dest, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patch the status of Destination %s: %w", dest.Name, err)
+	}
+	action := "WriteCanaries"
+	if f.deleting {
+		action = "Cleanup"
+	}
+	recordTransition(r.Recorder, dest, base.Status.Conditions, dest.Status.Conditions, v1alpha1.ConditionReady, action)
+	return nil
+}
+
+// canariesEnabled reports whether the Destination wants its canary files (the default).
+func canariesEnabled(dest *v1alpha1.Destination) bool {
+	return dest.Spec.InitWorkloads.Enabled == nil || *dest.Spec.InitWorkloads.Enabled
+}
+
+// setupWithManager registers the controller "destination": Destinations (spec changes and
+// deletion), their state stores of both kinds, and the writer registry's readiness changes,
+// mapped through the field index to exactly the Destinations of the store.
+func (r *DestinationReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
+	log := mgr.GetLogger().WithName("destination")
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("destination").
+		For(&v1alpha1.Destination{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithLogConstructor(func(req *reconcile.Request) logr.Logger {
+			log := mgr.GetLogger().WithValues("controller", "destination")
+			if req != nil {
+				log = log.WithValues("destination", req.Name)
+			}
+			return log
+		})
+	for _, kind := range []storeKind{gitStoreKind{}, bucketStoreKind{}} {
+		b = b.Watches(kind.newObject(), handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, store client.Object) []reconcile.Request {
+			return destinationsOf(ctx, mgr.GetClient(), log, writers.Key{Kind: kind.kind(), Name: store.GetName()})
+		}))
+	}
+	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		cancel := r.Writers.Subscribe(func(key writers.Key) {
+			for _, req := range destinationsOf(ctx, mgr.GetClient(), log, key) {
+				q.Add(req)
+			}
+		})
+		context.AfterFunc(ctx, cancel)
+		return nil
+	}))
+	return b.Complete(r)
+}
+
+// destinationsOf lists the Destinations of a state store through the field index.
+func destinationsOf(ctx context.Context, c client.Reader, log logr.Logger, store writers.Key) []reconcile.Request {
+	var dests v1alpha1.DestinationList
+	if err := c.List(ctx, &dests, client.MatchingFields{indexStateStoreRef: stateStoreRefValue(store.Kind, store.Name)}); err != nil {
+		log.Error(err, "list the Destinations of a state store", "stateStore", store.String())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(dests.Items))
+	for _, d := range dests.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: d.Name}})
+	}
+	return reqs
+}

@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/statestore"
+)
+
+// destinationFacts is what one reconcile of a Destination observed. Its Ready condition and the
+// result of the reconcile are pure functions of it.
+type destinationFacts struct {
+	// store names the state store, e.g. `GitStateStore "default"`.
+	store string
+	// path is the Destination's directory in the store.
+	path string
+	// deleting: the Destination is being deleted and its files are to be removed.
+	deleting bool
+	// storeMissing: the state store does not exist.
+	storeMissing bool
+	// storeNotReady says why the store cannot be written to; empty when it can.
+	storeNotReady string
+	// storePending: the store reports Ready but the engine has not validated it since it started;
+	// its Destinations wait without changing their condition.
+	storePending bool
+	// canariesDisabled: spec.initWorkloads.enabled is false.
+	canariesDisabled bool
+	// writeErr is why writing the canary files, or removing the directory, failed.
+	writeErr error
+	// finalized: the finalizer was removed, the object is gone, and there is no status to write.
+	finalized bool
+}
+
+// setDestinationReadyCondition turns the facts into the Ready condition. A pending store leaves
+// an existing condition as it is, so that a restart of the engine does not flap Destinations.
+func setDestinationReadyCondition(status *v1alpha1.DestinationStatus, generation int64, f destinationFacts) {
+	if f.storePending && meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady) != nil {
+		return
+	}
+	cond, reason, msg := destinationReadiness(f)
+	setCondition(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+}
+
+// destinationReadiness is the Ready condition's status, reason and message for the facts.
+func destinationReadiness(f destinationFacts) (metav1.ConditionStatus, string, string) {
+	var afterwards string
+	if f.deleting {
+		afterwards = "; the Destination's files are removed once it can be written to (or set spec.cleanup to none to delete the Destination and leave them)"
+	}
+	switch {
+	case f.storeMissing:
+		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
+			fmt.Sprintf("%s does not exist: create it or correct spec.stateStoreRef", f.store)
+	case f.storePending:
+		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
+			fmt.Sprintf("waiting for the engine to validate %s", f.store)
+	case f.storeNotReady != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
+			fmt.Sprintf("%s is not ready: %s%s", f.store, f.storeNotReady, afterwards)
+	case f.writeErr != nil && f.deleting:
+		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreWriteFailed,
+			fmt.Sprintf("cannot remove the directory %q from %s: %v%s", f.path, f.store, f.writeErr, afterwards)
+	case f.writeErr != nil:
+		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreWriteFailed,
+			fmt.Sprintf("cannot write the canary files to %q in %s: %v", f.path, f.store, f.writeErr)
+	case f.canariesDisabled:
+		return metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady,
+			fmt.Sprintf("%s is ready; no canary files are written (spec.initWorkloads.enabled is false)", f.store)
+	default:
+		return metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten,
+			fmt.Sprintf("canary files written to %q in %s", f.path, f.store)
+	}
+}
+
+// destinationResult is the outcome of a reconcile for the facts. A store that is missing or not
+// ready brings the Destination back through the store watch and the writer registry; a write
+// that may pass later backs off; one that cannot stops until the Destination or its store
+// changes.
+func destinationResult(f destinationFacts) (ctrl.Result, error) {
+	switch {
+	case f.writeErr == nil:
+		return ctrl.Result{}, nil
+	case statestore.Retryable(f.writeErr), errors.Is(f.writeErr, statestore.ErrClosed):
+		// A closed writer was replaced by a newer one (the store's Secret or spec changed).
+		return ctrl.Result{}, f.writeErr
+	default:
+		_, _, msg := destinationReadiness(f)
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	}
+}

@@ -1,0 +1,132 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// A GitStateStore whose Secret holds the server's credentials becomes Ready, says so in
+// status.status (the Ready column), and an Event tells of it.
+func TestGitStateStoreWithCorrectSecretIsReady(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	store := f.readyGitStore(t)
+
+	if store.Status.Status != v1alpha1.StateStoreStatusReady {
+		t.Errorf("status.status = %q, want Ready", store.Status.Status)
+	}
+	cond := waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+	if cond.ObservedGeneration != store.Generation {
+		t.Errorf("observedGeneration = %d, want %d", cond.ObservedGeneration, store.Generation)
+	}
+	waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeNormal, v1alpha1.ReasonStateStoreReady)
+	if n := f.commits(t); n != 0 {
+		t.Errorf("validation left %d commits; it must write nothing", n)
+	}
+}
+
+// A wrong password makes the store NotReady without the password showing anywhere; fixing the
+// Secret makes it Ready, with one new writer built for the new Secret.
+func TestGitStateStoreWrongPasswordThenFixedSecret(t *testing.T) {
+	factory := startManager(t)
+	f := newGitFixture(t)
+	const wrong = "wrong-password-1234"
+	secret := basicAuthSecret(t, uniqueName("git-creds"), f.server.Username(), wrong)
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	create(t, store)
+
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions)
+	if store.Status.Status != v1alpha1.StateStoreStatusNotReady {
+		t.Errorf("status.status = %q, want NotReady", store.Status.Status)
+	}
+	if !strings.Contains(cond.Message, "authentication") || !strings.Contains(cond.Message, secret.Name) {
+		t.Errorf("the message does not say that the credentials of the Secret were refused: %q", cond.Message)
+	}
+	ev := waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeWarning, v1alpha1.ReasonErrorValidatingPermissions)
+	for _, text := range []string{cond.Message, ev.Note} {
+		if strings.Contains(text, wrong) || strings.Contains(text, f.server.Password()) {
+			t.Errorf("a password leaked: %q", text)
+		}
+	}
+	if got := factory.builds.Load(); got != 1 {
+		t.Errorf("writers built for the first Secret: %d, want 1", got)
+	}
+
+	secret.Data[v1alpha1.SecretKeyPassword] = []byte(f.server.Password())
+	if err := env.Client.Update(t.Context(), secret); err != nil {
+		t.Fatal(err)
+	}
+	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+	waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeNormal, v1alpha1.ReasonStateStoreReady)
+	if got := factory.builds.Load(); got != 2 {
+		t.Errorf("writers built after the Secret changed: %d, want 2", got)
+	}
+}
+
+// A store whose Secret does not exist yet says so, and becomes Ready when the Secret is created,
+// without anyone touching the store.
+func TestGitStateStoreSecretCreatedLater(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	secretName := uniqueName("git-creds")
+	store := f.gitStore(uniqueName("git"), secretName)
+	create(t, store)
+
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
+	if !strings.Contains(cond.Message, "default/"+secretName) {
+		t.Errorf("the message does not name the Secret: %q", cond.Message)
+	}
+	waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotFound)
+	generation := store.Generation
+
+	basicAuthSecret(t, secretName, f.server.Username(), f.server.Password())
+	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+	if store.Generation != generation {
+		t.Errorf("the store's generation moved from %d to %d; the test must not touch it", generation, store.Generation)
+	}
+}
+
+// A Secret without the keys the authentication method needs is reported as such.
+func TestGitStateStoreSecretWithoutPassword(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: metav1.NamespaceDefault},
+		Data:       map[string][]byte{v1alpha1.SecretKeyUsername: []byte(f.server.Username())},
+	}
+	create(t, secret)
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	create(t, store)
+
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonInvalidSecret)
+	if !strings.Contains(cond.Message, "password") {
+		t.Errorf("the message does not name the missing key: %q", cond.Message)
+	}
+}
+
+// Changing the store's spec (here to a repository that does not exist) is validated again.
+func TestGitStateStoreSpecChangeIsValidatedAgain(t *testing.T) {
+	factory := startManager(t)
+	f := newGitFixture(t)
+	store := f.readyGitStore(t)
+
+	store.Spec.URL = f.server.URL("missing.git")
+	if err := env.Client.Update(t.Context(), store); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions)
+	if !strings.Contains(cond.Message, "missing.git") {
+		t.Errorf("the message does not name the repository: %q", cond.Message)
+	}
+	if cond.ObservedGeneration == store.Generation {
+		t.Errorf("observedGeneration advanced to %d on a failure", cond.ObservedGeneration)
+	}
+	if got := factory.builds.Load(); got != 2 {
+		t.Errorf("writers built: %d, want 2 (one per spec)", got)
+	}
+}

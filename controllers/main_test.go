@@ -1,0 +1,343 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/internal/gitserver"
+	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/statestore"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	// Nothing in these tests logs through the global logger; setting it keeps controller-runtime
+	// from warning that it was never set.
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	os.Exit(testenv.Main(m, &env))
+}
+
+// waitTimeout bounds every wait for the controllers.
+const waitTimeout = 20 * time.Second
+
+// countingFactory builds the real writers and counts the builds.
+type countingFactory struct {
+	writers.DefaultFactory
+	builds atomic.Int64
+}
+
+func (f *countingFactory) New(store client.Object, secret map[string][]byte) (statestore.Writer, error) {
+	f.builds.Add(1)
+	return f.DefaultFactory.New(store, secret)
+}
+
+// syncBuffer collects the manager's log for a failing test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startManager runs a manager with the engine's controllers (metrics and probes off) until the
+// test ends, and returns the factory that counts the writers it builds. The manager's log is
+// printed when the test fails.
+func startManager(t *testing.T) *countingFactory {
+	t.Helper()
+	return startManagerWith(t, env.Config)
+}
+
+// startManagerWith is startManager with the manager reaching the API server through cfg.
+func startManagerWith(t *testing.T, cfg *rest.Config) *countingFactory {
+	t.Helper()
+	logs := &syncBuffer{}
+	skip := true
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Logger:                 zap.New(zap.UseDevMode(true), zap.WriteTo(logs)),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		// Every test starts its own manager with the same controller names.
+		Controller: config.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatalf("create manager: %v", err)
+	}
+	factory := &countingFactory{}
+	if err := SetupWithManager(mgr, Options{WriterFactory: factory, DefaultMaxConcurrentReconciles: 2}); err != nil {
+		t.Fatalf("set up controllers: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("manager log:\n%s", logs.String())
+		}
+	})
+	return factory
+}
+
+// waitFor polls check until it returns nil, failing the test with check's last error after
+// waitTimeout.
+func waitFor(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// uniqueName returns prefix with a random suffix, so that no test sees another's objects.
+func uniqueName(prefix string) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// create creates obj and deletes it when the test ends, waiting until it is gone (the manager,
+// stopped after this cleanup, runs the finalizers).
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := env.Client.Create(t.Context(), obj); err != nil {
+		t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, obj) })
+}
+
+// deleteAndWait deletes obj and waits until the API server no longer has it.
+func deleteAndWait(t *testing.T, obj client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	if err := env.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("delete %T %s: %v", obj, obj.GetName(), err)
+		return
+	}
+	key := client.ObjectKeyFromObject(obj)
+	probe := obj.DeepCopyObject().(client.Object)
+	waitFor(t, fmt.Sprintf("%T %s is gone", obj, obj.GetName()), func() error {
+		err := env.Client.Get(ctx, key, probe)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		default:
+			return fmt.Errorf("still there, finalizers %v", probe.GetFinalizers())
+		}
+	})
+}
+
+// gitFixture is a Git HTTP server with one empty repository.
+type gitFixture struct {
+	server *gitserver.HTTPServer
+	repo   string
+}
+
+func newGitFixture(t *testing.T) *gitFixture {
+	t.Helper()
+	server := gitserver.NewHTTP(t, gitserver.HTTPOptions{})
+	f := &gitFixture{server: server, repo: "state.git"}
+	if _, err := server.CreateRepo(f.repo, "main"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// git runs the git CLI on the repository.
+func (f *gitFixture) git(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return f.server.Git(t.Context(), f.repo, args...)
+}
+
+// files lists the files on main, or nothing when main has no commit yet.
+func (f *gitFixture) files(t *testing.T) []string {
+	t.Helper()
+	if _, err := f.git(t, "rev-parse", "--verify", "--quiet", "refs/heads/main"); err != nil {
+		return nil
+	}
+	out, err := f.git(t, "ls-tree", "-r", "--name-only", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Fields(out)
+}
+
+// commits is the number of commits on main.
+func (f *gitFixture) commits(t *testing.T) int {
+	t.Helper()
+	if _, err := f.git(t, "rev-parse", "--verify", "--quiet", "refs/heads/main"); err != nil {
+		return 0
+	}
+	out, err := f.git(t, "rev-list", "--count", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := fmt.Sscan(out, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// basicAuthSecret creates a Secret with a username and password in namespace default.
+func basicAuthSecret(t *testing.T, name, username, password string) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
+		Data:       map[string][]byte{v1alpha1.SecretKeyUsername: []byte(username), v1alpha1.SecretKeyPassword: []byte(password)},
+	}
+	create(t, s)
+	return s
+}
+
+// gitStore returns a GitStateStore for the fixture's repository, with a Secret in namespace
+// default (not created here).
+func (f *gitFixture) gitStore(name, secretName string) *v1alpha1.GitStateStore {
+	return &v1alpha1.GitStateStore{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.GitStateStoreSpec{
+			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &v1alpha1.SecretRef{Name: secretName}},
+			URL:                  f.server.URL(f.repo),
+			Branch:               "main",
+		},
+	}
+}
+
+// readyGitStore creates a Secret and a GitStateStore with the server's credentials and waits
+// until the store is Ready.
+func (f *gitFixture) readyGitStore(t *testing.T) *v1alpha1.GitStateStore {
+	t.Helper()
+	secret := basicAuthSecret(t, uniqueName("git-creds"), f.server.Username(), f.server.Password())
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	create(t, store)
+	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+	return store
+}
+
+// conditionsOf reads obj again and returns its conditions.
+func conditionsOf(t *testing.T, obj client.Object) ([]metav1.Condition, error) {
+	t.Helper()
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		return nil, err
+	}
+	switch o := obj.(type) {
+	case *v1alpha1.GitStateStore:
+		return o.Status.Conditions, nil
+	case *v1alpha1.BucketStateStore:
+		return o.Status.Conditions, nil
+	case *v1alpha1.Destination:
+		return o.Status.Conditions, nil
+	}
+	return nil, fmt.Errorf("%T has no conditions", obj)
+}
+
+// waitForCondition waits until obj's Ready condition has the status and reason, leaves the latest
+// obj in place, and returns the condition.
+func waitForCondition(t *testing.T, obj client.Object, status metav1.ConditionStatus, reason string) metav1.Condition {
+	t.Helper()
+	var got metav1.Condition
+	waitFor(t, fmt.Sprintf("%T %s Ready=%s %s", obj, obj.GetName(), status, reason), func() error {
+		conds, err := conditionsOf(t, obj)
+		if err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+		if c == nil {
+			return fmt.Errorf("no Ready condition")
+		}
+		if c.Status != status || c.Reason != reason {
+			return fmt.Errorf("Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+		}
+		got = *c
+		return nil
+	})
+	return got
+}
+
+// eventsOf lists the Events about a cluster-scoped object (they live in namespace default).
+func eventsOf(t *testing.T, kind, name string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := env.Client.List(t.Context(), &list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitForEvent waits for an Event with the type and reason about the object and returns it.
+func waitForEvent(t *testing.T, kind, name, eventType, reason string) eventsv1.Event {
+	t.Helper()
+	var got eventsv1.Event
+	waitFor(t, fmt.Sprintf("a %s Event %s on %s %s", eventType, reason, kind, name), func() error {
+		evs := eventsOf(t, kind, name)
+		for _, e := range evs {
+			if e.Type == eventType && e.Reason == reason {
+				got = e
+				return nil
+			}
+		}
+		return fmt.Errorf("events so far: %v", describeEvents(evs))
+	})
+	return got
+}
+
+func describeEvents(evs []eventsv1.Event) []string {
+	out := make([]string, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, e.Type+" "+e.Reason+": "+e.Note)
+	}
+	return out
+}

@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/statestore"
+)
+
+func TestSetStoreReadyCondition(t *testing.T) {
+	base := storeFacts{
+		target:       `repository "https://git.example.com/state.git" branch "main"`,
+		secretRef:    "default/git-creds",
+		requiredKeys: []string{"username", "password"},
+	}
+	with := func(change func(*storeFacts)) storeFacts {
+		f := base
+		change(&f)
+		return f
+	}
+	cases := []struct {
+		name        string
+		facts       storeFacts
+		wantStatus  metav1.ConditionStatus
+		wantReason  string
+		wantStatusV string
+		wantInMsg   []string
+	}{
+		{"validated", base, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady, v1alpha1.StateStoreStatusReady,
+			[]string{"https://git.example.com/state.git"}},
+		{"secret missing", with(func(f *storeFacts) { f.secretMissing = true }),
+			metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound, v1alpha1.StateStoreStatusNotReady,
+			[]string{`"default/git-creds" not found`, "username and password"}},
+		{"secret lacks a key", with(func(f *storeFacts) { f.missingKeys = []string{"password"} }),
+			metav1.ConditionFalse, v1alpha1.ReasonInvalidSecret, v1alpha1.StateStoreStatusNotReady,
+			[]string{"lacks the keys password"}},
+		{"credentials refused", with(func(f *storeFacts) {
+			f.writerErr = statestore.NewError(statestore.ErrAuthentication, "check push access", nil)
+		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
+			[]string{"authentication failed", `credentials in Secret "default/git-creds"`}},
+		{"store missing", with(func(f *storeFacts) {
+			f.writerErr = statestore.NewError(statestore.ErrNotFound, `bucket "b"`, nil)
+		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
+			[]string{"not found", "create it"}},
+		{"unreachable", with(func(f *storeFacts) {
+			f.writerErr = statestore.NewError(statestore.ErrTransient, "clone", errors.New("connection refused"))
+		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
+			[]string{"connection refused", "retries"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var status v1alpha1.StateStoreStatus
+			setStoreReadyCondition(&status, 3, tc.facts)
+			c := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
+			if c == nil {
+				t.Fatal("no Ready condition")
+			}
+			if c.Status != tc.wantStatus || c.Reason != tc.wantReason || status.Status != tc.wantStatusV {
+				t.Errorf("got Ready=%s %s, status %q; want Ready=%s %s, status %q", c.Status, c.Reason, status.Status, tc.wantStatus, tc.wantReason, tc.wantStatusV)
+			}
+			for _, s := range tc.wantInMsg {
+				if !strings.Contains(c.Message, s) {
+					t.Errorf("message %q lacks %q", c.Message, s)
+				}
+			}
+		})
+	}
+}
+
+// A failure keeps the generation that last succeeded: observedGeneration advances only on success.
+func TestSetConditionObservedGenerationOnlyOnSuccess(t *testing.T) {
+	var status v1alpha1.StateStoreStatus
+	setStoreReadyCondition(&status, 1, storeFacts{})
+	setStoreReadyCondition(&status, 2, storeFacts{secretMissing: true})
+	if got := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 1 {
+		t.Errorf("after a failure at generation 2, observedGeneration = %d, want 1", got)
+	}
+	setStoreReadyCondition(&status, 3, storeFacts{})
+	if got := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 3 {
+		t.Errorf("after success at generation 3, observedGeneration = %d, want 3", got)
+	}
+	var fresh v1alpha1.StateStoreStatus
+	setStoreReadyCondition(&fresh, 5, storeFacts{secretMissing: true})
+	if got := meta.FindStatusCondition(fresh.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 0 {
+		t.Errorf("a store that never succeeded has observedGeneration %d, want 0", got)
+	}
+}
+
+func TestStoreResult(t *testing.T) {
+	const interval = 7 * time.Minute
+	cases := []struct {
+		name         string
+		facts        storeFacts
+		wantRequeue  time.Duration
+		wantErr      bool
+		wantTerminal bool
+	}{
+		{"ready: revalidate later", storeFacts{}, interval, false, false},
+		{"secret missing: the Secret watch brings it back", storeFacts{secretMissing: true}, 0, false, false},
+		{"missing keys: terminal", storeFacts{missingKeys: []string{"password"}}, 0, true, true},
+		{"refused credentials: terminal", storeFacts{writerErr: statestore.NewError(statestore.ErrAuthentication, "push", nil)}, 0, true, true},
+		{"invalid config: terminal", storeFacts{writerErr: statestore.NewError(statestore.ErrInvalidConfig, "url", nil)}, 0, true, true},
+		{"unreachable: backoff", storeFacts{writerErr: statestore.NewError(statestore.ErrTransient, "clone", nil)}, 0, true, false},
+		{"bucket missing: backoff until it exists", storeFacts{writerErr: statestore.NewError(statestore.ErrNotFound, "bucket", nil)}, 0, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := storeResult(tc.facts, interval)
+			if res.RequeueAfter != tc.wantRequeue {
+				t.Errorf("RequeueAfter = %s, want %s", res.RequeueAfter, tc.wantRequeue)
+			}
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if got := errors.Is(err, reconcile.TerminalError(nil)); got != tc.wantTerminal {
+				t.Errorf("terminal = %v, want %v (err %v)", got, tc.wantTerminal, err)
+			}
+		})
+	}
+}
+
+func TestRedactError(t *testing.T) {
+	secret := map[string][]byte{"username": []byte("git"), "password": []byte("s3cr3t-pa55")}
+	cause := statestore.NewError(statestore.ErrAuthentication, "push to https://git:s3cr3t-pa55@example.com", nil)
+	err := redactError(cause, secret)
+	if strings.Contains(err.Error(), "s3cr3t-pa55") {
+		t.Errorf("the password survived: %q", err.Error())
+	}
+	if !errors.Is(err, statestore.ErrAuthentication) {
+		t.Errorf("the error lost its kind: %v", err)
+	}
+	if redactError(nil, secret) != nil {
+		t.Error("nil became an error")
+	}
+}

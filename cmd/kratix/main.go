@@ -4,7 +4,7 @@
 //	kratix pipeline-adapter   the engine's steps inside pipeline Jobs (reader, work-writer, status-writer)
 //	kratix local              an embedded platform for a laptop or CI
 //
-// Only manager exists so far; the others land with their issues.
+// local lands with its issue.
 package main
 
 import (
@@ -28,6 +28,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "manager", summary: "run the controllers against a Kubernetes API server", run: runManagerCommand},
+		{name: "pipeline-adapter", summary: "the engine's steps inside a pipeline Job: reader, work-writer, status-writer", run: runPipelineAdapter},
 	}
 }
 

@@ -1,0 +1,231 @@
+package adapter
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/scheduling"
+)
+
+// ObjectFile is the name of the object's file in /kratix/input.
+const ObjectFile = "object.yaml"
+
+// Env is what the engine's containers learn from the environment their Job gives them.
+type Env struct {
+	Action, Type, Promise, Pipeline string
+	Group, Version, Kind, Plural    string
+	Name, Namespace                 string
+	ClusterScoped                   bool
+	// PipelineNamespace is where the Work is written.
+	PipelineNamespace string
+	// PromiseSelectors are the Promise's destination selectors.
+	PromiseSelectors []v1alpha1.PromiseScheduling
+	// LastPipeline is true in the workflow's last pipeline.
+	LastPipeline bool
+}
+
+// LoadEnv reads the environment through getenv (os.Getenv in a container) and says which
+// variables are missing or malformed.
+func LoadEnv(getenv func(string) string) (Env, error) {
+	var errs []error
+	need := func(name string) string {
+		v := getenv(name)
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is not set", name))
+		}
+		return v
+	}
+	boolean := func(name string) bool {
+		v, err := strconv.ParseBool(getenv(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s is not true or false", name))
+		}
+		return v
+	}
+	e := Env{
+		Action: need(pipeline.EnvWorkflowAction), Type: need(pipeline.EnvWorkflowType),
+		Promise: need(pipeline.EnvPromiseName), Pipeline: need(pipeline.EnvPipelineName),
+		Group: getenv(pipeline.EnvObjectGroup), Version: need(pipeline.EnvObjectVersion),
+		Kind: need(pipeline.EnvObjectKind), Plural: need(pipeline.EnvCRDPlural),
+		Name: need(pipeline.EnvObjectName), Namespace: getenv(pipeline.EnvObjectNamespace),
+		ClusterScoped:     boolean(pipeline.EnvClusterScoped),
+		PipelineNamespace: need(pipeline.EnvPipelineNamespace),
+		LastPipeline:      boolean(pipeline.EnvLastPipeline),
+	}
+	if raw := getenv(pipeline.EnvPromiseDestinationSelectors); raw != "" {
+		if err := json.Unmarshal([]byte(raw), &e.PromiseSelectors); err != nil {
+			errs = append(errs, fmt.Errorf("%s is not a list of selectors: %w", pipeline.EnvPromiseDestinationSelectors, err))
+		}
+	}
+	return e, errors.Join(errs...)
+}
+
+func (e Env) resource(dyn dynamic.Interface) dynamic.ResourceInterface {
+	r := dyn.Resource(schema.GroupVersionResource{Group: e.Group, Version: e.Version, Resource: e.Plural})
+	if e.ClusterScoped {
+		return r
+	}
+	return r.Namespace(e.Namespace)
+}
+
+func (e Env) describe() string {
+	if e.Namespace != "" && !e.ClusterScoped {
+		return fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name)
+	}
+	return fmt.Sprintf("%s %s", e.Kind, e.Name)
+}
+
+// Read writes the object, with its status, to inputDir/object.yaml: what the pipeline's
+// containers read.
+func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) error {
+	obj, err := env.resource(dyn).Get(ctx, env.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", env.describe(), err)
+	}
+	unstructured.RemoveNestedField(obj.Object, "metadata", "managedFields")
+	data, err := yaml.Marshal(obj.Object)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", env.describe(), err)
+	}
+	if err := os.WriteFile(filepath.Join(inputDir, ObjectFile), data, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", ObjectFile, err)
+	}
+	return nil
+}
+
+// WriteWork turns the pipeline's output into the Work of this object and pipeline: found by its
+// labels and replaced, or created. A pipeline that wrote nothing leaves a Work without workload
+// groups, which removes its earlier placements.
+func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadataDir string, budget int) (*v1alpha1.Work, error) {
+	selectors, err := ReadDestinationSelectors(metadataDir)
+	if err != nil {
+		return nil, err
+	}
+	in := WorkInput{OutputDir: outputDir, Selectors: selectors, PromiseSelectors: env.PromiseSelectors, WorkflowType: env.Type,
+		PromiseName: env.Promise, PipelineName: env.Pipeline}
+	if env.Type == v1alpha1.WorkflowTypeResource {
+		in.ResourceName, in.ResourceNamespace = env.Name, env.Namespace
+	}
+	spec, err := BuildWorkSpec(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckSize(spec, budget); err != nil {
+		return nil, err
+	}
+	labels := workLabels(env)
+	work := &v1alpha1.Work{}
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		existing, err := findWork(ctx, c, env.PipelineNamespace, labels)
+		if err != nil {
+			return err
+		}
+		if existing == nil {
+			work = &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: env.PipelineNamespace, Labels: labels}, Spec: spec}
+			return c.Create(ctx, work)
+		}
+		work = existing
+		work.Spec = spec
+		return c.Update(ctx, work)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write the Work of %s, pipeline %s: %w", env.describe(), env.Pipeline, err)
+	}
+	return work, nil
+}
+
+// workLabels find the Work of one object and pipeline.
+func workLabels(env Env) map[string]string {
+	labels := map[string]string{
+		v1alpha1.LabelPromiseName:  scheduling.LabelValue(env.Promise),
+		v1alpha1.LabelPipelineName: scheduling.LabelValue(env.Pipeline),
+		v1alpha1.LabelWorkType:     v1alpha1.WorkTypePromise,
+	}
+	if env.Type == v1alpha1.WorkflowTypeResource {
+		labels[v1alpha1.LabelWorkType] = v1alpha1.WorkTypeResource
+		labels[v1alpha1.LabelResourceName] = scheduling.LabelValue(env.Name)
+		if env.Namespace != "" {
+			labels[v1alpha1.LabelResourceNamespace] = env.Namespace
+		}
+	}
+	return labels
+}
+
+// workName is <promise>[-<resource>]-<pipeline>-<hash>, the hash telling apart names that the
+// dashes would make equal, shortened to Kubernetes' limit.
+func workName(env Env) string {
+	base := env.Promise
+	if env.Type == v1alpha1.WorkflowTypeResource {
+		base += "-" + env.Name
+	}
+	base += "-" + env.Pipeline
+	sum := sha256.Sum256([]byte(env.Type + "\x00" + env.Namespace + "\x00" + env.Name + "\x00" + env.Pipeline))
+	return scheduling.ShortenName(base + "-" + hex.EncodeToString(sum[:4]))
+}
+
+func findWork(ctx context.Context, c client.Client, namespace string, labels map[string]string) (*v1alpha1.Work, error) {
+	var works v1alpha1.WorkList
+	if err := c.List(ctx, &works, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
+		return nil, fmt.Errorf("find the Work: %w", err)
+	}
+	switch len(works.Items) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &works.Items[0], nil
+	default:
+		return nil, fmt.Errorf("%d Works carry the labels %v; expected one", len(works.Items), labels)
+	}
+}
+
+// WriteStatus merges status.yaml into the object's status; after the last pipeline of a configure
+// workflow it also marks the workflow completed.
+func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDir string, now time.Time) error {
+	file, err := ReadStatusFile(metadataDir)
+	if err != nil {
+		return err
+	}
+	r := env.resource(dyn)
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj, err := r.Get(ctx, env.Name, metav1.GetOptions{})
+		if err != nil {
+			if apierrors.IsNotFound(err) {
+				return fmt.Errorf("%s is gone: %w", env.describe(), err)
+			}
+			return fmt.Errorf("read %s: %w", env.describe(), err)
+		}
+		current, _, err := unstructured.NestedMap(obj.Object, "status")
+		if err != nil {
+			return fmt.Errorf("read the status of %s: %w", env.describe(), err)
+		}
+		status, err := MergeStatus(StatusInput{Current: current, File: file, WorkflowType: env.Type,
+			ConfigureCompleted: env.Action == v1alpha1.WorkflowActionConfigure && env.LastPipeline, Now: now})
+		if err != nil {
+			return err
+		}
+		obj.Object["status"] = status
+		if _, err := r.UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		return nil
+	})
+}

@@ -1,0 +1,204 @@
+// Package local runs pipeline containers as host processes, for the local platform and end-to-end
+// tests where no container runtime exists. Each container runs in a private mount namespace whose
+// root is a fresh tmpfs: the host's system directories are bound into it read-only and the Job's
+// volumes at their mount paths, so that /kratix/input, /kratix/output and /kratix/metadata exist
+// for the process while nothing is created on the host's own root filesystem.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Bind is a host directory seen at Target inside the sandbox.
+type Bind struct {
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// Spec is one container's process.
+type Spec struct {
+	// Args is the command and its arguments; Args[0] is looked up in the sandbox's PATH.
+	Args []string `json:"args"`
+	// Env is the process's whole environment.
+	Env []string `json:"env"`
+	// Binds are the Job's volumes at their mount paths.
+	Binds []Bind `json:"binds"`
+	// WorkDir inside the sandbox; "/" when empty.
+	WorkDir string `json:"workDir,omitempty"`
+	// Root is an empty host directory that becomes the sandbox's root (a tmpfs is mounted on it
+	// in the private namespace only).
+	Root string `json:"root"`
+}
+
+// childEnv carries the Spec, as JSON, to the re-executed binary that builds the sandbox.
+const childEnv = "KRATIX_SANDBOX_SPEC"
+
+// systemDirs are bound read-only from the host when they exist; symbolic links among them (as on
+// merged-/usr systems) are recreated as links.
+var systemDirs = []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+
+// Command returns the command that runs spec in a sandbox: self (this binary, which must call
+// MaybeRunChild first thing in main) is started in a new mount namespace, builds the sandbox's
+// root and execs the container's command. Only root can create the namespace.
+func Command(ctx context.Context, self string, spec Spec) (*exec.Cmd, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the local job runner needs root to give each container a private mount namespace")
+	}
+	if len(spec.Args) == 0 {
+		return nil, errors.New("the container has no command: the local job runner cannot read an image's entrypoint, so a pipeline container needs `command`")
+	}
+	for _, b := range spec.Binds {
+		if !filepath.IsAbs(b.Target) || filepath.Clean(b.Target) == "/" {
+			return nil, fmt.Errorf("mount path %q must be an absolute path below /", b.Target)
+		}
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self)
+	cmd.Env = []string{childEnv + "=" + string(data)}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Setpgid: true}
+	return cmd, nil
+}
+
+// MaybeRunChild builds the sandbox and execs the container's command when this process was
+// started by Command; otherwise it returns at once. On failure it exits with status 126, the
+// shell's "cannot execute", after saying why on standard error.
+func MaybeRunChild() {
+	data, ok := os.LookupEnv(childEnv)
+	if !ok {
+		return
+	}
+	var spec Spec
+	err := json.Unmarshal([]byte(data), &spec)
+	if err == nil {
+		err = enter(spec)
+	}
+	fmt.Fprintf(os.Stderr, "kratix sandbox: %v\n", err)
+	os.Exit(126)
+}
+
+// enter builds the root, changes into it and execs; it returns only on failure.
+func enter(spec Spec) error {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make the mount namespace private: %w", err)
+	}
+	root := spec.Root
+	if err := syscall.Mount("tmpfs", root, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755"); err != nil {
+		return fmt.Errorf("mount the root tmpfs: %w", err)
+	}
+	for _, dir := range systemDirs {
+		if err := bindSystemDir(root, dir); err != nil {
+			return err
+		}
+	}
+	for _, dir := range []string{"/dev", "/proc", "/sys"} {
+		if err := bind(root, Bind{Source: dir, Target: dir}, syscall.MS_REC); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o1777); err != nil {
+		return err
+	}
+	if err := syscall.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
+		return fmt.Errorf("mount /tmp: %w", err)
+	}
+	for _, b := range spec.Binds {
+		if err := bind(root, b, 0); err != nil {
+			return err
+		}
+	}
+	if err := syscall.Chroot(root); err != nil {
+		return fmt.Errorf("enter the sandbox: %w", err)
+	}
+	workDir := spec.WorkDir
+	if workDir == "" {
+		workDir = "/"
+	}
+	if err := os.Chdir(workDir); err != nil {
+		return fmt.Errorf("working directory %s: %w", workDir, err)
+	}
+	path, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(path, spec.Args, spec.Env)
+}
+
+// bindSystemDir makes a host system directory visible, read-only, in the sandbox.
+func bindSystemDir(root, dir string) error {
+	info, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if info.Mode()&os.ModeSymlink != 0 {
+		target, err := os.Readlink(dir)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, filepath.Join(root, dir))
+	}
+	return bind(root, Bind{Source: dir, Target: dir, ReadOnly: true}, syscall.MS_REC)
+}
+
+// bind mounts b.Source at root+b.Target, creating the mount point in the tmpfs.
+func bind(root string, b Bind, extra uintptr) error {
+	target := filepath.Join(root, b.Target)
+	info, err := os.Stat(b.Source)
+	if err != nil {
+		return fmt.Errorf("volume for %s: %w", b.Target, err)
+	}
+	if info.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else {
+		if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+			err = os.WriteFile(target, nil, 0o644)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", b.Target, err)
+	}
+	if err := syscall.Mount(b.Source, target, "", syscall.MS_BIND|extra, ""); err != nil {
+		return fmt.Errorf("bind %s at %s: %w", b.Source, b.Target, err)
+	}
+	if b.ReadOnly {
+		if err := syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|extra, ""); err != nil {
+			return fmt.Errorf("make %s read-only: %w", b.Target, err)
+		}
+	}
+	return nil
+}
+
+// lookPath finds the command in the sandbox's PATH (from its environment), as a container
+// runtime would.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("command %q is not in the sandbox's PATH (%s)", name, path)
+}

@@ -35,12 +35,13 @@ type Spec struct {
 	// WorkDir inside the sandbox; "/" when empty.
 	WorkDir string `json:"workDir,omitempty"`
 	// Root is an empty host directory that becomes the sandbox's root (a tmpfs is mounted on it
-	// in the private namespace only).
+	// in the private namespace only). The spec is written next to it, as Root + ".json".
 	Root string `json:"root"`
 }
 
-// childEnv carries the Spec, as JSON, to the re-executed binary that builds the sandbox.
-const childEnv = "KRATIX_SANDBOX_SPEC"
+// childEnv names the file that carries the Spec, as JSON, to the re-executed binary that builds
+// the sandbox (a file, not the variable itself: one environment string is limited to 128 KiB).
+const childEnv = "KRATIX_SANDBOX_SPEC_FILE"
 
 // systemDirs are bound read-only from the host when they exist; symbolic links among them (as on
 // merged-/usr systems) are recreated as links.
@@ -65,8 +66,12 @@ func Command(ctx context.Context, self string, spec Spec) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
+	specFile := filepath.Clean(spec.Root) + ".json"
+	if err := os.WriteFile(specFile, data, 0o600); err != nil {
+		return nil, fmt.Errorf("write the sandbox's spec: %w", err)
+	}
 	cmd := exec.CommandContext(ctx, self)
-	cmd.Env = []string{childEnv + "=" + string(data)}
+	cmd.Env = []string{childEnv + "=" + specFile}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Setpgid: true}
 	return cmd, nil
 }
@@ -75,12 +80,15 @@ func Command(ctx context.Context, self string, spec Spec) (*exec.Cmd, error) {
 // started by Command; otherwise it returns at once. On failure it exits with status 126, the
 // shell's "cannot execute", after saying why on standard error.
 func MaybeRunChild() {
-	data, ok := os.LookupEnv(childEnv)
+	specFile, ok := os.LookupEnv(childEnv)
 	if !ok {
 		return
 	}
 	var spec Spec
-	err := json.Unmarshal([]byte(data), &spec)
+	data, err := os.ReadFile(specFile)
+	if err == nil {
+		err = json.Unmarshal(data, &spec)
+	}
 	if err == nil {
 		err = enter(spec)
 	}

@@ -1,0 +1,28 @@
+package local
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/pipeline/adapter"
+)
+
+var env *testenv.Env
+
+// asAdapter makes this test binary act as `kratix pipeline-adapter` for the runner's tests.
+const asAdapter = "KRATIX_TEST_RUN_AS_ADAPTER"
+
+func TestMain(m *testing.M) {
+	MaybeRunChild() // the sandbox re-executes this test binary
+	if os.Getenv(asAdapter) == "1" {
+		// os.Args is [binary, "pipeline-adapter", step, flags...], as the runner starts it.
+		if err := adapter.Main(context.Background(), os.Args[2:], os.Stderr); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(testenv.Main(m, &env))
+}

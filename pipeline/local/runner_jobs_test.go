@@ -1,0 +1,220 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/pipeline/adapter"
+)
+
+// startRunner runs the local job runner in a manager until the test ends.
+func startRunner(t *testing.T) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.SetLogger(testr.New(t))
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
+		DataDir: t.TempDir(), Log: testr.New(t)}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+}
+
+func installCRD(t *testing.T, ctx context.Context) *apiextensionsv1.CustomResourceDefinition {
+	t.Helper()
+	preserve := true
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "appconfigs.example.platform.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "example.platform.io",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "AppConfig", Plural: "appconfigs", Singular: "appconfig", ListKind: "AppConfigList"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1", Served: true, Storage: true,
+				Schema:       &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}},
+				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
+			}},
+		},
+	}
+	if err := env.Client.Create(ctx, crd); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the CRD to be established", func() bool {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil {
+			return false
+		}
+		for _, c := range crd.Status.Conditions {
+			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+	return crd
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func shPipeline(name, script string) v1alpha1.Pipeline {
+	return v1alpha1.Pipeline{Metadata: v1alpha1.PipelineMetadata{Name: name}, Spec: v1alpha1.PipelineSpec{
+		Containers: []v1alpha1.Container{{Name: name, Image: "busybox", Command: []string{"sh", "-c"}, Args: []string{script}}},
+	}}
+}
+
+// runJob builds the Job of pipeline index of the workflow, creates it and waits for its end.
+func runJob(t *testing.T, ctx context.Context, w pipeline.Workflow, index int) *batchv1.Job {
+	t.Helper()
+	job, err := pipeline.BuildJob(w, index, 1, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("Job status: %+v", job.Status)
+		}
+	}()
+	waitFor(t, "Job "+job.Name+" to finish", func() bool {
+		return env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) == nil && finished(job)
+	})
+	return job
+}
+
+func condition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobCondition {
+	for i := range job.Status.Conditions {
+		if job.Status.Conditions[i].Type == t && job.Status.Conditions[i].Status == corev1.ConditionTrue {
+			return &job.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// TestRunnerRunsAResourceWorkflow runs the Jobs of a two-pipeline resource workflow, built by the
+// engine's own Job builder, through the local runner: the first pipeline writes output and a
+// status message, the second reads that message from object.yaml; then a failing container and
+// a 200 KiB output.
+func TestRunnerRunsAResourceWorkflow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	crd := installCRD(t, ctx)
+	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
+	api, err := json.Marshal(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRunner(t)
+	request := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
+		"metadata": map[string]any{"name": "hello", "namespace": "default"},
+		"spec":     map[string]any{"greeting": "hi"},
+	}}
+	if err := env.Client.Create(ctx, request); err != nil {
+		t.Fatal(err)
+	}
+	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "appconfig"}, Spec: v1alpha1.PromiseSpec{
+		API: &runtime.RawExtension{Raw: api},
+		DestinationSelectors: []v1alpha1.PromiseScheduling{{MatchLabels: map[string]string{"environment": "dev"}}},
+		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{
+			shPipeline("first", `set -eu
+greeting=$(grep -m1 'greeting:' /kratix/input/object.yaml | awk '{print $2}')
+printf 'kind: ConfigMap\napiVersion: v1\nmetadata: {name: hello}\ndata: {greeting: %s}\n' "$greeting" > /kratix/output/cm.yaml
+echo 'message: first pipeline done' > /kratix/metadata/status.yaml`),
+			shPipeline("second", `set -eu
+grep -q 'message: first pipeline done' /kratix/input/object.yaml
+printf 'seen: "%s"\n' "$(grep -m1 'message:' /kratix/input/object.yaml | cut -d: -f2- | xargs)" > /kratix/output/seen.yaml
+printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/big.yaml`),
+			shPipeline("third", `echo boom >&2; exit 4`),
+		}}},
+	}}
+	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}
+
+	for i, name := range []string{"first", "second"} {
+		job := runJob(t, ctx, w, i)
+		if condition(job, batchv1.JobComplete) == nil {
+			t.Fatalf("pipeline %s: Job %s did not complete: %+v", name, job.Name, job.Status.Conditions)
+		}
+		if job.Status.StartTime == nil || job.Status.CompletionTime == nil || job.Status.Succeeded != 1 {
+			t.Errorf("Job status %+v lacks what the Job controller writes", job.Status)
+		}
+	}
+	works := &v1alpha1.WorkList{}
+	if err := env.Client.List(ctx, works, client.InNamespace("default"), client.MatchingLabels{v1alpha1.LabelPromiseName: "appconfig"}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, work := range works.Items {
+		for _, g := range work.Spec.WorkloadGroups {
+			for _, wl := range g.Workloads {
+				data, err := adapter.DecodeContent(wl.Content)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[work.Spec.PipelineName+"/"+wl.Filepath] = string(data)
+			}
+		}
+	}
+	if !strings.Contains(files["first/cm.yaml"], "greeting: hi") {
+		t.Errorf("the first pipeline's ConfigMap: %q", files["first/cm.yaml"])
+	}
+	if files["second/seen.yaml"] != "seen: \"first pipeline done\"\n" {
+		t.Errorf("the second pipeline did not see the first's status: %q", files["second/seen.yaml"])
+	}
+	if len(files["second/big.yaml"]) < 200*1024 {
+		t.Errorf("the 200 KiB output holds %d bytes", len(files["second/big.yaml"]))
+	}
+
+	failed := runJob(t, ctx, w, 2)
+	c := condition(failed, batchv1.JobFailed)
+	if c == nil || !strings.Contains(c.Message, `"third"`) || !strings.Contains(c.Message, "boom") || !strings.Contains(c.Message, "status 4") {
+		t.Errorf("the failing Job's Failed condition: %+v", c)
+	}
+	record := pipeline.ObserveJob(failed)
+	if record.Phase != pipeline.JobFailed {
+		t.Errorf("the workflow engine sees the failed Job as %v", record.Phase)
+	}
+	fmt.Fprintln(os.Stderr) // keep the test's log lines apart from the runner's
+}

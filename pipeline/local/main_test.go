@@ -5,6 +5,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/go-logr/logr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
 	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline/adapter"
 )
@@ -24,5 +27,6 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	ctrl.SetLogger(logr.Discard()) // each test gives its runner a logger of its own
 	os.Exit(testenv.Main(m, &env))
 }

@@ -13,11 +13,13 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -32,8 +34,9 @@ func startRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctrl.SetLogger(testr.New(t))
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}})
+	skip := true // each test starts its own manager with the same controller
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: &skip}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func installCRD(t *testing.T, ctx context.Context) *apiextensionsv1.CustomResour
 			}},
 		},
 	}
-	if err := env.Client.Create(ctx, crd); err != nil {
+	if err := env.Client.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the CRD to be established", func() bool {
@@ -149,14 +152,14 @@ func TestRunnerRunsAResourceWorkflow(t *testing.T) {
 	startRunner(t)
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
-		"metadata": map[string]any{"name": "hello", "namespace": "default"},
+		"metadata": map[string]any{"generateName": "hello-", "namespace": "default"},
 		"spec":     map[string]any{"greeting": "hi"},
 	}}
 	if err := env.Client.Create(ctx, request); err != nil {
 		t.Fatal(err)
 	}
 	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "appconfig"}, Spec: v1alpha1.PromiseSpec{
-		API: &runtime.RawExtension{Raw: api},
+		API:                  &runtime.RawExtension{Raw: api},
 		DestinationSelectors: []v1alpha1.PromiseScheduling{{MatchLabels: map[string]string{"environment": "dev"}}},
 		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{
 			shPipeline("first", `set -eu
@@ -182,7 +185,7 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 		}
 	}
 	works := &v1alpha1.WorkList{}
-	if err := env.Client.List(ctx, works, client.InNamespace("default"), client.MatchingLabels{v1alpha1.LabelPromiseName: "appconfig"}); err != nil {
+	if err := env.Client.List(ctx, works, client.InNamespace("default"), client.MatchingLabels{v1alpha1.LabelPromiseName: "appconfig", v1alpha1.LabelResourceName: request.GetName()}); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string]string{}

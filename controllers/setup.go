@@ -36,7 +36,7 @@ func (o Options) Concurrency(controller string) int {
 
 // SetupWithManager registers every controller of the engine with mgr, with the field indexes
 // they share and the registry of state-store writers, which the manager closes when it stops.
-// The Work, WorkPlacement, Promise and resource controllers land with their issues.
+// The WorkPlacement, Promise and resource controllers land with their issues.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
@@ -70,6 +70,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := destinations.setupWithManager(mgr, opts.Concurrency("destination")); err != nil {
 		return fmt.Errorf("set up the destination controller: %w", err)
+	}
+	works := &WorkReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("work"),
+	}
+	if err := works.setupWithManager(mgr, opts.Concurrency("work")); err != nil {
+		return fmt.Errorf("set up the work controller: %w", err)
 	}
 	return nil
 }

@@ -56,12 +56,13 @@ test: tools verify vet ## Run every test against a real kube-apiserver and etcd.
 	go test -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3 writers.
+bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3 writers, local job runner.
 	go test -run '^$$' -bench . -benchmem ./scheduling/
 	go test -run '^$$' -bench 'BenchmarkGitWriter/.*/(isolated|writers=1|writers=8|git-cli-baseline)$$' -benchtime 3s -timeout 30m ./statestore/git/
 	@# Sustained throughput needs a fixed, long run: b.N's short warm-up runs mostly measure clones.
 	go test -run '^$$' -bench 'BenchmarkGitWriter/.*/writers=64$$' -benchtime 5000x -timeout 30m ./statestore/git/
 	go test -run '^$$' -bench . -benchtime 2s ./statestore/s3/
+	go test -run '^$$' -bench BenchmarkRunnerTrivialJobs -benchtime 100x ./pipeline/local/
 
 .PHONY: run
 run: ## Start the local platform.

@@ -28,7 +28,7 @@ import (
 )
 
 // startRunner runs the local job runner in a manager until the test ends.
-func startRunner(t *testing.T) {
+func startRunner(t testing.TB) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -41,7 +41,7 @@ func startRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
-		DataDir: t.TempDir(), Log: testr.New(t)}
+		DataDir: t.TempDir(), Log: testr.NewWithInterface(t, testr.Options{})}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func startRunner(t *testing.T) {
 	})
 }
 
-func installCRD(t *testing.T, ctx context.Context) *apiextensionsv1.CustomResourceDefinition {
+func installCRD(t testing.TB, ctx context.Context) *apiextensionsv1.CustomResourceDefinition {
 	t.Helper()
 	preserve := true
 	crd := &apiextensionsv1.CustomResourceDefinition{
@@ -89,7 +89,7 @@ func installCRD(t *testing.T, ctx context.Context) *apiextensionsv1.CustomResour
 	return crd
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !ok() {

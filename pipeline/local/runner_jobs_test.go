@@ -3,7 +3,6 @@ package local
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -171,6 +170,7 @@ grep -q 'message: first pipeline done' /kratix/input/object.yaml
 printf 'seen: "%s"\n' "$(grep -m1 'message:' /kratix/input/object.yaml | cut -d: -f2- | xargs)" > /kratix/output/seen.yaml
 printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/big.yaml`),
 			shPipeline("third", `echo boom >&2; exit 4`),
+			{Metadata: v1alpha1.PipelineMetadata{Name: "fourth"}, Spec: v1alpha1.PipelineSpec{Containers: []v1alpha1.Container{{Name: "entrypoint-only", Image: "registry.example.com/tool:1"}}}},
 		}}},
 	}}
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}
@@ -215,9 +215,12 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 	if c == nil || !strings.Contains(c.Message, `"third"`) || !strings.Contains(c.Message, "boom") || !strings.Contains(c.Message, "status 4") {
 		t.Errorf("the failing Job's Failed condition: %+v", c)
 	}
+	noCommand := runJob(t, ctx, w, 3)
+	if c := condition(noCommand, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, "has no command") || !strings.Contains(c.Message, `"entrypoint-only"`) {
+		t.Errorf("a container without a command: %+v", noCommand.Status.Conditions)
+	}
 	record := pipeline.ObserveJob(failed)
 	if record.Phase != pipeline.JobFailed {
 		t.Errorf("the workflow engine sees the failed Job as %v", record.Phase)
 	}
-	fmt.Fprintln(os.Stderr) // keep the test's log lines apart from the runner's
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"kratix.dev/kratix/pipeline/local"
 )
 
 // command is one subcommand of the binary.
@@ -33,6 +35,9 @@ func commands() []command {
 }
 
 func main() {
+	// When the local job runner started this binary to build a container's sandbox, this execs the
+	// container's command and never returns.
+	local.MaybeRunChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stderr)
 	stop()

@@ -52,7 +52,7 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 	}
 	deleting := !dest.DeletionTimestamp.IsZero()
 	if !deleting {
-		if err := r.ensureFinalizer(ctx, dest); err != nil {
+		if err := addFinalizer(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -85,20 +85,6 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		}
 	}
 	return destinationResult(f)
-}
-
-// ensureFinalizer adds the cleanup finalizer, first of all, so that no Destination that ever got
-// files can disappear without its cleanup running.
-func (r *DestinationReconciler) ensureFinalizer(ctx context.Context, dest *v1alpha1.Destination) error {
-	base := dest.DeepCopy()
-	if !controllerutil.AddFinalizer(dest, v1alpha1.FinalizerDestinationCleanup) {
-		return nil
-	}
-	// The optimistic lock keeps other controllers' finalizers: a merge patch replaces the list.
-	if err := r.Client.Patch(ctx, dest, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add the finalizer %s: %w", v1alpha1.FinalizerDestinationCleanup, err)
-	}
-	return nil
 }
 
 // observeStore finds the Destination's state store and its writer. It returns the writer when
@@ -213,14 +199,8 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 
 // removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
 func (r *DestinationReconciler) removeFinalizer(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
-	base := dest.DeepCopy()
-	controllerutil.RemoveFinalizer(dest, v1alpha1.FinalizerDestinationCleanup)
-	if err := r.Client.Patch(ctx, dest, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsNotFound(err) {
-			f.finalized = true
-			return nil
-		}
-		return fmt.Errorf("remove the finalizer %s: %w", v1alpha1.FinalizerDestinationCleanup, err)
+	if err := removeFinalizer(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup); err != nil {
+		return err
 	}
 	f.finalized = true
 	return nil

@@ -73,7 +73,7 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if !work.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, work)
 	}
-	if err := r.ensureFinalizer(ctx, work); err != nil {
+	if err := addFinalizer(ctx, r.Client, work, v1alpha1.FinalizerWorkCleanup); err != nil {
 		return ctrl.Result{}, err
 	}
 	base := work.DeepCopy()
@@ -94,19 +94,6 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	}
 	f = workFactsOf(work, plan, existing, created)
 	return ctrl.Result{}, nil
-}
-
-// ensureFinalizer adds the cleanup finalizer before any placement is created, so that no Work
-// can disappear without its placements being handled.
-func (r *WorkReconciler) ensureFinalizer(ctx context.Context, work *v1alpha1.Work) error {
-	base := work.DeepCopy()
-	if !controllerutil.AddFinalizer(work, v1alpha1.FinalizerWorkCleanup) {
-		return nil
-	}
-	if err := r.Client.Patch(ctx, work, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add the finalizer %s: %w", v1alpha1.FinalizerWorkCleanup, err)
-	}
-	return nil
 }
 
 // plan reads every Destination and the Work's placements from the cache and plans the placements.
@@ -283,12 +270,7 @@ func (r *WorkReconciler) finalize(ctx context.Context, work *v1alpha1.Work) (ctr
 		logr.FromContextOrDiscard(ctx).Info("waiting for the Work's WorkPlacements to be deleted", "pending", pending)
 		return ctrl.Result{RequeueAfter: workCleanupRecheck}, nil
 	}
-	base := work.DeepCopy()
-	controllerutil.RemoveFinalizer(work, v1alpha1.FinalizerWorkCleanup)
-	if err := r.Client.Patch(ctx, work, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return ctrl.Result{}, fmt.Errorf("remove the finalizer %s: %w", v1alpha1.FinalizerWorkCleanup, err)
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, removeFinalizer(ctx, r.Client, work, v1alpha1.FinalizerWorkCleanup)
 }
 
 // disown removes the Work's owner reference from a misscheduled placement, which then outlives

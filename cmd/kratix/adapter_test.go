@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -20,42 +18,6 @@ import (
 	"kratix.dev/kratix/pipeline/adapter"
 )
 
-// installAppConfigCRD installs a resource API like a Promise's, with a status subresource.
-func installAppConfigCRD(t *testing.T, ctx context.Context) {
-	t.Helper()
-	preserve := true
-	crd := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "appconfigs.example.platform.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "example.platform.io",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "AppConfig", Plural: "appconfigs", Singular: "appconfig", ListKind: "AppConfigList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-				Name: "v1", Served: true, Storage: true,
-				Schema:       &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}},
-				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
-			}},
-		},
-	}
-	if err := env.Client.Create(ctx, crd); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err == nil {
-			for _, c := range crd.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the AppConfig CRD was not established within 30s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestPipelineAdapterSteps runs the three steps of a resource workflow's Job against the API
 // server, as the Job's containers would: the reader writes the request, the work-writer turns
 // output into one Work (replaced, not duplicated, on the next run), the status-writer merges
@@ -63,7 +25,9 @@ func installAppConfigCRD(t *testing.T, ctx context.Context) {
 func TestPipelineAdapterSteps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	installAppConfigCRD(t, ctx)
+	if _, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs"); err != nil {
+		t.Fatal(err)
+	}
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
 		"metadata": map[string]any{"name": "hello", "namespace": "default"},

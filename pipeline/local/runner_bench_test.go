@@ -23,9 +23,11 @@ import (
 // is one Job; the Jobs of an iteration are created at once, for distinct requests.
 func BenchmarkRunnerTrivialJobs(b *testing.B) {
 	ctx := context.Background()
-	crd := installCRD(b, ctx)
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		b.Fatal(err)
+	}
 	startRunner(b)
-	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
 	api, err := json.Marshal(crd)
 	if err != nil {
 		b.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"github.com/go-logr/logr/testr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -53,39 +51,6 @@ func startRunner(t testing.TB) {
 			t.Errorf("manager: %v", err)
 		}
 	})
-}
-
-func installCRD(t testing.TB, ctx context.Context) *apiextensionsv1.CustomResourceDefinition {
-	t.Helper()
-	preserve := true
-	crd := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "appconfigs.example.platform.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "example.platform.io",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "AppConfig", Plural: "appconfigs", Singular: "appconfig", ListKind: "AppConfigList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-				Name: "v1", Served: true, Storage: true,
-				Schema:       &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{Type: "object", XPreserveUnknownFields: &preserve}},
-				Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}},
-			}},
-		},
-	}
-	if err := env.Client.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	waitFor(t, "the CRD to be established", func() bool {
-		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil {
-			return false
-		}
-		for _, c := range crd.Status.Conditions {
-			if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-				return true
-			}
-		}
-		return false
-	})
-	return crd
 }
 
 func waitFor(t testing.TB, what string, ok func() bool) {
@@ -142,8 +107,10 @@ func condition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobConditi
 func TestRunnerRunsAResourceWorkflow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	crd := installCRD(t, ctx)
-	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		t.Fatal(err)
+	}
 	api, err := json.Marshal(crd)
 	if err != nil {
 		t.Fatal(err)

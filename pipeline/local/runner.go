@@ -221,6 +221,9 @@ func (r *Runner) container(ctx context.Context, c corev1.Container, volumes map[
 	if len(c.Command) == 0 {
 		return fmt.Errorf("image %s has no command: the local job runner cannot read an image's entrypoint; give the container a `command`", c.Image)
 	}
+	if len(c.EnvFrom) > 0 {
+		return errors.New("envFrom: the local job runner supports plain env values only")
+	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil {

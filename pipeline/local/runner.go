@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -54,6 +55,10 @@ type Runner struct {
 	mu      sync.Mutex
 	running map[string]bool
 	slots   chan struct{}
+	// base ends when the manager stops, which kills running containers.
+	base   context.Context
+	cancel context.CancelFunc
+	jobs   sync.WaitGroup
 }
 
 // SetupWithManager makes the runner a controller of the engine's Jobs.
@@ -63,6 +68,18 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	r.slots = make(chan struct{}, r.MaxParallel)
 	r.running = map[string]bool{}
+	r.base, r.cancel = context.WithCancel(context.Background())
+	// Stopping the manager kills the containers that are running and waits for their Jobs to
+	// end; a Job left unfinished runs again from the start next time.
+	stopper := manager.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		r.cancel()
+		r.jobs.Wait()
+		return nil
+	})
+	if err := mgr.Add(stopper); err != nil {
+		return err
+	}
 	managed, err := predicate.LabelSelectorPredicate(metav1.LabelSelector{MatchLabels: map[string]string{v1alpha1.LabelManagedBy: v1alpha1.LabelManagedByValue}})
 	if err != nil {
 		return err
@@ -93,14 +110,16 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, nil // every slot busy: try again soon
 	}
 	r.running[key] = true
+	r.jobs.Add(1)
 	go func() {
 		defer func() {
 			<-r.slots
 			r.mu.Lock()
 			delete(r.running, key)
 			r.mu.Unlock()
+			r.jobs.Done()
 		}()
-		r.run(context.WithoutCancel(ctx), job)
+		r.run(r.base, job)
 	}()
 	return ctrl.Result{}, nil
 }

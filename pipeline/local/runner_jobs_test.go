@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,16 @@ import (
 
 // startRunner runs the local job runner in a manager until the test ends.
 func startRunner(t testing.TB) {
+	stop := startRunnerWithStop(t)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+}
+
+// startRunnerWithStop runs the local job runner in a manager and returns what stops it.
+func startRunnerWithStop(t testing.TB) (stop func() error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -45,12 +57,15 @@ func startRunner(t testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	var once sync.Once
+	var stopErr error
+	return func() error {
+		once.Do(func() {
+			cancel()
+			stopErr = <-done
+		})
+		return stopErr
+	}
 }
 
 func waitFor(t testing.TB, what string, ok func() bool) {
@@ -190,4 +205,59 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 	if record.Phase != pipeline.JobFailed {
 		t.Errorf("the workflow engine sees the failed Job as %v", record.Phase)
 	}
+}
+
+// TestStoppingTheRunnerKillsContainers stops the runner while a container runs: the container's
+// process must not outlive it.
+func TestStoppingTheRunnerKillsContainers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := json.Marshal(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startRunnerWithStop(t)
+	defer stop()
+	request := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
+		"metadata": map[string]any{"generateName": "slow-", "namespace": "default"},
+	}}
+	if err := env.Client.Create(ctx, request); err != nil {
+		t.Fatal(err)
+	}
+	const marker = "sleep 4242"
+	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "slow"}, Spec: v1alpha1.PromiseSpec{
+		API:       &runtime.RawExtension{Raw: api},
+		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("slow", marker)}}},
+	}}
+	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the container to start", func() bool { return processRunning(marker) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if processRunning(marker) {
+		t.Error("the container's process outlived the runner")
+	}
+}
+
+// processRunning reports whether a process's command line contains s.
+func processRunning(s string) bool {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline") // a fixed pattern cannot be malformed
+	for _, d := range dirs {
+		data, err := os.ReadFile(d)
+		if err == nil && strings.Contains(strings.ReplaceAll(string(data), "\x00", " "), s) {
+			return true
+		}
+	}
+	return false
 }

@@ -73,6 +73,9 @@ func Command(ctx context.Context, self string, spec Spec) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = []string{childEnv + "=" + specFile}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Setpgid: true}
+	// The container's command may start children (a shell does): when ctx ends, kill the whole
+	// process group, not just its leader.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	return cmd, nil
 }
 

@@ -19,6 +19,9 @@ type Options struct {
 	// StateStoreRevalidateInterval is how often a ready state store is validated again;
 	// DefaultRevalidateInterval when zero.
 	StateStoreRevalidateInterval time.Duration
+	// WorkPlacementResyncInterval is how long after a successful write a WorkPlacement is
+	// written again, to correct drift in the store; DefaultWorkPlacementResyncInterval when zero.
+	WorkPlacementResyncInterval time.Duration
 	// WriterFactory builds the state stores' writers; writers.DefaultFactory when nil.
 	WriterFactory writers.Factory
 }
@@ -36,7 +39,7 @@ func (o Options) Concurrency(controller string) int {
 
 // SetupWithManager registers every controller of the engine with mgr, with the field indexes
 // they share and the registry of state-store writers, which the manager closes when it stops.
-// The WorkPlacement, Promise and resource controllers land with their issues.
+// The Promise and resource controllers land with their issues.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
@@ -78,6 +81,15 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := works.setupWithManager(mgr, opts.Concurrency("work")); err != nil {
 		return fmt.Errorf("set up the work controller: %w", err)
+	}
+	placements := &WorkPlacementReconciler{
+		Client:         mgr.GetClient(),
+		Writers:        registry,
+		Recorder:       mgr.GetEventRecorder("workplacement"),
+		ResyncInterval: opts.WorkPlacementResyncInterval,
+	}
+	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
+		return fmt.Errorf("set up the workplacement controller: %w", err)
 	}
 	return nil
 }

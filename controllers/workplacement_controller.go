@@ -1,0 +1,379 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/pipeline/adapter"
+	"kratix.dev/kratix/statestore"
+)
+
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements/finalizers,verbs=update
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=gitstatestores;bucketstatestores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// DefaultWorkPlacementResyncInterval is how often a written WorkPlacement is written again, which
+// puts back files that someone changed or removed in the store.
+const DefaultWorkPlacementResyncInterval = 10 * time.Minute
+
+// WorkPlacementReconciler writes a WorkPlacement's files into its Destination's directory in the
+// state store, leaves them alone while the placement is misscheduled, and removes them when the
+// placement is deleted. Only filepath mode nestedByMetadata is written.
+type WorkPlacementReconciler struct {
+	// Client reads from the cache and writes WorkPlacements.
+	Client   client.Client
+	Writers  *writers.Registry
+	Recorder events.EventRecorder
+	// ResyncInterval is how long after a successful write the placement is written again.
+	ResyncInterval time.Duration
+	// now returns the current time; time.Now when nil.
+	now func() time.Time
+}
+
+// Reconcile writes one WorkPlacement's files, or removes them when it is being deleted.
+func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
+	wp := &v1alpha1.WorkPlacement{}
+	if err := r.Client.Get(ctx, req.NamespacedName, wp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	deleting := !wp.DeletionTimestamp.IsZero()
+	if !deleting {
+		if err := addFinalizer(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	base := wp.DeepCopy()
+	f := placementFacts{
+		destination:  wp.Spec.TargetDestinationName,
+		deleting:     deleting,
+		misscheduled: wp.IsMisscheduled(),
+		now:          metav1.NewTime(r.clock()),
+	}
+	defer func() {
+		if err := r.patchStatus(ctx, base, wp, f); err != nil {
+			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
+		}
+	}()
+
+	if deleting {
+		if err := r.finalize(ctx, wp, &f); err != nil {
+			return ctrl.Result{}, err
+		}
+		return placementResult(f, r.ResyncInterval)
+	}
+	if f.misscheduled {
+		// The files stay as they are while the Destination no longer matches: never written.
+		return placementResult(f, r.ResyncInterval)
+	}
+	dest, w, err := r.observeTarget(ctx, wp, &f)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if w == nil {
+		return placementResult(f, r.ResyncInterval)
+	}
+	change, ok := buildPlacementChange(wp, dest, &f)
+	if ok {
+		if err := r.write(ctx, w, change, &f); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return placementResult(f, r.ResyncInterval)
+}
+
+// clock is the current time.
+func (r *WorkPlacementReconciler) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+// observeTarget finds the placement's Destination and the writer of its state store. It returns
+// the writer when the store can be written to, and records in the facts why not otherwise. An
+// error means the API server could not be read.
+func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha1.WorkPlacement, f *placementFacts) (*v1alpha1.Destination, statestore.Writer, error) {
+	dest := &v1alpha1.Destination{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: wp.Spec.TargetDestinationName}, dest); err != nil {
+		if apierrors.IsNotFound(err) {
+			f.destinationMissing = true
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("get Destination %s: %w", wp.Spec.TargetDestinationName, err)
+	}
+	ref := dest.Spec.StateStoreRef
+	w, err := r.Writers.Get(ref.Kind, ref.Name)
+	if err != nil {
+		// The registry's notification brings the placement back once the store is validated.
+		f.storeNotReady = err.Error()
+		return dest, nil, nil
+	}
+	return dest, w, nil
+}
+
+// buildPlacementChange turns the placement's workloads into the change that replaces its
+// directory. It reports false, with the reason in the facts, when the placement cannot be
+// written.
+func buildPlacementChange(wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts) (statestore.Change, bool) {
+	if mode := dest.Spec.Filepath.Mode; mode != "" && mode != v1alpha1.FilepathModeNestedByMetadata {
+		f.unsupportedMode = mode
+		return statestore.Change{}, false
+	}
+	dir, err := statestore.NestedDir(dest.Spec.Path, placementOf(wp))
+	if err != nil {
+		f.writeErr = err
+		return statestore.Change{}, false
+	}
+	f.dir = dir
+	files := make([]statestore.File, 0, len(wp.Spec.Workloads))
+	for _, wl := range wp.Spec.Workloads {
+		content, err := adapter.DecodeContent(wl.Content)
+		if err != nil {
+			f.invalidContent = fmt.Errorf("%s: %w", wl.Filepath, err)
+			return statestore.Change{}, false
+		}
+		files = append(files, statestore.File{Path: dir + "/" + wl.Filepath, Content: content})
+	}
+	return statestore.Change{Dir: dir, Files: files, Origin: originOf(wp, statestore.ActionUpdate)}, true
+}
+
+// write applies the change and records the outcome in the facts. An error means the reconcile
+// was cancelled.
+func (r *WorkPlacementReconciler) write(ctx context.Context, w statestore.Writer, change statestore.Change, f *placementFacts) error {
+	res, err := w.Apply(ctx, change)
+	if ctx.Err() != nil {
+		return fmt.Errorf("write the files to %q: %w", change.Dir, ctx.Err())
+	}
+	if err != nil {
+		f.writeErr = err
+		return nil
+	}
+	f.written, f.result, f.files = true, res, len(change.Files)
+	if res.Changed {
+		logr.FromContextOrDiscard(ctx).Info("wrote the placement's files", "path", change.Dir, "version", res.Version)
+	}
+	return nil
+}
+
+// finalize removes the placement's directory from the store and then the finalizer. A
+// Destination or store that no longer exists has nothing to remove; a store that exists but is
+// not ready keeps the finalizer until the registry says it is.
+func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.WorkPlacement, f *placementFacts) error {
+	if !controllerutil.ContainsFinalizer(wp, v1alpha1.FinalizerRepoCleanup) {
+		f.finalized = true
+		return nil
+	}
+	log := logr.FromContextOrDiscard(ctx)
+	dest, w, err := r.observeTarget(ctx, wp, f)
+	if err != nil {
+		return err
+	}
+	if f.destinationMissing {
+		log.Info("the Destination does not exist; leaving the placement's files, if any, in place")
+		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonDestinationNotFound, "Cleanup",
+			"Destination %q does not exist: nothing was removed; delete the directory %q from its store by hand if it is still there", f.destination, wp.Status.Path)
+		return r.removeFinalizer(ctx, wp, f)
+	}
+	if w == nil {
+		ref := dest.Spec.StateStoreRef
+		exists, err := r.storeExists(ctx, ref)
+		if err != nil || exists {
+			// A store that exists but is not ready keeps the finalizer: the registry's
+			// notification brings the placement back.
+			return err
+		}
+		log.Info("the state store does not exist; leaving the placement's files, if any, in place", "stateStore", ref.Name)
+		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonStateStoreNotFound, "Cleanup",
+			"%s %q does not exist: nothing was removed; delete the directory %q from it by hand if it is still there", ref.Kind, ref.Name, wp.Status.Path)
+		return r.removeFinalizer(ctx, wp, f)
+	}
+	dir := wp.Status.Path
+	if dir == "" {
+		if dest.Spec.Filepath.Mode != "" && dest.Spec.Filepath.Mode != v1alpha1.FilepathModeNestedByMetadata {
+			// Nothing was written: this controller writes only nestedByMetadata.
+			return r.removeFinalizer(ctx, wp, f)
+		}
+		if dir, err = statestore.NestedDir(dest.Spec.Path, placementOf(wp)); err != nil {
+			// No directory can be named for the placement, so nothing was ever written.
+			log.Info("the placement has no directory to remove", "reason", err.Error())
+			return r.removeFinalizer(ctx, wp, f)
+		}
+	}
+	f.dir = dir
+	res, err := w.Apply(ctx, statestore.Change{Dir: dir, Origin: originOf(wp, statestore.ActionDelete)})
+	if ctx.Err() != nil {
+		return fmt.Errorf("remove the directory %q: %w", dir, ctx.Err())
+	}
+	if err != nil {
+		f.writeErr = err
+		return nil
+	}
+	log.Info("removed the placement's directory", "path", dir, "changed", res.Changed, "version", res.Version)
+	return r.removeFinalizer(ctx, wp, f)
+}
+
+// storeExists reports whether the state store named by ref exists.
+func (r *WorkPlacementReconciler) storeExists(ctx context.Context, ref v1alpha1.StateStoreReference) (bool, error) {
+	kind, ok := storeKinds[ref.Kind]
+	if !ok {
+		return false, nil
+	}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ref.Name}, kind.newObject()); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
+	}
+	return true, nil
+}
+
+// removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
+func (r *WorkPlacementReconciler) removeFinalizer(ctx context.Context, wp *v1alpha1.WorkPlacement, f *placementFacts) error {
+	if err := removeFinalizer(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup); err != nil {
+		return err
+	}
+	f.finalized = true
+	return nil
+}
+
+// patchStatus writes the status computed from the facts, once, and emits an Event when Ready
+// changed.
+func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1alpha1.WorkPlacement, f placementFacts) error {
+	if f.finalized {
+		return nil
+	}
+	setPlacementStatus(&wp.Status, wp.Generation, f)
+	if equality.Semantic.DeepEqual(base.Status, wp.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, wp, client.MergeFrom(base)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patch the status of WorkPlacement %s/%s: %w", wp.Namespace, wp.Name, err)
+	}
+	action := "Write"
+	if f.deleting {
+		action = "Cleanup"
+	}
+	recordTransition(r.Recorder, wp, base.Status.Conditions, wp.Status.Conditions, v1alpha1.ConditionReady, action)
+	return nil
+}
+
+// placementOf says whose files the placement's directory holds.
+func placementOf(wp *v1alpha1.WorkPlacement) statestore.Placement {
+	return statestore.Placement{
+		Promise:           wp.Spec.PromiseName,
+		ResourceNamespace: wp.Spec.ResourceNamespace,
+		Resource:          wp.Spec.ResourceName,
+		Pipeline:          wp.Spec.PipelineName,
+		GroupID:           wp.Spec.ID,
+	}
+}
+
+// originOf is the origin of a change to the placement's files, for the commit message.
+func originOf(wp *v1alpha1.WorkPlacement, action statestore.Action) statestore.Origin {
+	return statestore.Origin{
+		Action:            action,
+		Destination:       wp.Spec.TargetDestinationName,
+		Promise:           wp.Spec.PromiseName,
+		ResourceNamespace: wp.Spec.ResourceNamespace,
+		Resource:          wp.Spec.ResourceName,
+		Pipeline:          wp.Spec.PipelineName,
+		WorkPlacement:     wp.Name,
+	}
+}
+
+// setupWithManager registers the controller "workplacement": WorkPlacements (spec, label and
+// deletion changes), their Destinations through the field index, and the writer registry's
+// readiness changes, mapped to the placements of the store's Destinations.
+func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.ResyncInterval <= 0 {
+		r.ResyncInterval = DefaultWorkPlacementResyncInterval
+	}
+	log := mgr.GetLogger().WithName("workplacement")
+	c := mgr.GetClient()
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("workplacement").
+		For(&v1alpha1.WorkPlacement{}, builder.WithPredicates(placementSpecChanged())).
+		Watches(&v1alpha1.Destination{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, dest client.Object) []reconcile.Request {
+			return placementsOn(ctx, c, log, dest.GetName())
+		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		WithLogConstructor(func(req *reconcile.Request) logr.Logger {
+			log := mgr.GetLogger().WithValues("controller", "workplacement")
+			if req != nil {
+				log = log.WithValues("workplacement", req.Name, "namespace", req.Namespace)
+			}
+			return log
+		})
+	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		cancel := r.Writers.Subscribe(func(key writers.Key) {
+			for _, d := range destinationsOf(ctx, c, log, key) {
+				for _, req := range placementsOn(ctx, c, log, d.Name) {
+					q.Add(req)
+				}
+			}
+		})
+		context.AfterFunc(ctx, cancel)
+		return nil
+	}))
+	return b.Complete(r)
+}
+
+// placementSpecChanged passes the WorkPlacement events that can change what is written: creation,
+// deletion, and updates of the spec, the labels or the deletion timestamp; not status updates.
+func placementSpecChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldWP, ok1 := e.ObjectOld.(*v1alpha1.WorkPlacement)
+			newWP, ok2 := e.ObjectNew.(*v1alpha1.WorkPlacement)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return oldWP.Generation != newWP.Generation || !maps.Equal(oldWP.Labels, newWP.Labels) ||
+				oldWP.DeletionTimestamp.IsZero() != newWP.DeletionTimestamp.IsZero()
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// placementsOn lists the WorkPlacements that target the Destination, through the field index.
+func placementsOn(ctx context.Context, c client.Reader, log logr.Logger, destination string) []reconcile.Request {
+	var wps v1alpha1.WorkPlacementList
+	if err := c.List(ctx, &wps, client.MatchingFields{indexTargetDestination: destination}); err != nil {
+		log.Error(err, "list the WorkPlacements of a Destination", "destination", destination)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(wps.Items))
+	for _, wp := range wps.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: wp.Namespace, Name: wp.Name}})
+	}
+	return reqs
+}

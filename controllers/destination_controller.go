@@ -6,7 +6,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -213,14 +212,8 @@ func (r *DestinationReconciler) patchStatus(ctx context.Context, base, dest *v1a
 		return nil
 	}
 	setDestinationReadyCondition(&dest.Status, dest.Generation, f)
-	if equality.Semantic.DeepEqual(base.Status, dest.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, dest, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("patch the status of Destination %s: %w", dest.Name, err)
+	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status); !wrote {
+		return err
 	}
 	action := "WriteCanaries"
 	if f.deleting {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -227,14 +226,8 @@ func (r *StateStoreReconciler) patchStatus(ctx context.Context, kind storeKind, 
 	status := kind.view(store).status
 	before := slices.Clone(kind.view(base).status.Conditions)
 	setStoreReadyCondition(status, store.GetGeneration(), f)
-	if equality.Semantic.DeepEqual(kind.view(base).status, status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, store, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("patch the status of %s %s: %w", kind.kind(), store.GetName(), err)
+	if wrote, err := writeStatus(ctx, r.Client, base, store, kind.view(base).status, status); !wrote {
+		return err
 	}
 	recordTransition(r.Recorder, store, before, status.Conditions, v1alpha1.ConditionReady, "Validate")
 	return nil

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -300,14 +299,8 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	if succeeded && f.planned {
 		work.Status.ObservedGeneration = work.Generation
 	}
-	if equality.Semantic.DeepEqual(base.Status, work.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, work, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("patch the status of Work %s: %w", quoteRef(work.Namespace, work.Name), err)
+	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status); !wrote {
+		return err
 	}
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionScheduleSucceeded, "Schedule")
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionReady, "Schedule")

@@ -90,18 +90,18 @@ func createWork(t *testing.T, work *v1alpha1.Work) {
 	create(t, work)
 }
 
-// updateWork changes the Work's spec, retrying on conflicts with the controller.
-func updateWork(t *testing.T, work *v1alpha1.Work, change func(*v1alpha1.Work)) {
+// update changes an object, re-reading it and retrying on conflicts with the controllers.
+func update[T client.Object](t *testing.T, obj T, change func(T)) {
 	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(work), work); err != nil {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
-		change(work)
-		return env.Client.Update(t.Context(), work)
+		change(obj)
+		return env.Client.Update(t.Context(), obj)
 	})
 	if err != nil {
-		t.Fatalf("update Work %s: %v", work.Name, err)
+		t.Fatalf("update %s: %v", describeObject(obj), err)
 	}
 }
 

@@ -45,7 +45,7 @@ func TestWorkPromiseLevelMisscheduling(t *testing.T) {
 	waitForNamespacedEvent(t, ns, "Work", work.Name, corev1.EventTypeNormal, v1alpha1.ReasonScheduled, func(string) bool { return true })
 
 	for _, next := range []string{"bar", "baz"} {
-		updateWork(t, work, func(w *v1alpha1.Work) {
+		update(t, work, func(w *v1alpha1.Work) {
 			w.Spec.WorkloadGroups = []v1alpha1.WorkloadGroup{rootGroup(t, map[string]string{"environment": "prod"}, namespaceManifest(next))}
 		})
 		want := work.Spec.WorkloadGroups[0].Workloads
@@ -129,7 +129,7 @@ func TestWorkResourceLevelPlacementIsKept(t *testing.T) {
 		}
 		return nil
 	})
-	updateWork(t, work, func(w *v1alpha1.Work) {
+	update(t, work, func(w *v1alpha1.Work) {
 		w.Spec.WorkloadGroups = []v1alpha1.WorkloadGroup{rootGroup(t, selector, namespaceManifest("bar"))}
 	})
 	want := work.Spec.WorkloadGroups[0].Workloads
@@ -202,7 +202,7 @@ func TestWorkDeletionKeepsMisscheduledPlacements(t *testing.T) {
 		}
 		return nil
 	})
-	updateWork(t, work, func(w *v1alpha1.Work) {
+	update(t, work, func(w *v1alpha1.Work) {
 		w.Spec.WorkloadGroups = []v1alpha1.WorkloadGroup{rootGroup(t, map[string]string{key: "new"}, namespaceManifest("bar"))}
 	})
 	waitForPlacements(t, work, "the old placement misscheduled and a new one", func(wps []v1alpha1.WorkPlacement) error {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -269,14 +268,8 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 		return nil
 	}
 	setPlacementStatus(&wp.Status, wp.Generation, f)
-	if equality.Semantic.DeepEqual(base.Status, wp.Status) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, wp, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("patch the status of WorkPlacement %s/%s: %w", wp.Namespace, wp.Name, err)
+	if wrote, err := writeStatus(ctx, r.Client, base, wp, base.Status, wp.Status); !wrote {
+		return err
 	}
 	action := "Write"
 	if f.deleting {

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -53,21 +52,6 @@ func newPlacement(t *testing.T, destination, resource string, files map[string]s
 		wp.Spec.ResourceNamespace = metav1.NamespaceDefault
 	}
 	return wp
-}
-
-// updatePlacement changes the placement, retrying on conflicts with the controller.
-func updatePlacement(t *testing.T, wp *v1alpha1.WorkPlacement, change func(*v1alpha1.WorkPlacement)) {
-	t.Helper()
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(wp), wp); err != nil {
-			return err
-		}
-		change(wp)
-		return env.Client.Update(t.Context(), wp)
-	})
-	if err != nil {
-		t.Fatalf("update WorkPlacement %s: %v", wp.Name, err)
-	}
 }
 
 // waitForPlacement waits until the placement's condition has the status and reason and its
@@ -182,7 +166,7 @@ func TestWorkPlacementWritesUpdatesFreezesAndRemovesFiles(t *testing.T) {
 	waitForNamespacedEvent(t, wp.Namespace, "WorkPlacement", wp.Name, corev1.EventTypeNormal, v1alpha1.ReasonWriteSucceeded, func(string) bool { return true })
 
 	// An update replaces the directory's content.
-	updatePlacement(t, wp, func(wp *v1alpha1.WorkPlacement) {
+	update(t, wp, func(wp *v1alpha1.WorkPlacement) {
 		wp.Spec.Workloads = placementWorkloads(t, map[string]string{"app.yaml": "kind: A2\n"})
 	})
 	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
@@ -198,7 +182,7 @@ func TestWorkPlacementWritesUpdatesFreezesAndRemovesFiles(t *testing.T) {
 
 	// Misscheduled: the files stay as they are, whatever the spec says.
 	frozen, version, commits := f.show(t, dir+"/app.yaml"), wp.Status.VersionID, f.commits(t)
-	updatePlacement(t, wp, func(wp *v1alpha1.WorkPlacement) {
+	update(t, wp, func(wp *v1alpha1.WorkPlacement) {
 		wp.Labels = map[string]string{v1alpha1.LabelMisscheduled: v1alpha1.LabelMisscheduledValue}
 	})
 	cond := waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled)
@@ -206,7 +190,7 @@ func TestWorkPlacementWritesUpdatesFreezesAndRemovesFiles(t *testing.T) {
 		t.Errorf("Ready message %q, want %q", cond.Message, want)
 	}
 	checkCondition(t, wp.Status.Conditions, v1alpha1.ConditionScheduleSucceeded, wantCondition{metav1.ConditionFalse, v1alpha1.ReasonMisscheduled, dest.Name})
-	updatePlacement(t, wp, func(wp *v1alpha1.WorkPlacement) {
+	update(t, wp, func(wp *v1alpha1.WorkPlacement) {
 		wp.Spec.Workloads = placementWorkloads(t, map[string]string{"app.yaml": "kind: A3\n", "new.yaml": "kind: N\n"})
 	})
 	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled)

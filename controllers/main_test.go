@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,24 +54,6 @@ func (f *countingFactory) New(store client.Object, secret map[string][]byte) (st
 	return f.DefaultFactory.New(store, secret)
 }
 
-// syncBuffer collects the manager's log for a failing test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startManager runs a manager with the engine's controllers (metrics and probes off) until the
 // test ends, and returns the factory that counts the writers it builds. The manager's log is
 // printed when the test fails.
@@ -85,7 +65,7 @@ func startManager(t *testing.T) *countingFactory {
 // startManagerWith is startManager with the manager reaching the API server through cfg.
 func startManagerWith(t *testing.T, cfg *rest.Config) *countingFactory {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,26 +33,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe for the manager's log writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls url until it answers 200, failing the test after the deadline.
-func waitFor(t *testing.T, url string, logs *syncBuffer) string {
+func waitFor(t *testing.T, url string, logs *testenv.LogBuffer) string {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -78,7 +59,7 @@ func TestManagerServesProbesAndMetrics(t *testing.T) {
 	probes, metrics := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(ctx, []string{"manager",

@@ -114,8 +114,9 @@ func (w *Writer) Read(ctx context.Context, path string) ([]byte, error) {
 	return resp.data, err
 }
 
-// Validate clones the branch afresh and opens a push session, which the server grants only to
-// credentials that may write. Nothing is written.
+// Validate clones the branch if the writer has no clone yet, and opens a push session, which the
+// server grants only to credentials that may write. Nothing is written, and a writer that already
+// holds a clone does not fetch it again: stores are revalidated periodically.
 func (w *Writer) Validate(ctx context.Context) error {
 	_, err := w.call(ctx, &request{op: opValidate})
 	return err
@@ -249,7 +250,8 @@ func (w *Writer) serve(r *request) {
 	defer cancel()
 	switch r.op {
 	case opValidate:
-		w.reset()
+		// The clone proves read access the first time; later, the push session alone proves
+		// that the repository is there and writable, without fetching it again.
 		if err := w.ensureSnapshot(ctx); err != nil {
 			r.reply <- response{err: err}
 			return

@@ -452,3 +452,25 @@ func TestCompaction(t *testing.T) {
 	}
 	f.fsck(t)
 }
+
+// TestValidateDoesNotRefetch revalidates a writer that holds a clone: it checks push access
+// without cloning again, and a wrong password is still caught by a fresh writer.
+func TestValidateDoesNotRefetch(t *testing.T) {
+	f := newRepoFixture(t, Options{})
+	ctx := testContext(t)
+	if _, err := f.writer.Apply(ctx, change("dev/a", "a.yaml", "a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.writer.Validate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fetches := f.server.Stats().UploadPacks
+	for range 3 {
+		if err := f.writer.Validate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.server.Stats().UploadPacks; n != fetches {
+		t.Errorf("three revalidations fetched the repository %d times, want none", n-fetches)
+	}
+}

@@ -134,18 +134,6 @@ func names(placements []v1alpha1.WorkPlacement) []string {
 	return out
 }
 
-// find returns the placement named name, failing the test if there is none.
-func find(t *testing.T, placements []v1alpha1.WorkPlacement, name string) v1alpha1.WorkPlacement {
-	t.Helper()
-	for _, wp := range placements {
-		if wp.Name == name {
-			return wp
-		}
-	}
-	t.Fatalf("no placement %s among %v", name, names(placements))
-	return v1alpha1.WorkPlacement{}
-}
-
 // contents are the contents of a placement's workloads, in order.
 func contents(wp v1alpha1.WorkPlacement) []string {
 	out := []string{}

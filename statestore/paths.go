@@ -1,9 +1,6 @@
 package statestore
 
-import (
-	"path"
-	"strings"
-)
+import "strings"
 
 // CleanPath checks a slash-separated path relative to a store's root and returns it in canonical
 // form. It refuses what could land outside the root or confuse Git and GitOps tools: empty paths,
@@ -55,13 +52,4 @@ func Join(elems ...string) (string, error) {
 // IsWithin reports whether the clean path p is dir itself or below it.
 func IsWithin(dir, p string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
-}
-
-// Dir is path.Dir for clean relative paths, with "" (not ".") for the root.
-func Dir(p string) string {
-	d := path.Dir(p)
-	if d == "." {
-		return ""
-	}
-	return d
 }

@@ -47,7 +47,7 @@ func filler(seed int64) *randfill.Filler {
 			*t = metav1.Unix(c.Int63n(1<<31), 0)
 		},
 		func(f *metav1.FieldsV1, c randfill.Continue) {
-			f.Raw = []byte(`{"f:metadata":{}}`)
+			f.SetRawBytes([]byte(`{"f:metadata":{}}`))
 		},
 	)
 }

@@ -134,5 +134,5 @@ type DestinationList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Destination{}, &DestinationList{})
+	register(&Destination{}, &DestinationList{})
 }

@@ -179,5 +179,5 @@ type PromiseList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Promise{}, &PromiseList{})
+	register(&Promise{}, &PromiseList{})
 }

@@ -201,5 +201,5 @@ type BucketStateStoreList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&GitStateStore{}, &GitStateStoreList{}, &BucketStateStore{}, &BucketStateStoreList{})
+	register(&GitStateStore{}, &GitStateStoreList{}, &BucketStateStore{}, &BucketStateStoreList{})
 }

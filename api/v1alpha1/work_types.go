@@ -142,5 +142,5 @@ func (w *Work) IsPromiseLevel() bool {
 }
 
 func init() {
-	SchemeBuilder.Register(&Work{}, &WorkList{})
+	register(&Work{}, &WorkList{})
 }

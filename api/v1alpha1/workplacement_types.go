@@ -98,5 +98,5 @@ func (wp *WorkPlacement) IsMisscheduled() bool {
 }
 
 func init() {
-	SchemeBuilder.Register(&WorkPlacement{}, &WorkPlacementList{})
+	register(&WorkPlacement{}, &WorkPlacementList{})
 }

@@ -11,10 +11,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 )
 
-var (
-	earlier = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now     = time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
-)
+var now = time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 
 const (
 	earlierText = "2026-01-01T00:00:00Z"

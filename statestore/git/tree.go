@@ -3,7 +3,6 @@ package git
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -315,42 +314,4 @@ func hashDir(d *dir) (plumbing.Hash, error) {
 	obj := encodeTree(d)
 	// The directory stays dirty: encode stores it, and its subdirectories, when it is kept.
 	return obj.Hash(), nil
-}
-
-// listFiles returns every file below the directory at p, relative to p, sorted. Used by tests
-// and by Read of directories; it loads the whole subtree.
-func (t *tree) listFiles(p string) ([]string, error) {
-	var segs []string
-	if p != "" {
-		segs = strings.Split(p, "/")
-	}
-	d, err := t.walk(segs, false)
-	if err != nil || d == nil {
-		return nil, err
-	}
-	var out []string
-	var visit func(d *dir, prefix string) error
-	visit = func(d *dir, prefix string) error {
-		if err := t.load(d); err != nil {
-			return err
-		}
-		for name, e := range d.entries {
-			if e.mode != filemode.Dir {
-				out = append(out, prefix+name)
-				continue
-			}
-			if e.sub == nil {
-				e.sub = &dir{hash: e.hash}
-			}
-			if err := visit(e.sub, prefix+name+"/"); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := visit(d, ""); err != nil {
-		return nil, err
-	}
-	sort.Strings(out)
-	return out, nil
 }

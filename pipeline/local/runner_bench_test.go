@@ -27,7 +27,7 @@ func BenchmarkRunnerTrivialJobs(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	startRunner(b)
+	startRunner(b, 0)
 	api, err := json.Marshal(crd)
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,18 +27,20 @@ import (
 	"kratix.dev/kratix/pipeline/adapter"
 )
 
-// startRunner runs the local job runner in a manager until the test ends.
-func startRunner(t testing.TB) {
-	stop := startRunnerWithStop(t)
+// startRunner runs a local job runner with at most maxParallel Jobs at once in a manager until the
+// test ends, and returns it.
+func startRunner(t testing.TB, maxParallel int) *Runner {
+	r, stop := startRunnerWithStop(t, maxParallel)
 	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Errorf("manager: %v", err)
 		}
 	})
+	return r
 }
 
-// startRunnerWithStop runs the local job runner in a manager and returns what stops it.
-func startRunnerWithStop(t testing.TB) (stop func() error) {
+// startRunnerWithStop runs a local job runner in a manager and returns it and what stops it.
+func startRunnerWithStop(t testing.TB, maxParallel int) (*Runner, func() error) {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -50,7 +53,7 @@ func startRunnerWithStop(t testing.TB) (stop func() error) {
 		t.Fatal(err)
 	}
 	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
-		DataDir: t.TempDir(), Log: testr.NewWithInterface(t, testr.Options{})}
+		DataDir: t.TempDir(), MaxParallel: maxParallel, Log: testr.NewWithInterface(t, testr.Options{})}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ func startRunnerWithStop(t testing.TB) (stop func() error) {
 	go func() { done <- mgr.Start(ctx) }()
 	var once sync.Once
 	var stopErr error
-	return func() error {
+	return r, func() error {
 		once.Do(func() {
 			cancel()
 			stopErr = <-done
@@ -130,7 +133,7 @@ func TestRunnerRunsAResourceWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startRunner(t)
+	runner := startRunner(t, 0)
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
 		"metadata": map[string]any{"generateName": "hello-", "namespace": "default"},
@@ -197,6 +200,10 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 	if c == nil || !strings.Contains(c.Message, `"third"`) || !strings.Contains(c.Message, "boom") || !strings.Contains(c.Message, "status 4") {
 		t.Errorf("the failing Job's Failed condition: %+v", c)
 	}
+	logFile := filepath.Join(runner.DataDir, "jobs", failed.Namespace, failed.Name, "logs", "01-third.log")
+	if data, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(data), "boom") {
+		t.Errorf("the failing container's log %s: %q, %v", logFile, data, err)
+	}
 	noCommand := runJob(t, ctx, w, 3)
 	if c := condition(noCommand, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, "has no command") || !strings.Contains(c.Message, `"entrypoint-only"`) {
 		t.Errorf("a container without a command: %+v", noCommand.Status.Conditions)
@@ -220,7 +227,7 @@ func TestStoppingTheRunnerKillsContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := startRunnerWithStop(t)
+	_, stop := startRunnerWithStop(t, 0)
 	defer stop()
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
@@ -260,4 +267,65 @@ func processRunning(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRunnerBoundsParallelJobs gives the runner one slot and two Jobs: they run one after the
+// other, never together.
+func TestRunnerBoundsParallelJobs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := json.Marshal(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startRunner(t, 1)
+	markers := []string{"sleep 1.101", "sleep 1.102"}
+	var jobs []*batchv1.Job
+	for i, marker := range markers {
+		request := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
+			"metadata": map[string]any{"generateName": "bounded-", "namespace": "default"},
+		}}
+		if err := env.Client.Create(ctx, request); err != nil {
+			t.Fatal(err)
+		}
+		promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bounded-%d", i)}, Spec: v1alpha1.PromiseSpec{
+			API:       &runtime.RawExtension{Raw: api},
+			Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("slow", marker)}}},
+		}}
+		job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job)
+	}
+	seen := map[string]bool{}
+	waitFor(t, "both Jobs to finish", func() bool {
+		running := 0
+		for _, m := range markers {
+			if processRunning(m) {
+				running++
+				seen[m] = true
+			}
+		}
+		if running > 1 {
+			t.Fatal("two Jobs ran at once with one slot")
+		}
+		for _, job := range jobs {
+			if env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) != nil || condition(job, batchv1.JobComplete) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	if len(seen) != 2 {
+		t.Errorf("saw %d of the 2 containers running; the check above proved nothing", len(seen))
+	}
 }

@@ -88,6 +88,20 @@ func shPipeline(name, script string) v1alpha1.Pipeline {
 	}}
 }
 
+// createJob creates the Job and deletes it when the test ends, so that no later test's runner
+// picks up a Job left unfinished.
+func createJob(t *testing.T, ctx context.Context, job *batchv1.Job) {
+	t.Helper()
+	if err := env.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Client.Delete(context.Background(), job); client.IgnoreNotFound(err) != nil {
+			t.Errorf("delete Job %s: %v", job.Name, err)
+		}
+	})
+}
+
 // runJob builds the Job of pipeline index of the workflow, creates it and waits for its end.
 func runJob(t *testing.T, ctx context.Context, w pipeline.Workflow, index int) *batchv1.Job {
 	t.Helper()
@@ -95,9 +109,7 @@ func runJob(t *testing.T, ctx context.Context, w pipeline.Workflow, index int) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Create(ctx, job); err != nil {
-		t.Fatal(err)
-	}
+	createJob(t, ctx, job)
 	defer func() {
 		if t.Failed() {
 			t.Logf("Job status: %+v", job.Status)
@@ -245,9 +257,7 @@ func TestStoppingTheRunnerKillsContainers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Create(ctx, job); err != nil {
-		t.Fatal(err)
-	}
+	createJob(t, ctx, job)
 	waitFor(t, "the container to start", func() bool { return processRunning(marker) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -301,9 +311,7 @@ func TestRunnerBoundsParallelJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := env.Client.Create(ctx, job); err != nil {
-			t.Fatal(err)
-		}
+		createJob(t, ctx, job)
 		jobs = append(jobs, job)
 	}
 	seen := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -31,11 +32,12 @@ import (
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations/finalizers,verbs=update
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=gitstatestores;bucketstatestores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // DestinationReconciler makes a Destination ready: it waits for its state store, writes the
-// canary files into the Destination's directory, and on deletion removes that directory when
-// spec.cleanup is all.
+// canary files into the Destination's directory, and on deletion with spec.cleanup all deletes
+// its WorkPlacements (which remove their files) and then removes that directory.
 type DestinationReconciler struct {
 	// Client reads from the cache and writes Destinations.
 	Client   client.Client
@@ -158,8 +160,9 @@ func (r *DestinationReconciler) writeCanaries(ctx context.Context, dest *v1alpha
 }
 
 // finalize runs the cleanup of a Destination being deleted and removes the finalizer when done:
-// with spec.cleanup all it removes the Destination's directory from the store; a store that no
-// longer exists has nothing to remove.
+// with spec.cleanup all it deletes the Destination's WorkPlacements, waits for them to be gone,
+// and removes the Destination's directory from the store; a store that no longer exists has
+// nothing to remove.
 func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
 	if !controllerutil.ContainsFinalizer(dest, v1alpha1.FinalizerDestinationCleanup) {
 		f.finalized = true
@@ -167,6 +170,11 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 	}
 	if dest.Spec.Cleanup != v1alpha1.DestinationCleanupAll {
 		return r.removeFinalizer(ctx, dest, f)
+	}
+	if err := r.deletePlacements(ctx, dest, f); err != nil || f.placementsLeft > 0 {
+		// Each placement removes its own files in its own delete commit; the watch on
+		// WorkPlacements brings the Destination back as they go.
+		return err
 	}
 	w, err := r.observeStore(ctx, dest, f)
 	if err != nil {
@@ -194,6 +202,27 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 	}
 	logr.FromContextOrDiscard(ctx).Info("removed the Destination's directory", "path", dest.Spec.Path, "changed", res.Changed, "version", res.Version)
 	return r.removeFinalizer(ctx, dest, f)
+}
+
+// deletePlacements deletes the WorkPlacements on the Destination and records in the facts how
+// many are still there.
+func (r *DestinationReconciler) deletePlacements(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
+	var wps v1alpha1.WorkPlacementList
+	if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}); err != nil {
+		return fmt.Errorf("list the WorkPlacements of the Destination: %w", err)
+	}
+	f.placementsLeft = len(wps.Items)
+	for i := range wps.Items {
+		wp := &wps.Items[i]
+		if !wp.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if err := r.Client.Delete(ctx, wp); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete WorkPlacement %s/%s: %w", wp.Namespace, wp.Name, err)
+		}
+		logr.FromContextOrDiscard(ctx).Info("deleted a WorkPlacement of the Destination", "workplacement", wp.Name, "namespace", wp.Namespace)
+	}
+	return nil
 }
 
 // removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
@@ -249,6 +278,14 @@ func (r *DestinationReconciler) setupWithManager(mgr ctrl.Manager, concurrency i
 			return destinationsOf(ctx, mgr.GetClient(), log, writers.Key{Kind: kind.kind(), Name: store.GetName()})
 		}))
 	}
+	// A Destination being deleted with cleanup all waits for its placements to be gone.
+	b = b.Watches(&v1alpha1.WorkPlacement{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: obj.(*v1alpha1.WorkPlacement).Spec.TargetDestinationName}}}
+	}), builder.WithPredicates(predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}))
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 		cancel := r.Writers.Subscribe(func(key writers.Key) {
 			for _, req := range destinationsOf(ctx, mgr.GetClient(), log, key) {

@@ -29,6 +29,9 @@ type destinationFacts struct {
 	// storePending: the store reports Ready but the engine has not validated it since it started;
 	// its Destinations wait without changing their condition.
 	storePending bool
+	// placementsLeft is how many WorkPlacements of a Destination being deleted with cleanup all
+	// have yet to remove their files.
+	placementsLeft int
 	// canariesDisabled: spec.initWorkloads.enabled is false.
 	canariesDisabled bool
 	// writeErr is why writing the canary files, or removing the directory, failed.
@@ -54,6 +57,9 @@ func destinationReadiness(f destinationFacts) (metav1.ConditionStatus, string, s
 		afterwards = "; the Destination's files are removed once it can be written to (or set spec.cleanup to none to delete the Destination and leave them)"
 	}
 	switch {
+	case f.placementsLeft > 0:
+		return metav1.ConditionFalse, v1alpha1.ReasonRemovingPlacements,
+			fmt.Sprintf("waiting for %d WorkPlacements to remove their files before the Destination's directory is removed", f.placementsLeft)
 	case f.storeMissing:
 		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
 			fmt.Sprintf("%s does not exist: create it or correct spec.stateStoreRef", f.store)

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -26,7 +27,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -42,13 +42,15 @@ import (
 const DefaultWorkPlacementResyncInterval = 10 * time.Minute
 
 // WorkPlacementReconciler writes a WorkPlacement's files into its Destination's directory in the
-// state store, leaves them alone while the placement is misscheduled, and removes them when the
-// placement is deleted. Only filepath mode nestedByMetadata is written.
+// state store in the Destination's filepath mode, leaves them alone while the placement is
+// misscheduled, and removes them when the placement is deleted.
 type WorkPlacementReconciler struct {
 	// Client reads from the cache and writes WorkPlacements.
 	Client   client.Client
 	Writers  *writers.Registry
 	Recorder events.EventRecorder
+	// locks serializes the writes of placements that share a file.
+	locks destinationLocks
 	// ResyncInterval is how long after a successful write the placement is written again.
 	ResyncInterval time.Duration
 	// now returns the current time; time.Now when nil.
@@ -97,11 +99,8 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 	if w == nil {
 		return placementResult(f, r.ResyncInterval)
 	}
-	change, ok := buildPlacementChange(wp, dest, &f)
-	if ok {
-		if err := r.write(ctx, w, change, &f); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.apply(ctx, w, wp, dest, &f, false); err != nil {
+		return ctrl.Result{}, err
 	}
 	return placementResult(f, r.ResyncInterval)
 }
@@ -136,46 +135,32 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 	return dest, w, nil
 }
 
-// buildPlacementChange turns the placement's workloads into the change that replaces its
-// directory. It reports false, with the reason in the facts, when the placement cannot be
-// written.
-func buildPlacementChange(wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts) (statestore.Change, bool) {
-	if mode := dest.Spec.Filepath.Mode; mode != "" && mode != v1alpha1.FilepathModeNestedByMetadata {
-		f.unsupportedMode = mode
-		return statestore.Change{}, false
+// apply writes the placement's files, or removes them when remove is set, with the Destination's
+// lock held, and records the outcome in the facts. An error means the reconcile cannot go on: it
+// was cancelled or the API server could not be read.
+func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, remove bool) error {
+	defer r.locks.lock(dest)()
+	change, ok, err := r.placementChange(ctx, w, wp, dest, f, remove)
+	if err != nil || !ok {
+		return err
 	}
-	dir, err := statestore.NestedDir(dest.Spec.Path, placementOf(wp))
-	if err != nil {
-		f.writeErr = err
-		return statestore.Change{}, false
-	}
-	f.dir = dir
-	files := make([]statestore.File, 0, len(wp.Spec.Workloads))
-	for _, wl := range wp.Spec.Workloads {
-		content, err := adapter.DecodeContent(wl.Content)
-		if err != nil {
-			f.invalidContent = fmt.Errorf("%s: %w", wl.Filepath, err)
-			return statestore.Change{}, false
-		}
-		files = append(files, statestore.File{Path: dir + "/" + wl.Filepath, Content: content})
-	}
-	return statestore.Change{Dir: dir, Files: files, Origin: originOf(wp, statestore.ActionUpdate)}, true
-}
-
-// write applies the change and records the outcome in the facts. An error means the reconcile
-// was cancelled.
-func (r *WorkPlacementReconciler) write(ctx context.Context, w statestore.Writer, change statestore.Change, f *placementFacts) error {
 	res, err := w.Apply(ctx, change)
 	if ctx.Err() != nil {
-		return fmt.Errorf("write the files to %q: %w", change.Dir, ctx.Err())
+		return fmt.Errorf("write to %q: %w", f.dir, ctx.Err())
 	}
 	if err != nil {
 		f.writeErr = err
 		return nil
 	}
-	f.written, f.result, f.files = true, res, len(change.Files)
+	f.result = res
+	log := logr.FromContextOrDiscard(ctx)
+	if remove {
+		log.Info("removed the placement's files", "path", f.dir, "changed", res.Changed, "version", res.Version)
+		return nil
+	}
+	f.written = true
 	if res.Changed {
-		logr.FromContextOrDiscard(ctx).Info("wrote the placement's files", "path", change.Dir, "version", res.Version)
+		log.Info("wrote the placement's files", "path", f.dir, "version", res.Version)
 	}
 	return nil
 }
@@ -212,28 +197,21 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 			"%s %q does not exist: nothing was removed; delete the directory %q from it by hand if it is still there", ref.Kind, ref.Name, wp.Status.Path)
 		return r.removeFinalizer(ctx, wp, f)
 	}
-	dir := wp.Status.Path
-	if dir == "" {
-		if dest.Spec.Filepath.Mode != "" && dest.Spec.Filepath.Mode != v1alpha1.FilepathModeNestedByMetadata {
-			// Nothing was written: this controller writes only nestedByMetadata.
-			return r.removeFinalizer(ctx, wp, f)
-		}
-		if dir, err = statestore.NestedDir(dest.Spec.Path, placementOf(wp)); err != nil {
-			// No directory can be named for the placement, so nothing was ever written.
-			log.Info("the placement has no directory to remove", "reason", err.Error())
-			return r.removeFinalizer(ctx, wp, f)
-		}
+	if err := r.apply(ctx, w, wp, dest, f, true); err != nil {
+		return err
 	}
-	f.dir = dir
-	res, err := w.Apply(ctx, statestore.Change{Dir: dir, Origin: originOf(wp, statestore.ActionDelete)})
-	if ctx.Err() != nil {
-		return fmt.Errorf("remove the directory %q: %w", dir, ctx.Err())
+	if errors.Is(f.writeErr, statestore.ErrInvalidPath) {
+		// No path that the placement could have written can be named (or its state file was
+		// edited into naming one outside the Destination): removing anything could remove
+		// files that are not the placement's.
+		log.Info("the placement's files cannot be named; leaving them in place", "reason", f.writeErr.Error())
+		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidWorkloadPath, "Cleanup",
+			"nothing was removed from Destination %q: %v", f.destination, f.writeErr)
+		f.writeErr = nil
 	}
-	if err != nil {
-		f.writeErr = err
+	if f.writeErr != nil {
 		return nil
 	}
-	log.Info("removed the placement's directory", "path", dir, "changed", res.Changed, "version", res.Version)
 	return r.removeFinalizer(ctx, wp, f)
 }
 

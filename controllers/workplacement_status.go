@@ -28,8 +28,6 @@ type placementFacts struct {
 	// storeNotReady says why the Destination's state store cannot be written to; empty when it
 	// can.
 	storeNotReady string
-	// unsupportedMode is the Destination's filepath mode when this controller cannot write it yet.
-	unsupportedMode string
 	// invalidContent is why a workload's content could not be decoded.
 	invalidContent error
 	// writeErr is why writing the files, or removing the directory, failed.
@@ -131,9 +129,6 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 	case f.storeNotReady != "":
 		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
 			fmt.Sprintf("the state store of Destination %q cannot be written to: %s%s", f.destination, f.storeNotReady, afterwards)
-	case f.unsupportedMode != "":
-		return metav1.ConditionFalse, v1alpha1.ReasonWriteFailed,
-			fmt.Sprintf("Destination %q uses filepath mode %q, which is not supported yet; only %s is", f.destination, f.unsupportedMode, v1alpha1.FilepathModeNestedByMetadata)
 	case f.invalidContent != nil:
 		return metav1.ConditionFalse, v1alpha1.ReasonInvalidWorkloadFormat,
 			fmt.Sprintf("cannot decode the workloads: %v", f.invalidContent)
@@ -142,7 +137,7 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 			fmt.Sprintf("cannot write to Destination %q: %v", f.destination, f.writeErr)
 	case f.writeErr != nil && f.deleting:
 		return metav1.ConditionFalse, v1alpha1.ReasonWriteFailed,
-			fmt.Sprintf("cannot remove the directory %q from Destination %q: %v%s", f.dir, f.destination, f.writeErr, afterwards)
+			fmt.Sprintf("cannot remove the files in %q from Destination %q: %v%s", f.dir, f.destination, f.writeErr, afterwards)
 	case f.writeErr != nil:
 		return metav1.ConditionFalse, v1alpha1.ReasonWriteFailed,
 			fmt.Sprintf("cannot write to Destination %q: %v", f.destination, f.writeErr)
@@ -165,7 +160,7 @@ func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error
 	case f.writeErr != nil && (statestore.Retryable(f.writeErr) || errors.Is(f.writeErr, statestore.ErrClosed)):
 		// A closed writer was replaced by a newer one (the store's Secret or spec changed).
 		return ctrl.Result{}, f.writeErr
-	case f.writeErr != nil, f.unsupportedMode != "", f.invalidContent != nil:
+	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
 	case f.written && !f.deleting:

@@ -109,13 +109,6 @@ func TestSetPlacementStatus(t *testing.T) {
 			version:  "old", lastWrite: &earlier, observedGn: 3,
 		},
 		{
-			name:     "unsupported filepath mode",
-			facts:    placementFacts{destination: "dev", unsupportedMode: v1alpha1.FilepathModeAggregatedYAML, now: now},
-			schedule: wantCondition{metav1.ConditionTrue, v1alpha1.ReasonScheduled, ""},
-			write:    &wantCondition{metav1.ConditionFalse, v1alpha1.ReasonWriteFailed, `"aggregatedYAML", which is not supported yet`},
-			ready:    wantCondition{metav1.ConditionFalse, v1alpha1.ReasonWriteFailed, "not supported yet"},
-		},
-		{
 			name:     "invalid path",
 			facts:    placementFacts{destination: "dev", writeErr: statestore.NewError(statestore.ErrInvalidPath, `path "../x"`, errors.New("escapes")), now: now},
 			schedule: wantCondition{metav1.ConditionTrue, v1alpha1.ReasonScheduled, ""},
@@ -175,7 +168,6 @@ func TestPlacementResult(t *testing.T) {
 		{name: "store unavailable", facts: placementFacts{writeErr: transient}, err: transient},
 		{name: "closed writer", facts: placementFacts{writeErr: statestore.ErrClosed}, err: statestore.ErrClosed},
 		{name: "authentication", facts: placementFacts{writeErr: statestore.NewError(statestore.ErrAuthentication, "push", nil)}, terminal: true},
-		{name: "unsupported mode", facts: placementFacts{unsupportedMode: "none"}, terminal: true},
 		{name: "invalid content", facts: placementFacts{invalidContent: errors.New("not gzip")}, terminal: true},
 	}
 	for _, tt := range tests {

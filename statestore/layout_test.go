@@ -2,6 +2,7 @@ package statestore
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,5 +103,69 @@ func TestErrorKinds(t *testing.T) {
 	}
 	if got, want := err.Error(), "push to https://git.example.com/state.git: store unavailable: connection refused"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestFlatFile(t *testing.T) {
+	tests := []struct {
+		dest, file, want, wantErr string
+	}{
+		{dest: "dev", file: "app/deploy.yaml", want: "dev/app/deploy.yaml"},
+		{dest: "clusters/dev/", file: "ns.yaml", want: "clusters/dev/ns.yaml"},
+		{dest: "dev", file: ".kratix/other.state", wantErr: "engine's own files"},
+		{dest: "dev", file: ".kratix", wantErr: "engine's own files"},
+		{dest: "dev", file: "../prod/ns.yaml", wantErr: "escapes its root"},
+		{dest: "dev", file: "/etc/passwd", wantErr: "empty segment"},
+		{dest: "dev", file: ".git/config", wantErr: ".git"},
+		{dest: "dev", file: "/", wantErr: "not a file"},
+	}
+	for _, tt := range tests {
+		got, err := FlatFile(tt.dest, tt.file)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("FlatFile(%q, %q) = %q, %v; want an error with %q", tt.dest, tt.file, got, err, tt.wantErr)
+		case tt.wantErr == "" && (err != nil || got != tt.want):
+			t.Errorf("FlatFile(%q, %q) = %q, %v; want %q", tt.dest, tt.file, got, err, tt.want)
+		}
+	}
+}
+
+func TestAggregatedFile(t *testing.T) {
+	if got, err := AggregatedFile("dev", ""); err != nil || got != "dev/aggregated.yaml" {
+		t.Errorf("default: %q, %v", got, err)
+	}
+	if got, err := AggregatedFile("dev/", "all.yaml"); err != nil || got != "dev/all.yaml" {
+		t.Errorf("named: %q, %v", got, err)
+	}
+	if _, err := AggregatedFile("dev", "../all.yaml"); err == nil {
+		t.Error("a filename that is a path was accepted")
+	}
+}
+
+// A state file lists exactly the files written, survives a round trip, and cannot be edited
+// into removing files outside its Destination.
+func TestStateFileRoundTrip(t *testing.T) {
+	files := []string{"dev/a.yaml", "dev/sub/b.yaml"}
+	data, err := EncodeStateFile("dev", "ns.wp", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "dev/a.yaml") {
+		t.Errorf("the state file lists paths relative to the store, not the Destination:\n%s", data)
+	}
+	got, err := ParseStateFile("dev", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, files) {
+		t.Errorf("ParseStateFile = %v, want %v", got, files)
+	}
+	if _, err := EncodeStateFile("dev", "ns.wp", []string{"prod/a.yaml"}); err == nil {
+		t.Error("a file outside the Destination was encoded")
+	}
+	for _, bad := range []string{"../prod/a.yaml\n", "a.yaml\n.kratix/other.state\n", "/etc/passwd\n"} {
+		if got, err := ParseStateFile("dev", []byte(bad)); err == nil {
+			t.Errorf("ParseStateFile(%q) = %v, want an error", bad, got)
+		}
 	}
 }

@@ -42,7 +42,8 @@ func CleanPath(p string) (string, error) {
 func Join(elems ...string) (string, error) {
 	parts := make([]string, 0, len(elems))
 	for _, e := range elems {
-		if e != "" {
+		// A directory may be written with a trailing slash ("dev/"); a leading one stays an error.
+		if e = strings.TrimRight(e, "/"); e != "" {
 			parts = append(parts, e)
 		}
 	}

@@ -70,3 +70,15 @@ func TestChangeValidate(t *testing.T) {
 		})
 	}
 }
+
+// A Destination's path may end in a slash; the joined path is the same.
+func TestJoinTrailingSlash(t *testing.T) {
+	for _, dest := range []string{"dev", "dev/", "dev//"} {
+		if got, err := Join(dest, "resources", "ns"); err != nil || got != "dev/resources/ns" {
+			t.Errorf("Join(%q, ...) = %q, %v", dest, got, err)
+		}
+	}
+	if got, err := Join("dev", "/etc"); err == nil {
+		t.Errorf("Join with an absolute element = %q, want an error", got)
+	}
+}

@@ -123,6 +123,9 @@ const (
 	ReasonTestDocumentsWritten  = "TestDocumentsWritten"
 	ReasonStateStoreNotReady    = "StateStoreNotReady"
 	ReasonStateStoreWriteFailed = "StateStoreWriteFailed"
+	// ReasonRemovingPlacements: a Destination deleted with cleanup all waits for its
+	// WorkPlacements to remove their files.
+	ReasonRemovingPlacements = "RemovingWorkPlacements"
 
 	// State stores.
 	ReasonStateStoreReady            = "StateStoreReady"

@@ -138,7 +138,12 @@ func (r *Runner) run(ctx context.Context, job *batchv1.Job) {
 	log := r.Log.WithValues("job", client.ObjectKeyFromObject(job))
 	start := metav1.Now()
 	if err := r.patchStatus(ctx, job, func(s *batchv1.JobStatus) {
-		s.StartTime, s.Active = &start, 1
+		// A Job that a stopped runner left unfinished keeps its start time: the API server
+		// refuses to change it.
+		if s.StartTime == nil {
+			s.StartTime = &start
+		}
+		s.Active = 1
 	}); err != nil {
 		log.Error(err, "record the Job's start")
 		return

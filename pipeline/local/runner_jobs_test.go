@@ -337,3 +337,47 @@ func TestRunnerBoundsParallelJobs(t *testing.T) {
 		t.Errorf("saw %d of the 2 containers running; the check above proved nothing", len(seen))
 	}
 }
+
+// A Job that a stopped runner left unfinished (started, active, no result) runs again, to
+// completion, when a runner starts.
+func TestRunnerRunsAJobLeftUnfinished(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := json.Marshal(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
+		"metadata": map[string]any{"generateName": "left-", "namespace": "default"},
+	}}
+	if err := env.Client.Create(ctx, request); err != nil {
+		t.Fatal(err)
+	}
+	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "left"}, Spec: v1alpha1.PromiseSpec{
+		API:       &runtime.RawExtension{Raw: api},
+		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("quick", "true")}}},
+	}}
+	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createJob(t, ctx, job)
+	started := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	job.Status.StartTime, job.Status.Active = &started, 1
+	if err := env.Client.Status().Update(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+
+	startRunner(t, 0)
+	waitFor(t, "the Job to complete", func() bool {
+		return env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) == nil && condition(job, batchv1.JobComplete) != nil
+	})
+	if !job.Status.StartTime.Equal(&started) {
+		t.Errorf("start time %v, want the first attempt's %v", job.Status.StartTime, started)
+	}
+}

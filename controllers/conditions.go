@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+
+	"kratix.dev/kratix/api/v1alpha1"
 )
 
 // maxEventNote is the longest note an events.k8s.io/v1 Event accepts (1 kB), less room for the
@@ -35,6 +37,18 @@ func setCondition(conds *[]metav1.Condition, condType string, status metav1.Cond
 	})
 }
 
+// inProgress are the reasons of a False condition that say work is under way, not that
+// something is wrong: their Events are Normal.
+var inProgress = map[string]bool{
+	v1alpha1.ReasonPipelinesInProgress: true,
+	v1alpha1.ReasonWorksPending:        true,
+	v1alpha1.ReasonReconciling:         true,
+	v1alpha1.ReasonPlacementsPending:   true,
+	v1alpha1.ReasonWritePending:        true,
+	v1alpha1.ReasonCRDNotEstablished:   true,
+	v1alpha1.ReasonRemovingPlacements:  true,
+}
+
 // transitioned reports whether a condition changed status or reason between before and after.
 func transitioned(before, after *metav1.Condition) bool {
 	switch {
@@ -56,7 +70,7 @@ func recordTransition(rec events.EventRecorder, obj runtime.Object, before, afte
 		return
 	}
 	eventType := corev1.EventTypeWarning
-	if cur.Status == metav1.ConditionTrue {
+	if cur.Status == metav1.ConditionTrue || inProgress[cur.Reason] {
 		eventType = corev1.EventTypeNormal
 	}
 	rec.Eventf(obj, nil, eventType, cur.Reason, action, "%s", eventNote(cur.Message))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,12 +29,26 @@ import (
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/gitserver"
 	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/pipeline/adapter"
+	"kratix.dev/kratix/pipeline/local"
 	"kratix.dev/kratix/statestore"
 )
 
 var env *testenv.Env
 
+// asAdapter makes this test binary act as `kratix pipeline-adapter` for the local job runner.
+const asAdapter = "KRATIX_TEST_RUN_AS_ADAPTER"
+
 func TestMain(m *testing.M) {
+	local.MaybeRunChild() // the runner's sandbox re-executes this test binary
+	if os.Getenv(asAdapter) == "1" {
+		// os.Args is [binary, "pipeline-adapter", step, flags...], as the runner starts it.
+		if err := adapter.Main(context.Background(), os.Args[2:], os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	// Nothing in these tests logs through the global logger; setting it keeps controller-runtime
 	// from warning that it was never set.
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
@@ -65,6 +80,23 @@ func startManager(t *testing.T) *countingFactory {
 // startManagerWith is startManager with the manager reaching the API server through cfg.
 func startManagerWith(t *testing.T, cfg *rest.Config) *countingFactory {
 	t.Helper()
+	return startManagerWithOptions(t, cfg, Options{DefaultMaxConcurrentReconciles: 2})
+}
+
+// startManagerWithOptions is startManagerWith with the controllers' options; the counting
+// factory replaces opts.WriterFactory. Benchmarks use it too, hence testing.TB.
+func startManagerWithOptions(t testing.TB, cfg *rest.Config, opts Options) *countingFactory {
+	t.Helper()
+	factory, stop := runManager(t, cfg, opts, nil)
+	t.Cleanup(stop)
+	return factory
+}
+
+// runManager runs a manager with the engine's controllers, and what extra adds to it, until stop
+// is called (which the caller arranges before the test ends); it returns the factory that counts
+// the writers it builds. The manager's log is printed when the test fails.
+func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Manager) error) (*countingFactory, func()) {
+	t.Helper()
 	logs := &testenv.LogBuffer{}
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -79,22 +111,31 @@ func startManagerWith(t *testing.T, cfg *rest.Config) *countingFactory {
 		t.Fatalf("create manager: %v", err)
 	}
 	factory := &countingFactory{}
-	if err := SetupWithManager(mgr, Options{WriterFactory: factory, DefaultMaxConcurrentReconciles: 2}); err != nil {
+	opts.WriterFactory = factory
+	if err := SetupWithManager(mgr, opts); err != nil {
 		t.Fatalf("set up controllers: %v", err)
+	}
+	if extra != nil {
+		if err := extra(mgr); err != nil {
+			t.Fatalf("set up the manager: %v", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("manager log:\n%s", logs.String())
-		}
-	})
-	return factory
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+			if t.Failed() {
+				t.Logf("manager log:\n%s", logs.String())
+			}
+		})
+	}
+	return factory, stop
 }
 
 // waitFor polls check until it returns nil, failing the test with check's last error after

@@ -12,15 +12,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// addFinalizer adds the finalizer to obj unless it is there. The patch carries an optimistic
-// lock: a merge patch replaces the whole list, and the lock keeps other controllers' finalizers.
-func addFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizer string) error {
+// addFinalizer adds the finalizers to obj that it lacks, in one patch. The patch carries an
+// optimistic lock: a merge patch replaces the whole list, and the lock keeps other controllers'
+// finalizers.
+func addFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizers ...string) error {
 	base := obj.DeepCopyObject().(client.Object)
-	if !controllerutil.AddFinalizer(obj, finalizer) {
+	added := false
+	for _, f := range finalizers {
+		added = controllerutil.AddFinalizer(obj, f) || added
+	}
+	if !added {
 		return nil
 	}
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add the finalizer %s: %w", finalizer, err)
+		return fmt.Errorf("add the finalizers %v: %w", finalizers, err)
 	}
 	return nil
 }
@@ -34,6 +39,15 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object, fi
 	}
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove the finalizer %s: %w", finalizer, err)
+	}
+	return nil
+}
+
+// removeLabel removes a trigger label once the engine acted on it.
+func removeLabel(ctx context.Context, c client.Client, obj client.Object, label string) error {
+	patch := client.RawPatch("application/merge-patch+json", []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, label)))
+	if err := c.Patch(ctx, obj, patch); err != nil {
+		return fmt.Errorf("remove the label %s: %w", label, err)
 	}
 	return nil
 }

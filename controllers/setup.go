@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/pipeline"
 )
 
 // Options tune the controllers.
@@ -24,6 +27,11 @@ type Options struct {
 	WorkPlacementResyncInterval time.Duration
 	// WriterFactory builds the state stores' writers; writers.DefaultFactory when nil.
 	WriterFactory writers.Factory
+	// Pipeline holds the settings of the pipeline Jobs.
+	Pipeline pipeline.Options
+	// ResourceResyncInterval is how long after a resource request's workflow finished it runs
+	// again; DefaultResourceResyncInterval when zero.
+	ResourceResyncInterval time.Duration
 }
 
 // Concurrency returns the number of concurrent reconciles for the named controller.
@@ -39,7 +47,6 @@ func (o Options) Concurrency(controller string) int {
 
 // SetupWithManager registers every controller of the engine with mgr, with the field indexes
 // they share and the registry of state-store writers, which the manager closes when it stops.
-// The Promise and resource controllers land with their issues.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := setupIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
@@ -73,6 +80,35 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := destinations.setupWithManager(mgr, opts.Concurrency("destination")); err != nil {
 		return fmt.Errorf("set up the destination controller: %w", err)
+	}
+	driver := &workflowDriver{client: mgr.GetClient(), options: opts.Pipeline}
+	resync := opts.ResourceResyncInterval
+	if resync <= 0 {
+		resync = DefaultResourceResyncInterval
+	}
+	resources := newResourceControllers(mgr, func(promise string, gvk schema.GroupVersionKind) (controller.Controller, error) {
+		r := &ResourceReconciler{
+			Client:         mgr.GetClient(),
+			Recorder:       mgr.GetEventRecorder("resource"),
+			Driver:         driver,
+			Promise:        promise,
+			GVK:            gvk,
+			ResyncInterval: resync,
+		}
+		return r.newController(mgr, opts.Concurrency("resource"))
+	})
+	if err := mgr.Add(resources); err != nil {
+		return fmt.Errorf("add the resource controllers: %w", err)
+	}
+	promises := &PromiseReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("promise"),
+		Driver:    driver,
+		Resources: resources,
+	}
+	if err := promises.setupWithManager(mgr, opts.Concurrency("promise")); err != nil {
+		return fmt.Errorf("set up the promise controller: %w", err)
 	}
 	works := &WorkReconciler{
 		Client:    mgr.GetClient(),

@@ -1,0 +1,129 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+)
+
+// promiseFacts is what one reconcile of a Promise observed; its status is a pure function of it.
+type promiseFacts struct {
+	paused   bool
+	deleting bool
+	// invalidAPI says why spec.api cannot be installed.
+	invalidAPI error
+	// invalidDependencies says why spec.dependencies cannot be packaged.
+	invalidDependencies error
+	// invalidWorkflow says why the Promise Configure workflow cannot be built.
+	invalidWorkflow error
+	// crdPending names the CRD that is not established yet.
+	crdPending string
+	// apiReady: the Promise has no API, or its CRD is established and its controller runs.
+	apiReady bool
+	// gvk of the requests, once known.
+	gvk schema.GroupVersionKind
+	// decision of the workflow engine on the Promise Configure (or Delete) workflow.
+	decision      pipeline.Decision
+	worksObserved bool
+	works         []workState
+	// waitingFor says what a Promise being deleted waits for.
+	waitingFor string
+	// waitingForRequests: the Promise being deleted waits for its requests, which it does not
+	// watch.
+	waitingForRequests bool
+	// finalized: the last finalizer is gone.
+	finalized bool
+}
+
+// blocked reports whether a phase found a reason not to go on.
+func (f *promiseFacts) blocked() bool {
+	return f.invalidAPI != nil || f.invalidDependencies != nil || !f.apiReady
+}
+
+// setPromiseStatus turns the facts into the Promise's status.
+func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
+	s, gen := &p.Status, p.Generation
+	if f.paused {
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
+			fmt.Sprintf("the Promise carries %s=true: the engine leaves it alone until the label is removed", v1alpha1.LabelPaused), gen)
+		return
+	}
+	if f.deleting {
+		msg := "deleting"
+		if f.waitingFor != "" {
+			msg = "deleting: waiting for " + f.waitingFor
+		}
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, msg, gen)
+		s.Message = msg
+		return
+	}
+	if !f.gvk.Empty() {
+		s.Kind, s.APIVersion = f.gvk.Kind, f.gvk.GroupVersion().String()
+	}
+	s.Version = p.Labels[v1alpha1.LabelPromiseVersion]
+	available, reason, msg := promiseAvailability(f)
+	setCondition(&s.Conditions, v1alpha1.ConditionAvailable, available, reason, msg, gen)
+	if available != metav1.ConditionTrue {
+		s.Status, s.Message = "Unavailable", msg
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, reason, msg, gen)
+		return
+	}
+	s.Status = "Available"
+	s.ObservedGeneration = gen
+	wfStatus, wfReason, wfMsg := promiseWorkflowCondition(f)
+	setCondition(&s.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted, wfStatus, wfReason, wfMsg, gen)
+	worksStatus, worksReason, worksMsg := worksCondition(resourceFacts{works: f.works})
+	if f.worksObserved {
+		setCondition(&s.Conditions, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
+	}
+	switch {
+	case wfStatus != metav1.ConditionTrue:
+		s.Message = wfMsg
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, wfReason, wfMsg, gen)
+	case f.worksObserved && worksStatus != metav1.ConditionTrue:
+		s.Message = worksMsg
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, worksReason, worksMsg, gen)
+	default:
+		s.Message = "Promise configured"
+		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "Promise configured", gen)
+	}
+}
+
+// promiseAvailability is the Available condition for the facts.
+func promiseAvailability(f promiseFacts) (metav1.ConditionStatus, string, string) {
+	switch {
+	case f.invalidAPI != nil:
+		return metav1.ConditionFalse, v1alpha1.ReasonInvalidAPI, fmt.Sprintf("spec.api cannot be installed: %v", f.invalidAPI)
+	case f.invalidDependencies != nil:
+		return metav1.ConditionFalse, v1alpha1.ReasonInvalidAPI, fmt.Sprintf("spec.dependencies cannot be packaged: %v", f.invalidDependencies)
+	case f.crdPending != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonCRDNotEstablished, fmt.Sprintf("waiting for CRD %s to be established", f.crdPending)
+	default:
+		return metav1.ConditionTrue, v1alpha1.ReasonAvailable, "the Promise's API is served"
+	}
+}
+
+// promiseWorkflowCondition is ConfigureWorkflowCompleted of a Promise.
+func promiseWorkflowCondition(f promiseFacts) (metav1.ConditionStatus, string, string) {
+	return workflowCondition("Promise Configure", v1alpha1.ReasonConfigureWorkflowFailed, f.invalidWorkflow, f.decision)
+}
+
+// patchStatus writes the status computed from the facts and an Event when Available or
+// Reconciled changed.
+func (r *PromiseReconciler) patchStatus(ctx context.Context, base, p *v1alpha1.Promise, f promiseFacts) error {
+	if f.finalized {
+		return nil
+	}
+	setPromiseStatus(p, f)
+	if wrote, err := writeStatus(ctx, r.Client, base, p, base.Status, p.Status); !wrote {
+		return err
+	}
+	recordTransition(r.Recorder, p, base.Status.Conditions, p.Status.Conditions, v1alpha1.ConditionAvailable, "Install")
+	recordTransition(r.Recorder, p, base.Status.Conditions, p.Status.Conditions, v1alpha1.ConditionReconciled, "Reconcile")
+	return nil
+}

@@ -1,0 +1,237 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/scheduling"
+)
+
+// DefaultResourceResyncInterval is how often a resource request's Configure workflow runs again
+// on its own, so that what it renders follows the world outside (images, external systems).
+const DefaultResourceResyncInterval = 10 * time.Hour
+
+// errStatusConflict says that the status was written by someone else since it was read.
+var errStatusConflict = errors.New("the status changed since it was read")
+
+// conflictRetry is how soon a reconcile whose status write met a conflict runs again.
+const conflictRetry = 100 * time.Millisecond
+
+// ResourceReconciler reconciles the resource requests of one Promise's API: it runs the Resource
+// Configure workflow whenever the request's spec or the Promise's spec changed (the Jobs' hash),
+// reports the workflow and its Works in the request's conditions, and on deletion runs the
+// Resource Delete workflow and removes the request's Works, and so its files.
+type ResourceReconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Driver   *workflowDriver
+	// Promise is the name of the Promise whose API this controller serves.
+	Promise string
+	// GVK of the requests.
+	GVK schema.GroupVersionKind
+	// ResyncInterval is how long after a finished run the workflow runs again.
+	ResyncInterval time.Duration
+}
+
+// Reconcile moves one resource request forward.
+func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(r.GVK)
+	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	promise := &v1alpha1.Promise{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: r.Promise}, promise); err != nil {
+		// A Promise that is gone deletes its requests itself.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := obj.DeepCopy()
+	f := resourceFacts{generation: obj.GetGeneration(), paused: obj.GetLabels()[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
+	defer func() {
+		err := r.patchStatus(ctx, base, obj, f)
+		switch {
+		case errors.Is(err, errStatusConflict) && retErr == nil:
+			result = ctrl.Result{RequeueAfter: conflictRetry}
+		case err != nil:
+			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
+		}
+	}()
+	if f.paused {
+		return ctrl.Result{}, nil
+	}
+	if !obj.GetDeletionTimestamp().IsZero() {
+		return r.finalize(ctx, promise, obj, &f)
+	}
+	finalizers := []string{v1alpha1.FinalizerWorkCleanup}
+	if len(promise.Spec.Workflows.Resource.Delete) > 0 {
+		finalizers = append(finalizers, v1alpha1.FinalizerDeleteWorkflows)
+	}
+	if err := addFinalizer(ctx, r.Client, obj, finalizers...); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.configure(ctx, promise, obj, &f); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.observeWorks(ctx, obj, &f); err != nil {
+		return ctrl.Result{}, err
+	}
+	return resourceResult(f, r.ResyncInterval), nil
+}
+
+// configure advances the Resource Configure workflow and records the decision in the facts.
+func (r *ResourceReconciler) configure(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) error {
+	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: obj}
+	var err error
+	f.decision, f.invalid, err = r.Driver.step(ctx, r.Recorder, obj, w, r.ResyncInterval)
+	return err
+}
+
+// observeWorks reads the request's Works and their placements into the facts.
+func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured.Unstructured, f *resourceFacts) error {
+	works, err := resourceWorks(ctx, r.Client, r.Promise, obj)
+	if err != nil {
+		return err
+	}
+	f.worksObserved = true
+	for i := range works {
+		f.works = append(f.works, workOutcome(&works[i]))
+		var wps v1alpha1.WorkPlacementList
+		if err := r.Client.List(ctx, &wps, client.InNamespace(works[i].Namespace), client.MatchingLabels{v1alpha1.LabelWork: scheduling.LabelValue(works[i].Name)}); err != nil {
+			return fmt.Errorf("list the WorkPlacements of Work %s: %w", works[i].Name, err)
+		}
+		for _, wp := range wps.Items {
+			if wp.Status.VersionID != "" && !wp.IsMisscheduled() {
+				f.outputs = append(f.outputs, resourceOutput{Destination: wp.Spec.TargetDestinationName, Path: wp.Status.Path, Version: wp.Status.VersionID})
+			}
+		}
+	}
+	return nil
+}
+
+// resourceWorks lists the Works the request's workflows wrote.
+func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *unstructured.Unstructured) ([]v1alpha1.Work, error) {
+	labels := client.MatchingLabels{
+		v1alpha1.LabelPromiseName:  scheduling.LabelValue(promise),
+		v1alpha1.LabelWorkType:     v1alpha1.WorkTypeResource,
+		v1alpha1.LabelResourceName: scheduling.LabelValue(obj.GetName()),
+	}
+	if ns := obj.GetNamespace(); ns != "" {
+		labels[v1alpha1.LabelResourceNamespace] = ns
+	}
+	var works v1alpha1.WorkList
+	if err := c.List(ctx, &works, labels); err != nil {
+		return nil, fmt.Errorf("list the Works of the request: %w", err)
+	}
+	// A shortened label value can be shared by two long names: keep the request's own.
+	out := works.Items[:0]
+	for _, w := range works.Items {
+		if w.Spec.ResourceName == obj.GetName() && w.Spec.ResourceNamespace == obj.GetNamespace() {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// finalize runs the Resource Delete workflow, then deletes the request's Works and waits for
+// them to be gone (their placements remove the files), removing each finalizer when its part is
+// done.
+func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) (ctrl.Result, error) {
+	f.deleting = true
+	if controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerDeleteWorkflows) {
+		w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionDelete, Promise: promise, Object: obj}
+		decision, invalid, err := r.Driver.step(ctx, r.Recorder, obj, w, 0)
+		f.decision, f.invalid = decision, invalid
+		if err != nil || invalid != nil {
+			return ctrl.Result{}, err
+		}
+		switch decision.Verdict {
+		case pipeline.Finish:
+			if err := r.Driver.removeJobs(ctx, w); err != nil {
+				return ctrl.Result{}, err
+			}
+			if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerDeleteWorkflows); err != nil {
+				return ctrl.Result{}, err
+			}
+		case pipeline.Fail:
+			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, v1alpha1.ReasonDeleteWorkflowFailed, "Delete",
+				"the Resource Delete workflow failed: %s; the request stays until it succeeds (label it %s=true to run it again)", decision.Failure, v1alpha1.LabelManualReconciliation)
+			return ctrl.Result{}, nil
+		default:
+			return ctrl.Result{}, nil // the Job watch brings the request back
+		}
+	}
+	works, err := resourceWorks(ctx, r.Client, r.Promise, obj)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	f.worksLeft = len(works)
+	for i := range works {
+		if works[i].DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, &works[i]); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("delete Work %s: %w", works[i].Name, err)
+			}
+		}
+	}
+	if len(works) > 0 {
+		return ctrl.Result{}, nil // the Work watch brings the request back as they go
+	}
+	if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerWorkCleanup); err != nil {
+		return ctrl.Result{}, err
+	}
+	f.finalized = len(obj.GetFinalizers()) == 0
+	return ctrl.Result{}, nil
+}
+
+// patchStatus writes the conditions, message and outputs computed from the facts into the
+// request's status, with an optimistic lock: the pipeline's status-writer writes the same status.
+func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) error {
+	if f.finalized {
+		return nil
+	}
+	before, err := unstructuredConditions(base)
+	if err != nil {
+		return err
+	}
+	after := append([]metav1.Condition(nil), before...)
+	setResourceConditions(&after, f)
+	if err := setUnstructuredConditions(obj, after); err != nil {
+		return err
+	}
+	setResourceMessage(obj, f)
+	if f.worksObserved {
+		if err := setResourceOutputs(obj, f.outputs); err != nil {
+			return err
+		}
+	}
+	if equalStatus(base, obj) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if apierrors.IsConflict(err) {
+			// The pipeline's status-writer (or an earlier reconcile) wrote the request since the
+			// cache's copy: not a failure, but the status must be computed again.
+			return errStatusConflict
+		}
+		return fmt.Errorf("patch the status of %s %s: %w", r.GVK.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	recordTransition(r.Recorder, obj, before, after, v1alpha1.ConditionReady, "Reconcile")
+	return nil
+}

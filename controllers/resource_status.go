@@ -1,0 +1,215 @@
+package controllers
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+)
+
+// resourceFacts is what one reconcile of a resource request observed; its conditions, message
+// and outputs are pure functions of it.
+type resourceFacts struct {
+	generation int64
+	// paused: the request carries kratix.io/paused=true.
+	paused bool
+	// deleting: the request is being deleted.
+	deleting bool
+	// invalid says why the Promise's workflow cannot be built.
+	invalid error
+	// decision is the workflow engine's decision.
+	decision pipeline.Decision
+	// worksObserved: works and outputs were read.
+	worksObserved bool
+	works         []workState
+	outputs       []resourceOutput
+	// worksLeft is how many Works a request being deleted still has.
+	worksLeft int
+	// finalized: the last finalizer is gone and the request with it.
+	finalized bool
+}
+
+// workState is what a request's condition needs of one of its Works.
+type workState struct {
+	name    string
+	ready   bool
+	reason  string
+	message string
+}
+
+// workOutcome reads a Work's Ready condition.
+func workOutcome(w *v1alpha1.Work) workState {
+	s := workState{name: w.Name, reason: v1alpha1.ReasonWorksPending, message: "not scheduled yet"}
+	c := meta.FindStatusCondition(w.Status.Conditions, v1alpha1.ConditionReady)
+	if c != nil && c.ObservedGeneration == w.Generation {
+		s.ready, s.reason, s.message = c.Status == metav1.ConditionTrue, c.Reason, c.Message
+	}
+	return s
+}
+
+// resourceOutput says where one of the request's workload groups landed.
+type resourceOutput struct {
+	Destination string `json:"destination"`
+	Path        string `json:"path"`
+	Version     string `json:"version"`
+}
+
+// setResourceConditions sets ConfigureWorkflowCompleted, WorksSucceeded, Reconciled and Ready.
+func setResourceConditions(conds *[]metav1.Condition, f resourceFacts) {
+	gen := f.generation
+	if f.paused {
+		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
+			fmt.Sprintf("the request carries %s=true: the engine leaves it alone until the label is removed", v1alpha1.LabelPaused), gen)
+		return
+	}
+	status, reason, msg := resourceWorkflowCondition(f, f.deleting)
+	if !f.deleting {
+		setCondition(conds, v1alpha1.ConditionConfigureWorkflowCompleted, status, reason, msg, gen)
+	}
+	worksStatus, worksReason, worksMsg := worksCondition(f)
+	if f.worksObserved {
+		setCondition(conds, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
+	}
+	switch {
+	case f.deleting:
+		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconciling, deletingMessage(f, msg), gen)
+	case status != metav1.ConditionTrue:
+		failed := reason == v1alpha1.ReasonConfigureWorkflowFailed
+		r := v1alpha1.ReasonReconciling
+		if failed {
+			r = v1alpha1.ReasonFailed
+		}
+		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, r, msg, gen)
+		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg, gen)
+	case f.worksObserved && worksStatus != metav1.ConditionTrue:
+		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, worksMsg, gen)
+		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, worksReason, worksMsg, gen)
+	case f.worksObserved:
+		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
+		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
+	}
+}
+
+// workflowCondition is the status, reason and message of a workflow's condition; what names the
+// workflow ("Resource Configure") and failed is the reason of a failure.
+func workflowCondition(what, failed string, invalid error, d pipeline.Decision) (metav1.ConditionStatus, string, string) {
+	switch {
+	case invalid != nil:
+		return metav1.ConditionFalse, failed, fmt.Sprintf("the %s workflow cannot run: %v", what, invalid)
+	case d.Verdict == pipeline.Finish:
+		return metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully, fmt.Sprintf("the %s workflow completed", what)
+	case d.Verdict == pipeline.Fail:
+		return metav1.ConditionFalse, failed, fmt.Sprintf("the %s workflow failed: %s", what, d.Failure)
+	case d.Verdict == pipeline.Wait:
+		return metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, fmt.Sprintf("the %s workflow is running (Job %s)", what, d.Job)
+	default:
+		return metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, fmt.Sprintf("the %s workflow is starting pipeline %d", what, d.Pipeline+1)
+	}
+}
+
+// resourceWorkflowCondition is the condition of the request's Configure workflow, or of its
+// Delete workflow when deleting.
+func resourceWorkflowCondition(f resourceFacts, deleting bool) (metav1.ConditionStatus, string, string) {
+	if deleting {
+		return workflowCondition("Resource Delete", v1alpha1.ReasonDeleteWorkflowFailed, f.invalid, f.decision)
+	}
+	return workflowCondition("Resource Configure", v1alpha1.ReasonConfigureWorkflowFailed, f.invalid, f.decision)
+}
+
+// worksCondition is the WorksSucceeded condition for the facts.
+func worksCondition(f resourceFacts) (metav1.ConditionStatus, string, string) {
+	for _, w := range f.works {
+		if !w.ready {
+			return metav1.ConditionFalse, v1alpha1.ReasonWorksPending, fmt.Sprintf("Work %s is not ready: %s: %s", w.name, w.reason, w.message)
+		}
+	}
+	return metav1.ConditionTrue, v1alpha1.ReasonWorksSucceeded, fmt.Sprintf("%d Works ready", len(f.works))
+}
+
+// deletingMessage says what a request being deleted waits for.
+func deletingMessage(f resourceFacts, workflowMsg string) string {
+	if f.worksLeft > 0 {
+		return fmt.Sprintf("deleting: waiting for %d Works to remove their files", f.worksLeft)
+	}
+	return "deleting: " + workflowMsg
+}
+
+// setResourceMessage sets status.message: Pending until a workflow wrote one, and the failure
+// when the workflow failed.
+func setResourceMessage(obj *unstructured.Unstructured, f resourceFacts) {
+	current, _, _ := unstructured.NestedString(obj.Object, "status", "message")
+	switch {
+	case f.paused || f.deleting:
+	case f.invalid != nil || f.decision.Verdict == pipeline.Fail:
+		_, _, msg := resourceWorkflowCondition(f, false)
+		_ = unstructured.SetNestedField(obj.Object, msg, "status", "message")
+	case current == "":
+		_ = unstructured.SetNestedField(obj.Object, "Pending", "status", "message")
+	}
+}
+
+// setResourceOutputs records where the request's output landed in status.kratix.outputs (the
+// key kratix is the engine's; pipelines cannot write it).
+func setResourceOutputs(obj *unstructured.Unstructured, outputs []resourceOutput) error {
+	list := make([]any, 0, len(outputs))
+	for _, o := range outputs {
+		list = append(list, map[string]any{"destination": o.Destination, "path": o.Path, "version": o.Version})
+	}
+	if len(list) == 0 {
+		unstructured.RemoveNestedField(obj.Object, "status", "kratix", "outputs")
+		return nil
+	}
+	return unstructured.SetNestedSlice(obj.Object, list, "status", "kratix", "outputs")
+}
+
+// unstructuredConditions reads status.conditions of an unstructured object.
+func unstructuredConditions(obj *unstructured.Unstructured) ([]metav1.Condition, error) {
+	raw, found, err := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	if err != nil || !found {
+		return nil, err
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	var conds []metav1.Condition
+	if err := json.Unmarshal(data, &conds); err != nil {
+		return nil, fmt.Errorf("read status.conditions: %w", err)
+	}
+	return conds, nil
+}
+
+// setUnstructuredConditions writes status.conditions of an unstructured object.
+func setUnstructuredConditions(obj *unstructured.Unstructured, conds []metav1.Condition) error {
+	data, err := json.Marshal(conds)
+	if err != nil {
+		return err
+	}
+	var list []any
+	if err := json.Unmarshal(data, &list); err != nil {
+		return err
+	}
+	return unstructured.SetNestedSlice(obj.Object, list, "status", "conditions")
+}
+
+// equalStatus reports whether two versions of an object have the same status.
+func equalStatus(a, b *unstructured.Unstructured) bool {
+	return equality.Semantic.DeepEqual(a.Object["status"], b.Object["status"])
+}
+
+// resourceResult is the outcome of a reconcile: a finished workflow runs again after the
+// resync interval; everything else comes back through the watches on Jobs and Works.
+func resourceResult(f resourceFacts, resync time.Duration) ctrl.Result {
+	if f.decision.Verdict == pipeline.Finish && !f.deleting && !f.paused && f.invalid == nil {
+		return ctrl.Result{RequeueAfter: resync}
+	}
+	return ctrl.Result{}
+}

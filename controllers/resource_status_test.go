@@ -1,0 +1,124 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+)
+
+func TestSetResourceConditions(t *testing.T) {
+	ready := workState{name: "w", ready: true}
+	pending := workState{name: "w", reason: v1alpha1.ReasonNoMatchingDestination, message: "no Destination matches"}
+	tests := []struct {
+		name  string
+		facts resourceFacts
+		want  map[string]wantCondition
+	}{
+		{
+			name:  "running",
+			facts: resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Wait, Job: "job-1"}, worksObserved: true},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionConfigureWorkflowCompleted: {metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, "job-1"},
+				v1alpha1.ConditionReady:                      {metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, "running"},
+				v1alpha1.ConditionReconciled:                 {metav1.ConditionFalse, v1alpha1.ReasonReconciling, ""},
+			},
+		},
+		{
+			name:  "failed",
+			facts: resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Fail, Failure: "BackoffLimitExceeded: exit 1"}, worksObserved: true},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionConfigureWorkflowCompleted: {metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, "exit 1"},
+				v1alpha1.ConditionReady:                      {metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, "failed"},
+				v1alpha1.ConditionReconciled:                 {metav1.ConditionFalse, v1alpha1.ReasonFailed, ""},
+			},
+		},
+		{
+			name:  "invalid workflow",
+			facts: resourceFacts{invalid: errors.New("volume name \"input\" is reserved"), worksObserved: true},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionConfigureWorkflowCompleted: {metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, "reserved"},
+				v1alpha1.ConditionReady:                      {metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, "cannot run"},
+			},
+		},
+		{
+			name:  "finished, Work pending",
+			facts: resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Finish}, worksObserved: true, works: []workState{ready, pending}},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionConfigureWorkflowCompleted: {metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully, ""},
+				v1alpha1.ConditionWorksSucceeded:             {metav1.ConditionFalse, v1alpha1.ReasonWorksPending, "no Destination matches"},
+				v1alpha1.ConditionReady:                      {metav1.ConditionFalse, v1alpha1.ReasonWorksPending, "NoMatchingDestination"},
+			},
+		},
+		{
+			name:  "finished and written",
+			facts: resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Finish}, worksObserved: true, works: []workState{ready}},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionWorksSucceeded: {metav1.ConditionTrue, v1alpha1.ReasonWorksSucceeded, "1 Works"},
+				v1alpha1.ConditionReconciled:     {metav1.ConditionTrue, v1alpha1.ReasonReconciled, ""},
+				v1alpha1.ConditionReady:          {metav1.ConditionTrue, v1alpha1.ReasonReconciled, ""},
+			},
+		},
+		{
+			name:  "paused",
+			facts: resourceFacts{paused: true},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionReconciled: {metav1.ConditionFalse, v1alpha1.ReasonPaused, v1alpha1.LabelPaused},
+			},
+		},
+		{
+			name:  "deleting",
+			facts: resourceFacts{deleting: true, worksLeft: 2},
+			want: map[string]wantCondition{
+				v1alpha1.ConditionReady: {metav1.ConditionFalse, v1alpha1.ReasonReconciling, "2 Works"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var conds []metav1.Condition
+			setResourceConditions(&conds, tt.facts)
+			for condType, want := range tt.want {
+				checkCondition(t, conds, condType, want)
+			}
+			if tt.facts.paused && meta.FindStatusCondition(conds, v1alpha1.ConditionReady) != nil {
+				t.Error("a paused request got a Ready condition")
+			}
+		})
+	}
+}
+
+// The engine's status fields survive a round trip through an unstructured object, next to the
+// fields a pipeline wrote.
+func TestUnstructuredStatus(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"message": "rendered", "url": "https://x"}}}
+	conds := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Reconciled", LastTransitionTime: metav1.Now()}}
+	if err := setUnstructuredConditions(obj, conds); err != nil {
+		t.Fatal(err)
+	}
+	if err := setResourceOutputs(obj, []resourceOutput{{Destination: "dev", Path: "dev/resources/x", Version: "abc"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := unstructuredConditions(obj)
+	if err != nil || len(got) != 1 || got[0].Reason != "Reconciled" {
+		t.Errorf("conditions %v, %v", got, err)
+	}
+	if url, _, _ := unstructured.NestedString(obj.Object, "status", "url"); url != "https://x" {
+		t.Errorf("a pipeline's field was lost: %v", obj.Object["status"])
+	}
+	setResourceMessage(obj, resourceFacts{})
+	if msg, _, _ := unstructured.NestedString(obj.Object, "status", "message"); msg != "rendered" {
+		t.Errorf("the pipeline's message was replaced: %q", msg)
+	}
+	if err := setResourceOutputs(obj, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := unstructured.NestedSlice(obj.Object, "status", "kratix", "outputs"); found {
+		t.Error("outputs left after the last one went")
+	}
+}

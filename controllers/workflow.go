@@ -1,0 +1,222 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+)
+
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;bind;escalate
+
+// fieldOwner is the engine's field manager for server-side apply.
+const fieldOwner = client.FieldOwner("kratix")
+
+// errInvalidWorkflow marks a workflow that cannot be built from the Promise: the platform team
+// has to change the Promise.
+var errInvalidWorkflow = errors.New("invalid workflow")
+
+// workflowDriver moves the workflows of Promises and resource requests forward: it reads an
+// object's Jobs, asks pipeline.Decide what to do, and does it.
+type workflowDriver struct {
+	client  client.Client
+	options pipeline.Options
+	// applied remembers the access objects applied since the engine started, by name and
+	// content, so that the runs of a Promise's thousand requests apply them once.
+	applied sync.Map
+}
+
+// advance takes one step of the workflow: it starts the next pipeline's Job (with its
+// ServiceAccount and RBAC) when the decision is Start, and deletes the Jobs the decision prunes.
+// manual says the object asks for a new run; so does a finished run older than resync, when
+// resync is positive. An error that wraps errInvalidWorkflow means the Promise's pipelines cannot
+// be built.
+func (d *workflowDriver) advance(ctx context.Context, w pipeline.Workflow, manual bool, resync time.Duration) (pipeline.Decision, error) {
+	pipelines, err := w.Pipelines()
+	if err != nil {
+		return pipeline.Decision{}, fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+	}
+	if len(pipelines) == 0 {
+		return pipeline.Decision{Verdict: pipeline.Finish}, nil
+	}
+	hash, err := pipeline.SpecHash(w.Promise, w.Object)
+	if err != nil {
+		return pipeline.Decision{}, fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+	}
+	namespace := w.Namespace(d.options)
+	var jobs batchv1.JobList
+	if err := d.client.List(ctx, &jobs, client.InNamespace(namespace), client.MatchingLabels(w.Selector())); err != nil {
+		return pipeline.Decision{}, fmt.Errorf("list the workflow's Jobs: %w", err)
+	}
+	records := make([]pipeline.JobRecord, 0, len(jobs.Items))
+	for i := range jobs.Items {
+		if jobs.Items[i].DeletionTimestamp.IsZero() {
+			records = append(records, pipeline.ObserveJob(&jobs.Items[i]))
+		}
+	}
+	state := pipeline.State{Pipelines: pipelines, Hash: hash, ManualReconciliation: manual, Jobs: records}
+	decision := pipeline.Decide(state)
+	if decision.Verdict == pipeline.Finish && resync > 0 && newestJob(records).Before(time.Now().Add(-resync)) {
+		state.ManualReconciliation = true
+		decision = pipeline.Decide(state)
+	}
+	if decision.Verdict == pipeline.Start {
+		if err := d.start(ctx, w, decision); err != nil {
+			return decision, err
+		}
+	}
+	for _, name := range decision.Prune {
+		job := &batchv1.Job{}
+		job.Name, job.Namespace = name, namespace
+		if err := d.client.Delete(ctx, job, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
+			return decision, fmt.Errorf("delete the old Job %s: %w", name, err)
+		}
+	}
+	return decision, nil
+}
+
+// newestJob is the creation time of the newest Job.
+func newestJob(jobs []pipeline.JobRecord) time.Time {
+	var newest time.Time
+	for _, j := range jobs {
+		if j.Created.After(newest) {
+			newest = j.Created
+		}
+	}
+	return newest
+}
+
+// step advances the workflow of obj (its Promise or resource request) one step as advance does.
+// obj's kratix.io/manual-reconciliation label asks for a new run and is removed once a run
+// starts for it; starting a pipeline records an Event on obj. invalid says why the Promise's
+// pipelines cannot be built; err is any other failure.
+func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow, resync time.Duration) (decision pipeline.Decision, invalid, err error) {
+	manual := obj.GetLabels()[v1alpha1.LabelManualReconciliation] == v1alpha1.LabelTriggerValue
+	decision, err = d.advance(ctx, w, manual, resync)
+	if errors.Is(err, errInvalidWorkflow) {
+		return decision, err, nil
+	}
+	if err != nil {
+		return decision, nil, err
+	}
+	if decision.Verdict == pipeline.Start {
+		logr.FromContextOrDiscard(ctx).Info("started a pipeline", "workflow", workflowName(w), "pipeline", decision.Pipeline, "run", decision.Run, "cause", decision.Cause)
+		rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonPipelinesInProgress, workflowAction(w),
+			"run %d: started pipeline %d of the %s workflow (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
+	}
+	if manual && decision.Cause == pipeline.CauseManualReconciliation {
+		return decision, nil, removeLabel(ctx, d.client, obj, v1alpha1.LabelManualReconciliation)
+	}
+	return decision, nil, nil
+}
+
+// workflowName names a workflow for messages: "Resource Configure", "Promise Delete".
+func workflowName(w pipeline.Workflow) string {
+	name := "Promise"
+	if w.Type == v1alpha1.WorkflowTypeResource {
+		name = "Resource"
+	}
+	return name + " " + workflowAction(w)
+}
+
+// workflowAction is "Configure" or "Delete", the action of the workflow's Events.
+func workflowAction(w pipeline.Workflow) string {
+	if w.Action == v1alpha1.WorkflowActionDelete {
+		return "Delete"
+	}
+	return "Configure"
+}
+
+// start creates the access objects and the Job of the decision's pipeline. A Job that already
+// exists was created by an earlier reconcile that the cache had not shown yet: the same run.
+func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decision pipeline.Decision) error {
+	access, err := pipeline.BuildAccess(w, decision.Pipeline, d.options)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+	}
+	if err := d.applyAccess(ctx, access); err != nil {
+		return err
+	}
+	job, err := pipeline.BuildJob(w, decision.Pipeline, decision.Run, d.options)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+	}
+	if err := d.client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+		if apierrors.IsInvalid(err) {
+			return fmt.Errorf("%w: the API server refused Job %s: %w", errInvalidWorkflow, job.Name, err)
+		}
+		return fmt.Errorf("create Job %s: %w", job.Name, err)
+	}
+	return nil
+}
+
+// applyAccess applies the ServiceAccount and RBAC of a pipeline with server-side apply, each
+// object once per content since the engine started.
+func (d *workflowDriver) applyAccess(ctx context.Context, a *pipeline.Access) error {
+	var objs []client.Object
+	if a.ServiceAccount != nil {
+		objs = append(objs, a.ServiceAccount)
+	}
+	for i := range a.Roles {
+		objs = append(objs, &a.Roles[i], &a.RoleBindings[i])
+	}
+	for i := range a.ClusterRoles {
+		objs = append(objs, &a.ClusterRoles[i], &a.ClusterRoleBindings[i])
+	}
+	for _, obj := range objs {
+		key, err := appliedKey(obj)
+		if err != nil {
+			return err
+		}
+		if _, done := d.applied.Load(key); done {
+			continue
+		}
+		if err := d.client.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		}
+		d.applied.Store(key, true)
+	}
+	return nil
+}
+
+// platformNamespace is where Promise workflows run and the Promise's Works live.
+func (d *workflowDriver) platformNamespace() string {
+	return pipeline.Workflow{}.Namespace(d.options)
+}
+
+// appliedKey identifies an access object and its content.
+func appliedKey(obj client.Object) (string, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return fmt.Sprintf("%x", sum), nil
+}
+
+// removeJobs deletes every Job of a finished workflow: a delete workflow's Jobs have no owner to
+// take them away with the object.
+func (d *workflowDriver) removeJobs(ctx context.Context, w pipeline.Workflow) error {
+	job := &batchv1.Job{}
+	err := d.client.DeleteAllOf(ctx, job, client.InNamespace(w.Namespace(d.options)), client.MatchingLabels(w.Selector()),
+		client.PropagationPolicy("Background"))
+	if err != nil {
+		return fmt.Errorf("delete the finished workflow's Jobs: %w", err)
+	}
+	return nil
+}

@@ -23,6 +23,7 @@ import (
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers"
+	"kratix.dev/kratix/pipeline"
 )
 
 // managerOptions are the flags of `kratix manager`.
@@ -37,6 +38,9 @@ type managerOptions struct {
 	burst                   int
 	concurrency             concurrencyFlag
 	gracefulShutdown        time.Duration
+	pipeline                pipeline.Options
+	resourceResync          time.Duration
+	placementResync         time.Duration
 	zap                     zap.Options
 }
 
@@ -52,6 +56,10 @@ func (o *managerOptions) bind(fs *flag.FlagSet) {
 	o.concurrency = concurrencyFlag{"default": 4}
 	fs.Var(&o.concurrency, "max-concurrent-reconciles", "concurrent reconciles per controller, e.g. default=4,workplacement=16")
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long running reconciles may take to finish on shutdown")
+	fs.StringVar(&o.pipeline.AdapterImage, "pipeline-adapter-image", pipeline.DefaultAdapterImage, "image of the engine's containers in pipeline Jobs (reader, work-writer, status-writer)")
+	fs.StringVar(&o.pipeline.PlatformNamespace, "platform-namespace", platformv1alpha1.DefaultPlatformNS, "namespace of Promise workflows and the Promises' Works")
+	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a resource request's workflow finished it runs again")
+	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -147,6 +155,9 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 	if err := controllers.SetupWithManager(mgr, controllers.Options{
 		MaxConcurrentReconciles:        opts.concurrency,
 		DefaultMaxConcurrentReconciles: opts.concurrency.get("default"),
+		Pipeline:                       opts.pipeline,
+		ResourceResyncInterval:         opts.resourceResync,
+		WorkPlacementResyncInterval:    opts.placementResync,
 	}); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
 	}

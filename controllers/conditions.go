@@ -66,7 +66,8 @@ func transitioned(before, after *metav1.Condition) bool {
 // action says what the controller was doing, e.g. "Validate".
 func recordTransition(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition, condType, action string) {
 	prev, cur := meta.FindStatusCondition(before, condType), meta.FindStatusCondition(after, condType)
-	if !transitioned(prev, cur) {
+	if !transitioned(prev, cur) || (prev == nil && inProgress[cur.Reason]) {
+		// A new object that is merely under way has nothing to report yet.
 		return
 	}
 	eventType := corev1.EventTypeWarning

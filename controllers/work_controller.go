@@ -130,6 +130,8 @@ func (r *WorkReconciler) apply(ctx context.Context, work *v1alpha1.Work, plan sc
 		if err := controllerutil.SetControllerReference(work, wp, r.Client.Scheme()); err != nil {
 			return created, fmt.Errorf("own WorkPlacement %s: %w", wp.Name, err)
 		}
+		// Born with the WorkPlacement controller's finalizer, which saves it a write.
+		controllerutil.AddFinalizer(wp, v1alpha1.FinalizerRepoCleanup)
 		err := r.Client.Create(ctx, wp)
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return created, fmt.Errorf("create WorkPlacement %s: %w", wp.Name, err)

@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/promiseapi"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -123,9 +123,12 @@ func (w Workflow) object() (objectRef, error) {
 			UID:           string(w.Promise.UID),
 		}, nil
 	}
-	api, err := promiseAPI(w.Promise)
+	api, err := promiseapi.CRD(w.Promise)
+	if errors.Is(err, promiseapi.ErrNoAPI) {
+		return objectRef{}, fmt.Errorf("the Promise %q has no API, so it has no resource requests", w.Promise.Name)
+	}
 	if err != nil {
-		return objectRef{}, err
+		return objectRef{}, fmt.Errorf("the API of Promise %q: %w", w.Promise.Name, err)
 	}
 	gvk := w.Object.GroupVersionKind()
 	if gvk.Group != api.Spec.Group || gvk.Kind != api.Spec.Names.Kind {
@@ -139,45 +142,11 @@ func (w Workflow) object() (objectRef, error) {
 		Name:          w.Object.GetName(),
 		Namespace:     w.Object.GetNamespace(),
 		Plural:        api.Spec.Names.Plural,
-		ClusterScoped: api.Spec.Scope == "Cluster",
+		ClusterScoped: !promiseapi.Namespaced(api),
 		UID:           string(w.Object.GetUID()),
 	}
 	if !ref.ClusterScoped && ref.Namespace == "" {
 		return objectRef{}, fmt.Errorf("resource request %q has no namespace, but %s is namespaced", ref.Name, api.Spec.Names.Kind)
 	}
 	return ref, nil
-}
-
-// crdSummary is the part of a CustomResourceDefinition that the engine needs.
-type crdSummary struct {
-	Spec struct {
-		Group string `json:"group"`
-		Names struct {
-			Kind   string `json:"kind"`
-			Plural string `json:"plural"`
-		} `json:"names"`
-		Scope string `json:"scope"`
-	} `json:"spec"`
-}
-
-// promiseAPI reads the group, kind, plural and scope of the Promise's API.
-func promiseAPI(p *v1alpha1.Promise) (crdSummary, error) {
-	var api crdSummary
-	if p.Spec.API == nil || (len(p.Spec.API.Raw) == 0 && p.Spec.API.Object == nil) {
-		return api, fmt.Errorf("the Promise %q has no API, so it has no resource requests", p.Name)
-	}
-	raw := p.Spec.API.Raw
-	if len(raw) == 0 {
-		var err error
-		if raw, err = json.Marshal(p.Spec.API.Object); err != nil {
-			return api, fmt.Errorf("encode the API of Promise %q: %w", p.Name, err)
-		}
-	}
-	if err := json.Unmarshal(raw, &api); err != nil {
-		return api, fmt.Errorf("read the API of Promise %q: %w", p.Name, err)
-	}
-	if api.Spec.Group == "" || api.Spec.Names.Kind == "" || api.Spec.Names.Plural == "" {
-		return api, fmt.Errorf("the API of Promise %q lacks spec.group, spec.names.kind or spec.names.plural", p.Name)
-	}
-	return api, nil
 }

@@ -128,10 +128,17 @@ func TestDestinationWaitsForItsStore(t *testing.T) {
 		t.Fatalf("%d commits before the store was ready", n)
 	}
 
+	if got := dest.Status.LastWriteTime; got != nil { // dest as waitForCondition read it
+		t.Errorf("status.lastWriteTime = %v before anything was written", got)
+	}
+
 	basicAuthSecret(t, secretName, f.server.Username(), f.server.Password())
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	if got, want := f.files(t), canaryPaths("dev-2"); !slices.Equal(got, want) {
 		t.Errorf("files on main = %v, want %v", got, want)
+	}
+	if dest.Status.LastWriteTime == nil {
+		t.Errorf("status.lastWriteTime is empty after the canary files were written")
 	}
 }
 

@@ -63,6 +63,7 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		path:             dest.Spec.Path,
 		deleting:         deleting,
 		canariesDisabled: !canariesEnabled(dest),
+		now:              metav1.Now(),
 	}
 	defer func() {
 		if err := r.patchStatus(ctx, base, dest, f); err != nil {
@@ -153,7 +154,11 @@ func (r *DestinationReconciler) writeCanaries(ctx context.Context, dest *v1alpha
 		return fmt.Errorf("write the canary files: %w", ctx.Err())
 	}
 	f.writeErr = err
-	if err == nil && res.Changed {
+	if err != nil {
+		return nil
+	}
+	f.canariesWritten, f.canariesChanged = true, res.Changed
+	if res.Changed {
 		logr.FromContextOrDiscard(ctx).Info("wrote the canary files", "version", res.Version)
 	}
 	return nil
@@ -162,7 +167,7 @@ func (r *DestinationReconciler) writeCanaries(ctx context.Context, dest *v1alpha
 // finalize runs the cleanup of a Destination being deleted and removes the finalizer when done:
 // with spec.cleanup all it deletes the Destination's WorkPlacements, waits for them to be gone,
 // and removes the Destination's directory from the store; a store that no longer exists has
-// nothing to remove.
+// nothing to remove, nor has a Destination that never wrote to its store.
 func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
 	if !controllerutil.ContainsFinalizer(dest, v1alpha1.FinalizerDestinationCleanup) {
 		f.finalized = true
@@ -184,6 +189,12 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 		logr.FromContextOrDiscard(ctx).Info("the state store does not exist; leaving the Destination's files, if any, in place", "stateStore", f.store)
 		r.Recorder.Eventf(dest, nil, corev1.EventTypeWarning, v1alpha1.ReasonStateStoreNotFound, "Cleanup",
 			"%s does not exist: nothing was removed; delete the directory %q from the store by hand if it is still there", f.store, dest.Spec.Path)
+		return r.removeFinalizer(ctx, dest, f)
+	}
+	if w == nil && dest.Status.LastWriteTime == nil {
+		// The Destination never wrote to the store, and its placements are gone: whatever
+		// its directory holds is not the engine's, so there is no reason to wait for the store.
+		logr.FromContextOrDiscard(ctx).Info("the state store is not ready and the Destination never wrote to it; nothing to remove", "stateStore", f.store)
 		return r.removeFinalizer(ctx, dest, f)
 	}
 	if w == nil {
@@ -240,7 +251,7 @@ func (r *DestinationReconciler) patchStatus(ctx context.Context, base, dest *v1a
 	if f.finalized {
 		return nil
 	}
-	setDestinationReadyCondition(&dest.Status, dest.Generation, f)
+	setDestinationStatus(&dest.Status, dest.Generation, f)
 	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status); !wrote {
 		return err
 	}

@@ -36,8 +36,23 @@ type destinationFacts struct {
 	canariesDisabled bool
 	// writeErr is why writing the canary files, or removing the directory, failed.
 	writeErr error
+	// canariesWritten: the canary files are in the store, written now or before;
+	// canariesChanged: this reconcile put them there.
+	canariesWritten, canariesChanged bool
+	// now is the time of the reconcile.
+	now metav1.Time
 	// finalized: the finalizer was removed, the object is gone, and there is no status to write.
 	finalized bool
+}
+
+// setDestinationStatus turns the facts into the status: the Ready condition and the time of the
+// last canary write.
+func setDestinationStatus(status *v1alpha1.DestinationStatus, generation int64, f destinationFacts) {
+	setDestinationReadyCondition(status, generation, f)
+	if f.canariesWritten && (f.canariesChanged || status.LastWriteTime == nil) {
+		now := f.now
+		status.LastWriteTime = &now
+	}
 }
 
 // setDestinationReadyCondition turns the facts into the Ready condition. A pending store leaves

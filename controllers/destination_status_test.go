@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,5 +125,29 @@ func TestDestinationResult(t *testing.T) {
 				t.Errorf("terminal = %v, want %v", got, tc.wantTerminal)
 			}
 		})
+	}
+}
+
+// The status records when the canary files were written, keeps that time while they stay as
+// they are, and never records a write that did not happen.
+func TestDestinationLastWriteTime(t *testing.T) {
+	t1 := metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	t2 := metav1.NewTime(t1.Add(time.Hour))
+	var status v1alpha1.DestinationStatus
+	setDestinationStatus(&status, 1, destinationFacts{store: "s", now: t1, storeNotReady: "x"})
+	if status.LastWriteTime != nil {
+		t.Fatalf("a Destination whose store is not ready has a last write: %v", status.LastWriteTime)
+	}
+	setDestinationStatus(&status, 1, destinationFacts{store: "s", now: t1, canariesWritten: true})
+	if status.LastWriteTime == nil || !status.LastWriteTime.Equal(&t1) {
+		t.Fatalf("canary files found in the store: lastWriteTime = %v, want %v", status.LastWriteTime, t1)
+	}
+	setDestinationStatus(&status, 1, destinationFacts{store: "s", now: t2, canariesWritten: true})
+	if !status.LastWriteTime.Equal(&t1) {
+		t.Errorf("nothing changed in the store, yet lastWriteTime moved to %v", status.LastWriteTime)
+	}
+	setDestinationStatus(&status, 1, destinationFacts{store: "s", now: t2, canariesWritten: true, canariesChanged: true})
+	if !status.LastWriteTime.Equal(&t2) {
+		t.Errorf("canary files written again: lastWriteTime = %v, want %v", status.LastWriteTime, t2)
 	}
 }

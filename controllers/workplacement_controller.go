@@ -166,8 +166,9 @@ func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer
 }
 
 // finalize removes the placement's directory from the store and then the finalizer. A
-// Destination or store that no longer exists has nothing to remove; a store that exists but is
-// not ready keeps the finalizer until the registry says it is.
+// Destination or store that no longer exists has nothing to remove, nor has a placement never
+// written; a store that exists but is not ready keeps the finalizer of a written placement until
+// the registry says it is ready.
 func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.WorkPlacement, f *placementFacts) error {
 	if !controllerutil.ContainsFinalizer(wp, v1alpha1.FinalizerRepoCleanup) {
 		f.finalized = true
@@ -186,10 +187,15 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 	}
 	if w == nil {
 		ref := dest.Spec.StateStoreRef
+		if neverWritten(wp) {
+			// Nothing of this placement's can be in the store: no reason to wait for it.
+			log.Info("the state store is not ready and the placement was never written; nothing to remove", "stateStore", ref.Name)
+			return r.removeFinalizer(ctx, wp, f)
+		}
 		exists, err := r.storeExists(ctx, ref)
 		if err != nil || exists {
-			// A store that exists but is not ready keeps the finalizer: the registry's
-			// notification brings the placement back.
+			// A store that exists but is not ready keeps the finalizer of a placement that
+			// wrote files: the registry's notification brings the placement back.
 			return err
 		}
 		log.Info("the state store does not exist; leaving the placement's files, if any, in place", "stateStore", ref.Name)
@@ -213,6 +219,13 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 		return nil
 	}
 	return r.removeFinalizer(ctx, wp, f)
+}
+
+// neverWritten reports whether the placement has no write on record, so that none of its files
+// can be in the store. In aggregatedYAML mode another placement's write may have included it; the
+// next write of any placement on the Destination leaves it out.
+func neverWritten(wp *v1alpha1.WorkPlacement) bool {
+	return wp.Status.LastWriteTime == nil && wp.Status.Path == "" && wp.Status.VersionID == ""
 }
 
 // storeExists reports whether the state store named by ref exists.

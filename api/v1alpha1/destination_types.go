@@ -104,6 +104,11 @@ type DestinationStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastWriteTime is when the engine last found its canary files in the Destination's
+	// directory, having written them if they were not there. Empty while it never wrote to the
+	// store: a Destination deleted with cleanup all then has nothing of its own to remove.
+	// +optional
+	LastWriteTime *metav1.Time `json:"lastWriteTime,omitempty"`
 }
 
 // Destination is a place that receives workloads: a directory in a state store that Flux or

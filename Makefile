@@ -63,6 +63,7 @@ bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3
 	go test -run '^$$' -bench 'BenchmarkGitWriter/.*/writers=64$$' -benchtime 5000x -timeout 30m ./statestore/git/
 	go test -run '^$$' -bench . -benchtime 2s ./statestore/s3/
 	go test -run '^$$' -bench BenchmarkRunnerTrivialJobs -benchtime 100x ./pipeline/local/
+	go test -run '^$$' -bench 'BenchmarkPlacement/defaults' -benchtime 1x -timeout 30m ./controllers/
 
 .PHONY: run
 run: ## Start the local platform.

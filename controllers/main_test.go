@@ -212,7 +212,7 @@ func newGitFixture(t *testing.T) *gitFixture {
 }
 
 // git runs the git CLI on the repository.
-func (f *gitFixture) git(t *testing.T, args ...string) (string, error) {
+func (f *gitFixture) git(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	return f.server.Git(t.Context(), f.repo, args...)
 }
@@ -231,7 +231,7 @@ func (f *gitFixture) files(t *testing.T) []string {
 }
 
 // commits is the number of commits on main.
-func (f *gitFixture) commits(t *testing.T) int {
+func (f *gitFixture) commits(t testing.TB) int {
 	t.Helper()
 	if _, err := f.git(t, "rev-parse", "--verify", "--quiet", "refs/heads/main"); err != nil {
 		return 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -74,4 +75,22 @@ func describeObject(obj client.Object) string {
 		name = ns + "/" + name
 	}
 	return fmt.Sprintf("%s %s", reflect.TypeOf(obj).Elem().Name(), name)
+}
+
+// objectWrites is how many writes to the API server one reconcile makes at once when it has
+// several objects to create or delete.
+const objectWrites = 8
+
+// forEachConcurrently calls fn for every item, objectWrites at a time, and returns the first
+// error; the others stop early through the context.
+func forEachConcurrently[T any](ctx context.Context, items []T, fn func(context.Context, *T) error) error {
+	if len(items) == 1 {
+		return fn(ctx, &items[0])
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(objectWrites)
+	for i := range items {
+		g.Go(func() error { return fn(gctx, &items[i]) })
+	}
+	return g.Wait()
 }

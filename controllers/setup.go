@@ -13,6 +13,22 @@ import (
 	"kratix.dev/kratix/pipeline"
 )
 
+// The manager's defaults for its API client (cmd/kratix: --kube-api-qps, --kube-api-burst),
+// chosen with BenchmarkPlacement: at 50 queries per second a burst of 1,000 Works waits on the
+// client's rate limiter for most of a minute.
+const (
+	DefaultKubeAPIQPS   = 200
+	DefaultKubeAPIBurst = 400
+)
+
+// DefaultMaxConcurrentReconciles is the manager's default number of concurrent reconciles by
+// controller (cmd/kratix: --max-concurrent-reconciles), "default" for those not listed. The
+// Work and WorkPlacement controllers mostly wait on the API server and the state store's
+// writer, which batches the writes of concurrent placements into one commit.
+func DefaultMaxConcurrentReconciles() map[string]int {
+	return map[string]int{"default": 4, "work": 16, "workplacement": 32}
+}
+
 // Options tune the controllers.
 type Options struct {
 	// MaxConcurrentReconciles by controller name; Default applies to the controllers not listed.

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -40,6 +41,9 @@ import (
 const (
 	// indexTargetDestination indexes WorkPlacements by spec.targetDestinationName.
 	indexTargetDestination = "spec.targetDestinationName"
+	// indexPlacementWork indexes WorkPlacements by their kratix.io/work label (per namespace,
+	// as every index of a namespaced kind).
+	indexPlacementWork = "metadata.labels.work"
 	// indexWorkSelectorLabels indexes Works by every "key=value" pair that one of their workload
 	// groups selects on, and by anySelector for a group with an empty selector.
 	indexWorkSelectorLabels = "spec.workloadGroups.selectorLabels"
@@ -101,18 +105,29 @@ func (r *WorkReconciler) plan(ctx context.Context, work *v1alpha1.Work) (schedul
 	if err := r.Client.List(ctx, &dests); err != nil {
 		return scheduling.Plan{}, nil, fmt.Errorf("list Destinations: %w", err)
 	}
-	existing, err := placementsOf(ctx, r.Client, work)
+	existing, err := cachedPlacementsOf(ctx, r.Client, work)
 	if err != nil {
 		return scheduling.Plan{}, nil, err
 	}
 	return scheduling.NewDestinationSet(dests.Items).Place(work, existing), existing, nil
 }
 
-// placementsOf lists the Work's placements: its namespace, its kratix.io/work label.
+// placementsOf lists the Work's placements from the API server: its namespace, its
+// kratix.io/work label.
 func placementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
+	return listWorkPlacements(ctx, c, work, client.MatchingLabels{v1alpha1.LabelWork: scheduling.LabelValue(work.Name)})
+}
+
+// cachedPlacementsOf lists the Work's placements from the manager's cache through the
+// indexPlacementWork index, which spares scanning every placement of the namespace.
+func cachedPlacementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
+	return listWorkPlacements(ctx, c, work, client.MatchingFields{indexPlacementWork: scheduling.LabelValue(work.Name)})
+}
+
+// listWorkPlacements lists the Work's placements in its namespace that match.
+func listWorkPlacements(ctx context.Context, c client.Reader, work *v1alpha1.Work, match client.ListOption) ([]v1alpha1.WorkPlacement, error) {
 	var list v1alpha1.WorkPlacementList
-	if err := c.List(ctx, &list, client.InNamespace(work.Namespace),
-		client.MatchingLabels{v1alpha1.LabelWork: scheduling.LabelValue(work.Name)}); err != nil {
+	if err := c.List(ctx, &list, client.InNamespace(work.Namespace), match); err != nil {
 		return nil, fmt.Errorf("list the WorkPlacements of Work %s: %w", quoteRef(work.Namespace, work.Name), err)
 	}
 	return list.Items, nil
@@ -124,25 +139,35 @@ func placementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]
 // placement.
 func (r *WorkReconciler) apply(ctx context.Context, work *v1alpha1.Work, plan scheduling.Plan) (int, error) {
 	log := logr.FromContextOrDiscard(ctx)
-	created := 0
-	for i := range plan.Create {
-		wp := &plan.Create[i]
+	var created atomic.Int32
+	err := forEachConcurrently(ctx, plan.Create, func(ctx context.Context, wp *v1alpha1.WorkPlacement) error {
 		if err := controllerutil.SetControllerReference(work, wp, r.Client.Scheme()); err != nil {
-			return created, fmt.Errorf("own WorkPlacement %s: %w", wp.Name, err)
+			return fmt.Errorf("own WorkPlacement %s: %w", wp.Name, err)
 		}
 		// Born with the WorkPlacement controller's finalizer, which saves it a write.
 		controllerutil.AddFinalizer(wp, v1alpha1.FinalizerRepoCleanup)
 		err := r.Client.Create(ctx, wp)
 		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return created, fmt.Errorf("create WorkPlacement %s: %w", wp.Name, err)
+			return fmt.Errorf("create WorkPlacement %s: %w", wp.Name, err)
 		}
 		// AlreadyExists: the cache had not seen our own earlier create; its event brings the Work
 		// back with the placement in view.
-		created++
+		created.Add(1)
 		if err == nil {
 			log.Info("created a WorkPlacement", "workplacement", wp.Name, "destination", wp.Spec.TargetDestinationName)
 		}
+		return nil
+	})
+	if err != nil {
+		return int(created.Load()), err
 	}
+	return r.applyChanges(ctx, work, plan, int(created.Load()))
+}
+
+// applyChanges carries out the plan's updates, misschedules and deletes; created is how many
+// placements the plan's creates brought into existence.
+func (r *WorkReconciler) applyChanges(ctx context.Context, work *v1alpha1.Work, plan scheduling.Plan, created int) (int, error) {
+	log := logr.FromContextOrDiscard(ctx)
 	for _, list := range [][]v1alpha1.WorkPlacement{plan.Update, plan.Unmisschedule} {
 		for i := range list {
 			wp := &list[i]
@@ -233,45 +258,54 @@ func (r *WorkReconciler) finalize(ctx context.Context, work *v1alpha1.Work) (ctr
 	if !controllerutil.ContainsFinalizer(work, v1alpha1.FinalizerWorkCleanup) {
 		return ctrl.Result{}, nil
 	}
-	placements, err := placementsOf(ctx, r.APIReader, work)
+	placements, err := cachedPlacementsOf(ctx, r.Client, work)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	pending := 0
-	for i := range placements {
-		wp := &placements[i]
-		if wp.IsMisscheduled() {
-			if err := r.disown(ctx, work, wp); err != nil {
-				return ctrl.Result{}, err
-			}
-			continue
-		}
-		pending++
-		if !wp.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if err := r.Client.Delete(ctx, wp, client.Preconditions{UID: &wp.UID}); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("delete WorkPlacement %s: %w", wp.Name, err)
-		}
-	}
-	if pending > 0 {
-		// Check again now: placements without finalizers are already gone.
-		placements, err = placementsOf(ctx, r.APIReader, work)
-		if err != nil {
+	pending, err := r.release(ctx, work, placements)
+	if err == nil && pending == 0 {
+		// The cache may not have seen a placement created just before the Work was deleted:
+		// the API server has the last word before the finalizer goes.
+		if placements, err = placementsOf(ctx, r.APIReader, work); err != nil {
 			return ctrl.Result{}, err
 		}
-		pending = 0
-		for i := range placements {
-			if !placements[i].IsMisscheduled() {
-				pending++
-			}
-		}
+		pending, err = r.release(ctx, work, placements)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	if pending > 0 {
+		// Their deletion events bring the Work back; the recheck is a safety net.
 		logr.FromContextOrDiscard(ctx).Info("waiting for the Work's WorkPlacements to be deleted", "pending", pending)
 		return ctrl.Result{RequeueAfter: workCleanupRecheck}, nil
 	}
 	return ctrl.Result{}, removeFinalizer(ctx, r.Client, work, v1alpha1.FinalizerWorkCleanup)
+}
+
+// release disowns the misscheduled placements of a Work being deleted and deletes the others,
+// and returns how many of those are still there.
+func (r *WorkReconciler) release(ctx context.Context, work *v1alpha1.Work, placements []v1alpha1.WorkPlacement) (int, error) {
+	var pending []v1alpha1.WorkPlacement
+	for i := range placements {
+		wp := &placements[i]
+		if wp.IsMisscheduled() {
+			if err := r.disown(ctx, work, wp); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		pending = append(pending, *wp)
+	}
+	err := forEachConcurrently(ctx, pending, func(ctx context.Context, wp *v1alpha1.WorkPlacement) error {
+		if !wp.DeletionTimestamp.IsZero() {
+			return nil
+		}
+		if err := r.Client.Delete(ctx, wp, client.Preconditions{UID: &wp.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("delete WorkPlacement %s: %w", wp.Name, err)
+		}
+		return nil
+	})
+	return len(pending), err
 }
 
 // disown removes the Work's owner reference from a misscheduled placement, which then outlives
@@ -342,6 +376,14 @@ func setupWorkIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return []string{obj.(*v1alpha1.WorkPlacement).Spec.TargetDestinationName}
 	}); err != nil {
 		return fmt.Errorf("index WorkPlacements by Destination: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &v1alpha1.WorkPlacement{}, indexPlacementWork, func(obj client.Object) []string {
+		if work, ok := obj.GetLabels()[v1alpha1.LabelWork]; ok {
+			return []string{work}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index WorkPlacements by Work: %w", err)
 	}
 	if err := indexer.IndexField(ctx, &v1alpha1.Work{}, indexWorkSelectorLabels, func(obj client.Object) []string {
 		return workSelectorValues(obj.(*v1alpha1.Work))

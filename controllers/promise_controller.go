@@ -142,6 +142,9 @@ func (r *PromiseReconciler) ensureAPI(ctx context.Context, promise *v1alpha1.Pro
 			}
 			return fmt.Errorf("apply CRD %s: %w", desired.Name, err)
 		}
+		if err := r.applyManagerAccess(ctx, promise, desired); err != nil {
+			return err
+		}
 		installed = desired
 	}
 	gvk := promiseapi.GroupVersionKind(installed)

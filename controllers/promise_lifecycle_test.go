@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,7 @@ func TestPromiseDeletionTakesEverythingDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	checkManagerAccess(t, promise.Name, group, "things")
 	long := strings.Repeat("a", 60) + "-long-name" // 70 characters
 	requests := []*unstructured.Unstructured{thing(group, "first"), thing(group, long)}
 	for _, r := range requests {
@@ -104,6 +106,41 @@ func TestPromiseDeletionTakesEverythingDown(t *testing.T) {
 	err := env.Client.Get(t.Context(), client.ObjectKey{Name: "things." + group}, &apiextensionsv1.CustomResourceDefinition{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the CRD is still there: %v", err)
+	}
+	err = env.Client.Get(t.Context(), client.ObjectKey{Name: "kratix-promise-api-" + promise.Name}, &rbacv1.ClusterRole{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the engine's ClusterRole for the Promise's API is still there: %v", err)
+	}
+}
+
+// checkManagerAccess checks the ClusterRole that the install's aggregated role gathers for the
+// manager: it grants exactly the Promise API's requests, their status and finalizers.
+func checkManagerAccess(t *testing.T, promise, group, plural string) {
+	t.Helper()
+	role := &rbacv1.ClusterRole{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: "kratix-promise-api-" + promise}, role); err != nil {
+		t.Fatalf("the engine's ClusterRole for the Promise's API: %v", err)
+	}
+	if role.Labels[v1alpha1.LabelAggregateToManager] != "true" {
+		t.Errorf("ClusterRole %s labels = %v: the install's aggregated role would not gather it", role.Name, role.Labels)
+	}
+	granted := map[string]bool{}
+	for _, rule := range role.Rules {
+		for _, g := range rule.APIGroups {
+			for _, r := range rule.Resources {
+				for _, v := range rule.Verbs {
+					granted[g+"/"+r+":"+v] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{plural + ":watch", plural + ":update", plural + ":delete", plural + "/status:patch", plural + "/finalizers:update"} {
+		if !granted[group+"/"+want] {
+			t.Errorf("ClusterRole %s does not grant %s/%s: %v", role.Name, group, want, role.Rules)
+		}
+	}
+	if len(granted) != 10 {
+		t.Errorf("ClusterRole %s grants %d group/resource:verb pairs, want the 10 of the Promise's API: %v", role.Name, len(granted), role.Rules)
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -199,12 +201,33 @@ func (r *PromiseReconciler) deleteWorks(ctx context.Context, promise *v1alpha1.P
 	return true, nil
 }
 
-// deleteCRD stops the resource controller and deletes the CRD; done once it is gone.
+// applyManagerAccess applies the ClusterRole that gives the engine access to the requests of
+// the Promise's API (promiseapi.ManagerAccess), owned by the Promise.
+func (r *PromiseReconciler) applyManagerAccess(ctx context.Context, promise *v1alpha1.Promise, crd *apiextensionsv1.CustomResourceDefinition) error {
+	role := promiseapi.ManagerAccess(promise, crd)
+	if err := controllerutil.SetControllerReference(promise, role, r.Client.Scheme()); err != nil {
+		return fmt.Errorf("own ClusterRole %s: %w", role.Name, err)
+	}
+	if err := r.Client.Patch(ctx, role, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply ClusterRole %s: %w", role.Name, err)
+	}
+	return nil
+}
+
+// deleteCRD stops the resource controller and deletes the CRD, and then the engine's
+// ClusterRole for its requests; done once both are gone.
 func (r *PromiseReconciler) deleteCRD(ctx context.Context, promise *v1alpha1.Promise, f *promiseFacts) (bool, error) {
 	r.Resources.stop(promise.Name)
 	crd, err := r.installedCRD(ctx, promise)
-	if err != nil || crd == nil {
-		return crd == nil && err == nil, err
+	if err != nil {
+		return false, err
+	}
+	if crd == nil {
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: promiseapi.ManagerAccessName(promise.Name)}}
+		if err := r.Client.Delete(ctx, role); client.IgnoreNotFound(err) != nil {
+			return false, fmt.Errorf("delete ClusterRole %s: %w", role.Name, err)
+		}
+		return true, nil
 	}
 	if crd.DeletionTimestamp.IsZero() {
 		if err := r.Client.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {

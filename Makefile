@@ -19,7 +19,7 @@ all: build
 ##@ Development
 
 .PHONY: tools
-tools: ## Build kube-apiserver, etcd, kubectl and controller-gen into bin/ (skips what is built).
+tools: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, controller-gen, versitygw and kustomize into bin/ (skips what is built).
 	hack/build-tools.sh
 
 $(CONTROLLER_GEN) $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd $(KUBECTL):

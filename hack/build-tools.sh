@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Builds the test and development tools from the Go module proxy into bin/ (git-ignored):
 #   bin/k8s/<version>/{kube-apiserver,etcd,kubectl}  (KUBEBUILDER_ASSETS for envtest)
+#   bin/k8s/<version>/kube-controller-manager        (garbage collection in `kratix local`)
 #   bin/controller-gen-<version>
 #   bin/versitygw-<version>                           (the S3 server of the state-store tests)
-# Versions come from hack/tools/go.mod, except versitygw's, pinned below: its dependencies would
-# fight Kubernetes' in one module, and `go install module@version` checks its go.sum on its own. A tool already built at its version is skipped, so a warm
-# run costs a second. Nothing is downloaded except Go modules.
+#   bin/kustomize-<version>                           (install manifests; what Flux runs on a Destination)
+# Versions come from hack/tools/go.mod, except versitygw's and kustomize's, pinned below: their
+# dependencies would fight Kubernetes' in one module, and `go install module@version` checks its
+# go.sum on its own. A tool already built at its version is skipped, so a warm run costs a
+# second. Nothing is downloaded except Go modules.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 versitygw_version=v1.8.0
+kustomize_version=v5.8.1
 tools="$root/hack/tools"
 cd "$tools"
 
@@ -43,17 +47,26 @@ build() { # build <output> <package> [ldflags]
 build "$k8s_dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$ldflags"
 build "$k8s_dir/etcd" ./etcd
 build "$k8s_dir/kubectl" k8s.io/kubernetes/cmd/kubectl "$ldflags"
+build "$k8s_dir/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager "$ldflags"
 build "$root/bin/controller-gen-$cg_version" sigs.k8s.io/controller-tools/cmd/controller-gen
 ln -sfn "controller-gen-$cg_version" "$root/bin/controller-gen"
 
-if [[ ! -x "$root/bin/versitygw-$versitygw_version" ]]; then
-	echo "building versitygw $versitygw_version" >&2
-	start=$SECONDS
+install_pinned() { # install_pinned <name> <module path of the command> <version>
+	local name=$1 pkg=$2 version=$3
+	if [[ -x "$root/bin/$name-$version" ]]; then
+		return 0
+	fi
+	echo "building $name $version" >&2
+	local start=$SECONDS gobin
 	gobin=$(mktemp -d)
-	GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
-	mv "$gobin/versitygw" "$root/bin/versitygw-$versitygw_version"
+	GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "$pkg@$version"
+	mv "$gobin/$name" "$root/bin/$name-$version"
 	rmdir "$gobin"
-	echo "built versitygw in $((SECONDS - start))s" >&2
-fi
+	echo "built $name in $((SECONDS - start))s" >&2
+}
+
+install_pinned versitygw github.com/versity/versitygw/cmd/versitygw "$versitygw_version"
+install_pinned kustomize sigs.k8s.io/kustomize/kustomize/v5 "$kustomize_version"
+ln -sfn "kustomize-$kustomize_version" "$root/bin/kustomize"
 ln -sfn "versitygw-$versitygw_version" "$root/bin/versitygw"
 ln -sfn "k8s/$k8s_version/kubectl" "$root/bin/kubectl"

@@ -8,6 +8,10 @@ CONTROLLER_TOOLS_VERSION := $(shell sed -n 's/^[[:space:]]*sigs.k8s.io\/controll
 export KUBEBUILDER_ASSETS := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
+KUSTOMIZE := $(BIN)/kustomize
+
+# The image of the cluster install; empty keeps the one config/default names.
+IMG ?=
 
 # go test flags; TEST_FLAGS="-run Foo -v" narrows a run.
 TEST_FLAGS ?=
@@ -25,6 +29,9 @@ tools: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, controll
 $(CONTROLLER_GEN) $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd $(KUBECTL):
 	hack/build-tools.sh
 
+$(KUSTOMIZE):
+	hack/build-tools.sh
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object paths=./api/...
@@ -33,6 +40,17 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs into config/crd/bases and the manager's RBAC.
 	$(CONTROLLER_GEN) crd rbac:roleName=kratix-manager paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: install-manifests
+install-manifests: manifests $(KUSTOMIZE) ## Render the cluster install into dist/install.yaml; IMG=registry/kratix:tag sets the image.
+	@# kustomize edits a copy of config/, so that the target leaves the tree as it was.
+	@mkdir -p dist
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cp -R config "$$tmp/config"; \
+	if [[ -n "$(IMG)" ]]; then (cd "$$tmp/config/default" && $(KUSTOMIZE) edit set image "kratix=$(IMG)"); fi; \
+	$(KUSTOMIZE) build "$$tmp/config/default" > "$$tmp/install.yaml"; \
+	mv "$$tmp/install.yaml" dist/install.yaml
+	@echo "dist/install.yaml: kubectl apply --server-side -f dist/install.yaml"
 
 .PHONY: verify
 verify: ## Fail when generated files are stale (regenerates them, so a commit fixes it).

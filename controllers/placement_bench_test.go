@@ -78,40 +78,12 @@ func benchmarkPlacement(b *testing.B, qps float32, burst int, concurrency map[st
 		DefaultMaxConcurrentReconciles: concurrency["default"],
 	})
 
-	// The benchmark's own client: never the bottleneck.
-	fastCfg := rest.CopyConfig(env.Config)
-	fastCfg.QPS, fastCfg.Burst = 10000, 20000
-	c, err := client.New(fastCfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, fastCfg := benchClient(b)
 
-	f := &gitFixture{server: gitserver.NewHTTP(b, gitserver.HTTPOptions{}), repo: "state.git"}
-	if _, err := f.server.CreateRepo(f.repo, "main"); err != nil {
-		b.Fatal(err)
-	}
+	f, store := benchGitStore(b, c)
 	selector := map[string]string{"kratix-bench": uniqueName("placement")}
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: metav1.NamespaceDefault},
-		Data: map[string][]byte{
-			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
-			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
-		},
-	}
-	store := f.gitStore(uniqueName("git"), secret.Name)
-	benchCreate(b, c, secret)
-	benchCreate(b, c, store)
-	benchWaitReady(b, c, store, v1alpha1.ReasonStateStoreReady)
 	for i := range benchDestinations {
-		dest := &v1alpha1.Destination{
-			ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bench-dest"), Labels: selector},
-			Spec: v1alpha1.DestinationSpec{
-				StateStoreRef: v1alpha1.StateStoreReference{Kind: writers.KindGit, Name: store.Name},
-				Path:          fmt.Sprintf("bench-%d", i),
-			},
-		}
-		benchCreate(b, c, dest)
-		benchWaitReady(b, c, dest, v1alpha1.ReasonTestDocumentsWritten)
+		benchDestination(b, c, store, fmt.Sprintf("bench-%d", i), selector)
 	}
 
 	var total benchRound
@@ -216,7 +188,7 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 	requestsBefore := requests.snapshot()
 	throttledBefore := rateLimiterWait(b)
 
-	profiled := profileAPIServer(b, cfg, 15*time.Second)
+	profiled := profileAPIServer(b, 15*time.Second)
 	defer profiled()
 	b.StartTimer()
 	start := time.Now()
@@ -315,6 +287,52 @@ func createAll(b *testing.B, c client.Client, works []*v1alpha1.Work) {
 	if err := failed.Load(); err != nil {
 		b.Fatal(*err)
 	}
+}
+
+// benchClient is the benchmark's own client, which is never the bottleneck, and its config.
+func benchClient(b *testing.B) (client.Client, *rest.Config) {
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 10000, 20000
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, cfg
+}
+
+// benchGitStore starts a Git server with a repository and creates a GitStateStore on it, Ready.
+func benchGitStore(b *testing.B, c client.Client) (*gitFixture, *v1alpha1.GitStateStore) {
+	f := &gitFixture{server: gitserver.NewHTTP(b, gitserver.HTTPOptions{}), repo: "state.git"}
+	if _, err := f.server.CreateRepo(f.repo, "main"); err != nil {
+		b.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: metav1.NamespaceDefault},
+		Data: map[string][]byte{
+			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
+			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
+		},
+	}
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	benchCreate(b, c, secret)
+	benchCreate(b, c, store)
+	benchWaitReady(b, c, store, v1alpha1.ReasonStateStoreReady)
+	return f, store
+}
+
+// benchDestination creates a Destination with the labels on the store, at path, and waits until
+// its canary files are written.
+func benchDestination(b *testing.B, c client.Client, store *v1alpha1.GitStateStore, path string, labels map[string]string) *v1alpha1.Destination {
+	dest := &v1alpha1.Destination{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bench-dest"), Labels: labels},
+		Spec: v1alpha1.DestinationSpec{
+			StateStoreRef: v1alpha1.StateStoreReference{Kind: writers.KindGit, Name: store.Name},
+			Path:          path,
+		},
+	}
+	benchCreate(b, c, dest)
+	benchWaitReady(b, c, dest, v1alpha1.ReasonTestDocumentsWritten)
+	return dest
 }
 
 // benchCreate creates obj and deletes it when the benchmark ends, waiting until it is gone.
@@ -428,14 +446,18 @@ type requestCounts map[string]int64
 
 func (c *requestCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := rt.RoundTrip(req)
 		key := requestKind(req)
+		if err == nil && resp.StatusCode >= 400 {
+			key += fmt.Sprintf("(%d)", resp.StatusCode)
+		}
 		c.mu.Lock()
 		if c.counts == nil {
 			c.counts = map[string]int64{}
 		}
 		c.counts[key]++
 		c.mu.Unlock()
-		return rt.RoundTrip(req)
+		return resp, err
 	})
 }
 
@@ -504,16 +526,12 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // profileAPIServer takes a CPU profile of the API server for d into the file that
 // $KRATIX_BENCH_APISERVER_CPUPROFILE names, if set, and returns a function that waits for it
 // (go tool pprof bin/kube-apiserver <file> reads it).
-func profileAPIServer(b *testing.B, cfg *rest.Config, d time.Duration) func() {
+func profileAPIServer(b *testing.B, d time.Duration) func() {
 	path := os.Getenv("KRATIX_BENCH_APISERVER_CPUPROFILE")
 	if path == "" {
 		return func() {}
 	}
-	rc, err := rest.RESTClientFor(&rest.Config{Host: cfg.Host, TLSClientConfig: cfg.TLSClientConfig, BearerToken: cfg.BearerToken,
-		ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion(), GroupVersion: &schema.GroupVersion{}}, Timeout: d + time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
+	rc := apiServerClient(b, d+time.Minute)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -526,4 +544,14 @@ func profileAPIServer(b *testing.B, cfg *rest.Config, d time.Duration) func() {
 		}
 	}()
 	return func() { <-done }
+}
+
+// apiServerClient is a client of the API server's own paths (/metrics, /debug/pprof).
+func apiServerClient(b *testing.B, timeout time.Duration) *rest.RESTClient {
+	rc, err := rest.RESTClientFor(&rest.Config{Host: env.Config.Host, TLSClientConfig: env.Config.TLSClientConfig, BearerToken: env.Config.BearerToken,
+		ContentConfig: rest.ContentConfig{NegotiatedSerializer: scheme.Codecs.WithoutConversion(), GroupVersion: &schema.GroupVersion{}}, Timeout: timeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rc
 }

@@ -16,7 +16,7 @@ import (
 
 // apiPromise is a Promise named name whose API is the CRD <plural>.<group> of kind with one
 // string field per entry of fields, and no workflows.
-func apiPromise(t *testing.T, name, group, kind string, fields ...string) *v1alpha1.Promise {
+func apiPromise(t testing.TB, name, group, kind string, fields ...string) *v1alpha1.Promise {
 	t.Helper()
 	plural := strings.ToLower(kind) + "s"
 	props := map[string]any{}

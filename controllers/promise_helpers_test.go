@@ -22,7 +22,7 @@ import (
 )
 
 // exampleObjects reads the objects of a file under ../shared/examples.
-func exampleObjects(t *testing.T, name string) []*unstructured.Unstructured {
+func exampleObjects(t testing.TB, name string) []*unstructured.Unstructured {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -50,7 +50,7 @@ func exampleObjects(t *testing.T, name string) []*unstructured.Unstructured {
 }
 
 // examplePromise reads the Promise of an example file.
-func examplePromise(t *testing.T, name string) *v1alpha1.Promise {
+func examplePromise(t testing.TB, name string) *v1alpha1.Promise {
 	t.Helper()
 	for _, obj := range exampleObjects(t, name) {
 		if obj.GetKind() == "Promise" {

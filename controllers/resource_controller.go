@@ -37,7 +37,10 @@ const conflictRetry = 100 * time.Millisecond
 // reports the workflow and its Works in the request's conditions, and on deletion runs the
 // Resource Delete workflow and removes the request's Works, and so its files.
 type ResourceReconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Requests reads the requests: the manager's cache, which the manager's client does not use
+	// for unstructured objects (it would read each from the API server).
+	Requests client.Reader
 	Recorder events.EventRecorder
 	Driver   *workflowDriver
 	// Promise is the name of the Promise whose API this controller serves.
@@ -52,7 +55,7 @@ type ResourceReconciler struct {
 func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(r.GVK)
-	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+	if err := r.Requests.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	promise := &v1alpha1.Promise{}
@@ -110,11 +113,11 @@ func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured
 	f.worksObserved = true
 	for i := range works {
 		f.works = append(f.works, workOutcome(&works[i]))
-		var wps v1alpha1.WorkPlacementList
-		if err := r.Client.List(ctx, &wps, client.InNamespace(works[i].Namespace), client.MatchingLabels{v1alpha1.LabelWork: scheduling.LabelValue(works[i].Name)}); err != nil {
-			return fmt.Errorf("list the WorkPlacements of Work %s: %w", works[i].Name, err)
+		wps, err := cachedPlacementsOf(ctx, r.Client, &works[i])
+		if err != nil {
+			return err
 		}
-		for _, wp := range wps.Items {
+		for _, wp := range wps {
 			if wp.Status.VersionID != "" && !wp.IsMisscheduled() {
 				f.outputs = append(f.outputs, resourceOutput{Destination: wp.Spec.TargetDestinationName, Path: wp.Status.Path, Version: wp.Status.VersionID})
 			}

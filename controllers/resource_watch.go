@@ -117,7 +117,7 @@ func (r *ResourceReconciler) requestsOfLabels(ctx context.Context, labels map[st
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(r.GVK.GroupVersion().WithKind(r.GVK.Kind + "List"))
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
+	if err := r.Requests.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
@@ -133,7 +133,7 @@ func (r *ResourceReconciler) requestsOfLabels(ctx context.Context, labels map[st
 func (r *ResourceReconciler) allRequests(ctx context.Context, log logr.Logger) []reconcile.Request {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(r.GVK.GroupVersion().WithKind(r.GVK.Kind + "List"))
-	if err := r.Client.List(ctx, list); err != nil {
+	if err := r.Requests.List(ctx, list); err != nil {
 		log.Error(err, "list the Promise's requests")
 		return nil
 	}

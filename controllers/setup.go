@@ -105,6 +105,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	resources := newResourceControllers(mgr, func(promise string, gvk schema.GroupVersionKind) (controller.Controller, error) {
 		r := &ResourceReconciler{
 			Client:         mgr.GetClient(),
+			Requests:       mgr.GetCache(),
 			Recorder:       mgr.GetEventRecorder("resource"),
 			Driver:         driver,
 			Promise:        promise,

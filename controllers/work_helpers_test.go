@@ -22,7 +22,7 @@ import (
 
 // ensureNamespace creates the namespace unless it exists. It is left in place: envtest has no
 // namespace controller to finish deleting it.
-func ensureNamespace(t *testing.T, name string) {
+func ensureNamespace(t testing.TB, name string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 	if err := env.Client.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {

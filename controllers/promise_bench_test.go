@@ -1,0 +1,328 @@
+package controllers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline/local"
+)
+
+// BenchmarkPromiseUpdate is the engine end to end in local mode (issue 7, Performance): the
+// manager with the production defaults (cmd/kratix) and the local job runner with its default
+// parallelism, which runs every pipeline Job as host processes. The Promise carries the
+// workflows example's render pipeline (`sh`, one ConfigMap per request, stamped with
+// RENDER_VERSION). A round creates n requests and waits until every ConfigMap is committed
+// with version 1 and every request is Ready; then it bumps RENDER_VERSION in the Promise and
+// waits until every request has re-run (its status says version 2) and every ConfigMap in Git
+// says "2". Run it with -benchtime 1x; each round has its own Promise.
+func BenchmarkPromiseUpdate(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkPromiseUpdate(b, n) })
+	}
+}
+
+func benchmarkPromiseUpdate(b *testing.B, n int) {
+	ensureNamespace(b, v1alpha1.DefaultPlatformNS)
+	resetPeakRSS(b)
+	requests := &requestCounter{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst, cfg.UserAgent = DefaultKubeAPIQPS, DefaultKubeAPIBurst, "kratix-manager"
+	cfg.Wrap(requests.wrap)
+	startBenchPlatform(b, cfg)
+	c, _ := benchClient(b)
+	f, store := benchGitStore(b, c)
+	selector := map[string]string{"kratix-bench": uniqueName("promise")}
+	benchDestination(b, c, store, "bench", selector)
+
+	var create, update time.Duration
+	var perRequest, apiPerRequest float64
+	b.ResetTimer()
+	b.StopTimer()
+	for range b.N {
+		r := promiseRound(b, c, f, selector, n, requests)
+		b.Logf("round: %d requests created, run and committed in %.1fs; Promise updated: every request re-ran and every ConfigMap committed again in %.1fs; "+
+			"update round: manager %d API requests (%.1f per request), API server %d requests in all, pipelines included (%.1f per request); cleanup %.1fs",
+			n, r.create.Seconds(), r.update.Seconds(), r.managerRequests, float64(r.managerRequests)/float64(n),
+			r.apiRequests, float64(r.apiRequests)/float64(n), r.cleanup.Seconds())
+		b.Logf("manager API requests during the update round: %s", r.byKind)
+		create += r.create
+		update += r.update
+		perRequest += float64(r.managerRequests) / float64(n)
+		apiPerRequest += float64(r.apiRequests) / float64(n)
+	}
+	rounds := float64(b.N)
+	b.ReportMetric(create.Seconds()/rounds, "s/create-all")
+	b.ReportMetric(update.Seconds()/rounds, "s/update-all")
+	b.ReportMetric(perRequest/rounds, "manager-requests/request")
+	b.ReportMetric(apiPerRequest/rounds, "api-requests/request")
+	b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
+}
+
+// promiseRoundResult is what one round measured; the request counts are the update round's.
+type promiseRoundResult struct {
+	create, update, cleanup time.Duration
+	managerRequests         int64
+	apiRequests             int64
+	byKind                  string
+}
+
+func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests *requestCounter) promiseRoundResult {
+	ctx := context.Background()
+	name := uniqueName("appconfig")
+	group := name + ".bench.example.com"
+	promise := apiPromise(b, name, group, "AppConfig", "greeting")
+	promise.Spec.DestinationSelectors = []v1alpha1.PromiseScheduling{{MatchLabels: selector}}
+	promise.Spec.Workflows.Resource.Configure = examplePromise(b, "workflows/configmap-promise.yaml").Spec.Workflows.Resource.Configure
+	if err := c.Create(ctx, promise); err != nil {
+		b.Fatal(err)
+	}
+	benchPoll(b, "Promise "+name+" Available", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(promise.Status.Conditions, v1alpha1.ConditionAvailable) {
+			return fmt.Errorf("conditions %+v", promise.Status.Conditions)
+		}
+		return nil
+	})
+	ns := uniqueName("bench")
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
+	dir := "bench/resources/" + ns + "/" + name + "/"
+	var r promiseRoundResult
+
+	b.StartTimer()
+	start := time.Now()
+	createRequests(b, c, gvk, ns, n)
+	waitForRound(b, c, f, gvk, ns, dir, n, "1", start)
+	r.create = time.Since(start)
+
+	managerBefore, apiBefore := requests.snapshot(), apiServerRequests(b)
+	start = time.Now()
+	if err := updateRenderVersion(ctx, c, promise, "2"); err != nil {
+		b.Fatal(err)
+	}
+	waitForRound(b, c, f, gvk, ns, dir, n, "2", start)
+	r.update = time.Since(start)
+	b.StopTimer()
+	r.managerRequests, r.byKind = requests.snapshot().minus(managerBefore)
+	r.apiRequests = apiServerRequests(b) - apiBefore
+
+	start = time.Now()
+	if err := c.Delete(ctx, promise); err != nil {
+		b.Fatal(err)
+	}
+	deadline := start.Add(benchRoundTimeout)
+	for {
+		err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise)
+		if apierrors.IsNotFound(err) {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			b.Fatalf("Promise %s not deleted within %s: %v", name, benchRoundTimeout, err)
+		}
+		time.Sleep(time.Second)
+	}
+	r.cleanup = time.Since(start)
+	return r
+}
+
+// startBenchPlatform runs the engine with its production defaults and the local job runner
+// until the benchmark ends.
+func startBenchPlatform(b *testing.B, cfg *rest.Config) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dataDir := b.TempDir()
+	concurrency := DefaultMaxConcurrentReconciles()
+	_, stop := runManager(b, cfg, Options{MaxConcurrentReconciles: concurrency, DefaultMaxConcurrentReconciles: concurrency["default"]},
+		func(mgr ctrl.Manager) error {
+			runner := &local.Runner{
+				Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
+				DataDir: dataDir, Log: mgr.GetLogger().WithName("local-job-runner"),
+			}
+			return runner.SetupWithManager(mgr)
+		})
+	b.Cleanup(stop)
+}
+
+// createRequests creates n requests of the kind in the namespace from benchCreators goroutines.
+func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, ns string, n int) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var failed atomic.Pointer[error]
+	for range benchCreators {
+		wg.Go(func() {
+			for i := range next {
+				obj := &unstructured.Unstructured{}
+				obj.SetGroupVersionKind(gvk)
+				obj.SetNamespace(ns)
+				obj.SetName(fmt.Sprintf("app-%04d", i))
+				obj.Object["spec"] = map[string]any{"greeting": "hi"}
+				if err := c.Create(context.Background(), obj); err != nil {
+					err = fmt.Errorf("create %s: %w", obj.GetName(), err)
+					failed.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+}
+
+// waitForRound waits until n ConfigMaps under dir on main say renderVersion version, and then
+// until every request's status says it was rendered by that version and it is Ready.
+func waitForRound(b *testing.B, c client.Client, f *gitFixture, gvk schema.GroupVersionKind, ns, dir string, n int, version string, start time.Time) {
+	deadline := start.Add(benchRoundTimeout)
+	lastLog := start
+	want := "rendered by version " + version
+	for {
+		committed := committedWith(b, f, dir, `renderVersion: "`+version+`"`)
+		done := 0
+		if committed == n {
+			done = requestsDone(b, c, gvk, ns, want)
+		}
+		if committed == n && done == n {
+			return
+		}
+		now := time.Now()
+		if now.After(deadline) {
+			b.Fatalf("version %s: %d of %d ConfigMaps committed, %d requests done after %s", version, committed, n, done, benchRoundTimeout)
+		}
+		if testing.Verbose() && now.Sub(lastLog) >= 10*time.Second {
+			b.Logf("%.0fs: version %s: %d of %d ConfigMaps committed", now.Sub(start).Seconds(), version, committed, n)
+			lastLog = now
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// committedWith counts the files under dir on main that contain text.
+func committedWith(b *testing.B, f *gitFixture, dir, text string) int {
+	out, err := f.server.Git(context.Background(), f.repo, "grep", "-l", "-F", text, "main", "--", dir)
+	if err != nil {
+		// git grep exits 1 when nothing matches.
+		if strings.TrimSpace(out) == "" {
+			return 0
+		}
+		b.Fatalf("git grep: %v: %s", err, out)
+	}
+	return len(strings.Fields(out))
+}
+
+// requestsDone counts the requests that are Ready with the status message.
+func requestsDone(b *testing.B, c client.Client, gvk schema.GroupVersionKind, ns, message string) int {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		b.Fatal(err)
+	}
+	done := 0
+	for i := range list.Items {
+		obj := &list.Items[i]
+		msg, _, _ := unstructured.NestedString(obj.Object, "status", "message")
+		conds, err := unstructuredConditions(obj)
+		if err == nil && msg == message && meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady) {
+			done++
+		}
+	}
+	return done
+}
+
+// updateRenderVersion sets RENDER_VERSION in the Promise's render pipeline.
+func updateRenderVersion(ctx context.Context, c client.Client, promise *v1alpha1.Promise, version string) error {
+	if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+		return err
+	}
+	env := promise.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].Env
+	for i := range env {
+		if env[i].Name == "RENDER_VERSION" {
+			env[i].Value = version
+			return c.Update(ctx, promise)
+		}
+	}
+	return fmt.Errorf("the Promise's render pipeline has no RENDER_VERSION")
+}
+
+// apiServerRequests is the number of requests the API server has served (its
+// apiserver_request_total counter, summed), from every client: the manager, the pipeline
+// containers and the benchmark.
+func apiServerRequests(b *testing.B) int64 {
+	data, err := apiServerClient(b, time.Minute).Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatalf("read the API server's metrics: %v", err)
+	}
+	var total float64
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			b.Fatalf("apiserver_request_total: %q: %v", line, err)
+		}
+		total += v
+	}
+	return int64(total)
+}
+
+// resetPeakRSS resets the process's peak resident set size (VmHWM), so that a sub-benchmark
+// reports its own.
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("cannot reset the peak RSS (%v): the figure is the process's since it started", err)
+	}
+}
+
+// peakRSS is the process's peak resident set size in bytes (VmHWM): the manager and the local
+// job runner, with the benchmark's own client; the pipeline containers are processes of their
+// own.
+func peakRSS(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				b.Fatalf("VmHWM: %q: %v", line, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}

@@ -98,6 +98,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up the destination controller: %w", err)
 	}
 	driver := &workflowDriver{client: mgr.GetClient(), options: opts.Pipeline}
+	if err := mgr.Add(&pipelineRunCounter{informers: mgr.GetCache()}); err != nil {
+		return fmt.Errorf("add the pipeline run counter: %w", err)
+	}
 	resync := opts.ResourceResyncInterval
 	if resync <= 0 {
 		resync = DefaultResourceResyncInterval

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -96,6 +97,7 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		return ctrl.Result{}, err
 	}
 	f = workFactsOf(work, plan, existing, created)
+	metrics.ObserveScheduling(metrics.OutcomeUnscheduled, len(plan.Unscheduled))
 	return ctrl.Result{}, nil
 }
 
@@ -154,6 +156,7 @@ func (r *WorkReconciler) apply(ctx context.Context, work *v1alpha1.Work, plan sc
 		// back with the placement in view.
 		created.Add(1)
 		if err == nil {
+			metrics.ObserveScheduling(metrics.OutcomePlaced, 1)
 			log.Info("created a WorkPlacement", "workplacement", wp.Name, "destination", wp.Spec.TargetDestinationName)
 		}
 		return nil
@@ -190,6 +193,7 @@ func (r *WorkReconciler) applyChanges(ctx context.Context, work *v1alpha1.Work, 
 		if err := r.Client.Update(ctx, wp); err != nil {
 			return created, fmt.Errorf("mark WorkPlacement %s misscheduled: %w", wp.Name, err)
 		}
+		metrics.ObserveScheduling(metrics.OutcomeMisscheduled, 1)
 		log.Info("marked a WorkPlacement misscheduled", "workplacement", wp.Name, "destination", wp.Spec.TargetDestinationName)
 		r.Recorder.Eventf(work, wp, corev1.EventTypeWarning, v1alpha1.ReasonMisscheduled, "Misschedule",
 			"WorkPlacement %s is misscheduled: Destination %s no longer matches its workload group; its files stay there, frozen, until the WorkPlacement is deleted",

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/statestore"
 	"kratix.dev/kratix/statestore/git"
 	"kratix.dev/kratix/statestore/s3"
@@ -65,7 +66,10 @@ var _ Factory = DefaultFactory{}
 func (f DefaultFactory) New(store client.Object, secret map[string][]byte) (statestore.Writer, error) {
 	switch s := store.(type) {
 	case *v1alpha1.GitStateStore:
-		w, err := git.New(GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name)))
+		opts := GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name))
+		name := s.Name
+		opts.OnCommit = func(changes int) { metrics.ObserveCommit(KindGit, name, changes) }
+		w, err := git.New(opts)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -105,6 +106,7 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 		r.dropLocked(key)
 		return nil, true, fmt.Errorf("build a writer for %s: %w", key, err)
 	}
+	w = instrument(key, w)
 	r.dropLocked(key)
 	r.entries[key] = &entry{writer: w, fingerprint: fp}
 	return w, true, nil
@@ -127,7 +129,8 @@ func (r *Registry) SetReady(key Key, w statestore.Writer, ready bool) {
 	}
 }
 
-// Remove closes and forgets the writer of a store, e.g. when the store is deleted.
+// Remove closes and forgets the writer of a store, e.g. when the store is deleted, and its
+// metrics.
 func (r *Registry) Remove(key Key) {
 	r.mu.Lock()
 	e, ok := r.entries[key]
@@ -135,6 +138,7 @@ func (r *Registry) Remove(key Key) {
 	r.dropLocked(key)
 	subs := r.subscribersLocked()
 	r.mu.Unlock()
+	metrics.ForgetStore(key.Kind, key.Name)
 	if wasReady {
 		notify(subs, key)
 	}

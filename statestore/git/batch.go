@@ -55,6 +55,20 @@ func (w *Writer) answer(j *job) {
 	}
 }
 
+// observeCommit tells Options.OnCommit how many changes a pushed commit carries.
+func (w *Writer) observeCommit(j *job) {
+	if w.opts.OnCommit == nil {
+		return
+	}
+	changes := 0
+	for _, changed := range j.changed {
+		if changed {
+			changes++
+		}
+	}
+	w.opts.OnCommit(changes)
+}
+
 func (w *Writer) replyAll(batch []*request, err error) {
 	for _, r := range batch {
 		r.reply <- response{err: err}
@@ -78,6 +92,7 @@ func (w *Writer) commit(batch []*request) {
 			err = w.remote.push(ctx, j.pack, j.parent, j.commit)
 			if err == nil {
 				w.snap.head, w.snap.root = j.commit, j.root
+				w.observeCommit(j)
 				w.answer(j)
 				return
 			}

@@ -50,6 +50,10 @@ type Options struct {
 	Timeout time.Duration
 	// Logger receives the writer's logs; default discards.
 	Logger logr.Logger
+	// OnCommit, when set, is called after each pushed commit with the number of changes it
+	// carries (the size of the group commit), before their callers hear of it. It runs on the
+	// writer's goroutine: it must be quick and must not call the writer.
+	OnCommit func(changes int)
 }
 
 // Auth holds the credentials of a GitStateStore.

@@ -62,16 +62,18 @@ func transitioned(before, after *metav1.Condition) bool {
 }
 
 // recordTransition emits an Event on obj when its condition of type condType changed status or
-// reason: Normal when it became True, Warning otherwise, with the condition's reason and message.
+// reason: Normal when it became True, Warning when it failed, with the condition's reason and
+// message; none when it is merely under way.
 // action says what the controller was doing, e.g. "Validate".
 func recordTransition(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition, condType, action string) {
 	prev, cur := meta.FindStatusCondition(before, condType), meta.FindStatusCondition(after, condType)
-	if !transitioned(prev, cur) || (prev == nil && inProgress[cur.Reason]) {
-		// A new object that is merely under way has nothing to report yet.
+	if !transitioned(prev, cur) || (cur.Status != metav1.ConditionTrue && inProgress[cur.Reason]) {
+		// Work under way is reported where it starts (a pipeline's start, a write) and where it
+		// ends; its steps in between would cost the API server a write each and say little.
 		return
 	}
 	eventType := corev1.EventTypeWarning
-	if cur.Status == metav1.ConditionTrue || inProgress[cur.Reason] {
+	if cur.Status == metav1.ConditionTrue {
 		eventType = corev1.EventTypeNormal
 	}
 	rec.Eventf(obj, nil, eventType, cur.Reason, action, "%s", eventNote(cur.Message))

@@ -108,7 +108,9 @@ func workflowCondition(what, failed string, invalid error, d pipeline.Decision) 
 		return metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully, fmt.Sprintf("the %s workflow completed", what)
 	case d.Verdict == pipeline.Fail:
 		return metav1.ConditionFalse, failed, fmt.Sprintf("the %s workflow failed: %s", what, d.Failure)
-	case d.Verdict == pipeline.Wait:
+	case d.Verdict == pipeline.Wait, d.Verdict == pipeline.Start && d.Job != "":
+		// A started Job is running as far as the request can tell: the same words spare a
+		// status write when the next reconcile sees it running.
 		return metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, fmt.Sprintf("the %s workflow is running (Job %s)", what, d.Job)
 	default:
 		return metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, fmt.Sprintf("the %s workflow is starting pipeline %d", what, d.Pipeline+1)

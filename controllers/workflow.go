@@ -76,9 +76,11 @@ func (d *workflowDriver) advance(ctx context.Context, w pipeline.Workflow, manua
 		decision = pipeline.Decide(state)
 	}
 	if decision.Verdict == pipeline.Start {
-		if err := d.start(ctx, w, decision); err != nil {
+		job, err := d.start(ctx, w, decision)
+		if err != nil {
 			return decision, err
 		}
+		decision.Job = job
 	}
 	for _, name := range decision.Prune {
 		job := &batchv1.Job{}
@@ -142,27 +144,28 @@ func workflowAction(w pipeline.Workflow) string {
 	return "Configure"
 }
 
-// start creates the access objects and the Job of the decision's pipeline. A Job that already
-// exists was created by an earlier reconcile that the cache had not shown yet: the same run.
-func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decision pipeline.Decision) error {
+// start creates the access objects and the Job of the decision's pipeline, and returns the Job's
+// name. A Job that already exists was created by an earlier reconcile that the cache had not
+// shown yet: the same run.
+func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decision pipeline.Decision) (string, error) {
 	access, err := pipeline.BuildAccess(w, decision.Pipeline, d.options)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+		return "", fmt.Errorf("%w: %w", errInvalidWorkflow, err)
 	}
 	if err := d.applyAccess(ctx, access); err != nil {
-		return err
+		return "", err
 	}
 	job, err := pipeline.BuildJob(w, decision.Pipeline, decision.Run, d.options)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errInvalidWorkflow, err)
+		return "", fmt.Errorf("%w: %w", errInvalidWorkflow, err)
 	}
 	if err := d.client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		if apierrors.IsInvalid(err) {
-			return fmt.Errorf("%w: the API server refused Job %s: %w", errInvalidWorkflow, job.Name, err)
+			return "", fmt.Errorf("%w: the API server refused Job %s: %w", errInvalidWorkflow, job.Name, err)
 		}
-		return fmt.Errorf("create Job %s: %w", job.Name, err)
+		return "", fmt.Errorf("create Job %s: %w", job.Name, err)
 	}
-	return nil
+	return job.Name, nil
 }
 
 // applyAccess applies the ServiceAccount and RBAC of a pipeline with server-side apply, each

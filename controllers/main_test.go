@@ -104,6 +104,7 @@ func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Ma
 		Logger:                 zap.New(zap.UseDevMode(true), zap.WriteTo(logs)),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(),
 		// Every test starts its own manager with the same controller names.
 		Controller: config.Controller{SkipNameValidation: &skip},
 	})

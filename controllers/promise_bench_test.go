@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,6 +128,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	waitForRound(b, c, f, gvk, ns, dir, n, "2", start)
 	r.update = time.Since(start)
 	b.StopTimer()
+	writeHeapProfile(b)
 	r.managerRequests, r.byKind = requests.snapshot().minus(managerBefore)
 	r.apiRequests = apiServerRequests(b) - apiBefore
 
@@ -325,4 +327,22 @@ func peakRSS(b *testing.B) int64 {
 	}
 	b.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// writeHeapProfile writes the heap profile into the file that $KRATIX_BENCH_HEAPPROFILE names,
+// if set: what the manager holds at the end of an update round (go tool pprof -sample_index
+// inuse_space controllers.test <file>).
+func writeHeapProfile(b *testing.B) {
+	path := os.Getenv("KRATIX_BENCH_HEAPPROFILE")
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	"kratix.dev/kratix/controllers/writers"
@@ -27,6 +28,13 @@ const (
 // writer, which batches the writes of concurrent placements into one commit.
 func DefaultMaxConcurrentReconciles() map[string]int {
 	return map[string]int{"default": 4, "work": 16, "workplacement": 32}
+}
+
+// CacheOptions are what the engine needs of the manager's cache (ctrl.Options.Cache): objects
+// are cached without their managedFields, which the engine never reads and which held a fifth of
+// the cache's memory with 1,000 resource requests (BenchmarkPromiseUpdate).
+func CacheOptions() cache.Options {
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // Options tune the controllers.

@@ -141,6 +141,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		// Release the lease on a clean shutdown so that a new replica takes over at once.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &gracefulShutdown,
+		Cache:                         controllers.CacheOptions(),
 		Controller:                    config.Controller{MaxConcurrentReconciles: opts.concurrency.get("default")},
 	})
 	if err != nil {

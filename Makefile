@@ -83,6 +83,10 @@ bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3
 	go test -run '^$$' -bench BenchmarkRunnerTrivialJobs -benchtime 100x ./pipeline/local/
 	go test -run '^$$' -bench 'BenchmarkPlacement/defaults' -benchtime 1x -timeout 30m ./controllers/
 
+.PHONY: bench-e2e
+bench-e2e: tools ## The engine end to end in local mode: N=100 and N=1,000 resource requests created, then a Promise update re-runs them all.
+	go test -run '^$$' -bench 'BenchmarkPromiseUpdate' -benchtime 1x -timeout 60m ./controllers/
+
 .PHONY: run
 run: ## Start the local platform.
 	@echo "kratix local: the local platform is not there yet (see the issue 'The product in a user's hands')." >&2

@@ -87,12 +87,17 @@ bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3
 bench-e2e: tools ## The engine end to end in local mode: N=100 and N=1,000 resource requests created, then a Promise update re-runs them all.
 	go test -run '^$$' -bench 'BenchmarkPromiseUpdate' -benchtime 1x -timeout 60m ./controllers/
 
+# Flags of `kratix local` for `make run`, e.g. LOCAL_FLAGS="--api-port 6443 --data-dir /tmp/k".
+LOCAL_FLAGS ?=
+
 .PHONY: run
-run: ## Start the local platform.
-	@echo "kratix local: the local platform is not there yet (see the issue 'The product in a user's hands')." >&2
-	@echo "Until then: 'make test' runs the engine against a real API server." >&2
-	@exit 1
+run: tools build ## Start the local platform (API server, engine, Git state store) in .kratix-local/; Ctrl-C stops it.
+	$(strip $(BIN)/kratix local $(LOCAL_FLAGS))
+
+.PHONY: test-e2e
+test-e2e: tools ## Run the end-to-end test of `kratix local` alone.
+	go test -count=1 -v $(TEST_FLAGS) ./test/e2e/
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)

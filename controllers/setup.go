@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/pipeline"
 )
@@ -28,6 +32,18 @@ const (
 // writer, which batches the writes of concurrent placements into one commit.
 func DefaultMaxConcurrentReconciles() map[string]int {
 	return map[string]int{"default": 4, "work": 16, "workplacement": 32}
+}
+
+// NewScheme is the scheme of the engine's manager: Kubernetes' built-in kinds, CRDs and the
+// platform.kratix.io kinds.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // CacheOptions are what the engine needs of the manager's cache (ctrl.Options.Cache): objects

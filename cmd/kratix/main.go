@@ -3,8 +3,6 @@
 //	kratix manager            run the controllers against a Kubernetes API server
 //	kratix pipeline-adapter   the engine's steps inside pipeline Jobs (reader, work-writer, status-writer)
 //	kratix local              an embedded platform for a laptop or CI
-//
-// local lands with its issue.
 package main
 
 import (
@@ -31,6 +29,7 @@ func commands() []command {
 	return []command{
 		{name: "manager", summary: "run the controllers against a Kubernetes API server", run: runManagerCommand},
 		{name: "pipeline-adapter", summary: "the engine's steps inside a pipeline Job: reader, work-writer, status-writer", run: runPipelineAdapter},
+		{name: "local", summary: "a whole platform on this machine: API server, engine and a Git state store", run: runLocalCommand},
 	}
 }
 

@@ -10,9 +10,6 @@ import (
 	"strings"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -108,17 +105,6 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// newScheme returns the scheme of every kind the manager reads or writes.
-func newScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, platformv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
 // newManager builds the controller manager with its probes and controllers; Start runs it.
 func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
@@ -126,7 +112,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 	cfg.Burst = opts.burst
 	cfg.UserAgent = "kratix-manager"
 
-	scheme, err := newScheme()
+	scheme, err := controllers.NewScheme()
 	if err != nil {
 		return nil, fmt.Errorf("build scheme: %w", err)
 	}

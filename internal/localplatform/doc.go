@@ -1,0 +1,23 @@
+// Package localplatform is `kratix local`: a whole platform on one machine, with no cluster. It
+// runs etcd, kube-apiserver and kube-controller-manager (the binaries `make tools` builds into
+// bin/k8s/<version>/) as child processes on loopback, installs the engine's CRDs, and runs the
+// engine's controllers with the local job runner (pipeline/local) in this process. A
+// GitStateStore `default`, backed by a bare repository in the data directory, and a Destination
+// `local` on it are created, so that a Promise applied with kubectl ends up as commits that
+// `git log` shows.
+//
+// Everything lives in one data directory (default .kratix-local/):
+//
+//	kubeconfig               an administrator's kubeconfig, rewritten at every start
+//	state.git/               the bare repository of the GitStateStore `default`
+//	etcd/                    etcd's data: the platform's objects survive a restart
+//	pki/                     the CA, serving and client certificates, the service-account keys
+//	control-plane/           kube-controller-manager's kubeconfig
+//	jobs/                    the local job runner's volumes and container logs, per Job
+//	logs/                    one log per process; the previous start's as <name>.log.1
+//	kratix.lock              held (flock) while a platform runs on the directory
+//
+// kube-controller-manager runs without its Job controller: the local job runner plays that part.
+// It is there for garbage collection (owner references) and namespace deletion, which behave as
+// in a cluster.
+package localplatform

@@ -145,7 +145,7 @@ func TestWorkResourceLevelPlacementIsKept(t *testing.T) {
 
 	markPlacementReady(t, &wps[0])
 	cond = waitForWorkCondition(t, work, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady)
-	if cond.Message != "all 1 placements written" {
+	if cond.Message != "1 of 1 placements written" {
 		t.Errorf("Ready message %q", cond.Message)
 	}
 	if work.Status.ObservedGeneration != work.Generation {

@@ -111,7 +111,7 @@ func workReadiness(f workFacts) (metav1.ConditionStatus, string, string) {
 	case f.ready < f.desired:
 		return metav1.ConditionFalse, v1alpha1.ReasonPlacementsPending, written
 	default:
-		return metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, fmt.Sprintf("all %d placements written", f.desired)
+		return metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, fmt.Sprintf("%d of %d placements written", f.desired, f.desired)
 	}
 }
 

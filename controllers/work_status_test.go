@@ -64,9 +64,9 @@ func TestWorkReadiness(t *testing.T) {
 		msg    string
 	}{
 		{"all ready", workFacts{planned: true, desired: 3, created: 3, ready: 3},
-			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "all 3 placements written"},
+			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "3 of 3 placements written"},
 		{"nothing to place", workFacts{planned: true},
-			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "all 0 placements written"},
+			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "0 of 0 placements written"},
 		{"some not written yet", workFacts{planned: true, desired: 3, created: 3, ready: 2},
 			metav1.ConditionFalse, v1alpha1.ReasonPlacementsPending, "2 of 3 placements written"},
 		{"some not created yet", workFacts{planned: true, desired: 3, created: 1},
@@ -75,7 +75,7 @@ func TestWorkReadiness(t *testing.T) {
 			metav1.ConditionFalse, v1alpha1.ReasonPlacementsPending, "0 of 0 placements written; 1 workload groups have no matching Destination"},
 		{"misscheduled placements do not hold Ready back",
 			workFacts{planned: true, desired: 1, created: 1, ready: 1, misscheduled: []misscheduledPlacement{{name: "w.dev", destination: "dev"}}},
-			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "all 1 placements written"},
+			metav1.ConditionTrue, v1alpha1.ReasonAllPlacementsReady, "1 of 1 placements written"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ const (
 	// LabelWorkflowRun numbers the runs of an object's workflow on its Jobs: creation timestamps
 	// have one-second resolution, too coarse to order the Jobs of a fast pipeline. Ours, beyond
 	// CONTRACT.md §2.
-	LabelWorkflowRun        = "kratix.io/workflow-run"
+	LabelWorkflowRun = "kratix.io/workflow-run"
 	// LabelAggregateToManager marks the ClusterRoles that the engine creates for itself, one per
 	// Promise API, which the install's aggregated ClusterRole kratix-manager-promise-apis
 	// gathers: the manager gets access to resource requests of exactly the installed APIs.

@@ -222,3 +222,11 @@ func checkAssets(dir string) error {
 	}
 	return nil
 }
+
+// Context is a context that ends with the test or after a minute, whichever is first.
+func Context(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -11,12 +11,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // TestKubectlGetColumns runs the real kubectl against the API server and checks the columns that
 // CONTRACT.md §1 promises, with values that come from spec, status and labels.
 func TestKubectlGetColumns(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	ready := metav1.Condition{Type: platformv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: platformv1alpha1.ReasonStateStoreReady, Message: "ok"}
 
 	store := &platformv1alpha1.GitStateStore{
@@ -85,7 +86,7 @@ func TestKubectlGetColumns(t *testing.T) {
 
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd, err := env.Kubectl(testContext(t), args...)
+	cmd, err := env.Kubectl(testenv.Context(t), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

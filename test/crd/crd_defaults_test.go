@@ -9,13 +9,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // createAndRead creates the object and reads it back as typed out: what the API server stored,
 // defaults included.
 func createAndRead(t *testing.T, manifest string, out client.Object) {
 	t.Helper()
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	in := object(t, manifest)
 	if err := env.Client.Create(ctx, in); err != nil {
 		t.Fatalf("create: %v", err)

@@ -22,7 +22,7 @@ import (
 // server-side dry run: Promises, Destinations and state stores written for Kratix must apply
 // unchanged. Objects of a Promise's own API need its CRD first and are left to the Promise tests.
 func TestSharedExamplesApply(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

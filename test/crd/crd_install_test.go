@@ -10,12 +10,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // TestCRDsInstall checks that every CRD of config/crd/bases is established and served with the
 // scope, short names and category that CONTRACT.md §1 gives.
 func TestCRDsInstall(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	want := []struct {
 		plural     string
 		kind       string

@@ -6,6 +6,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // validDestination is a Destination that the API server accepts; %s is its name.
@@ -309,7 +311,7 @@ spec:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := testenv.Context(t)
 			err := env.Client.Create(ctx, object(t, tc.manifest), client.DryRunAll)
 			if err == nil {
 				t.Fatalf("the API server accepted it; want a refusal saying %q", tc.want)
@@ -339,7 +341,7 @@ spec:
 // TestFilepathModeIsImmutable changes the filepath mode of an existing Destination: files already
 // written in one layout would be orphaned by another, so the API server refuses.
 func TestFilepathModeIsImmutable(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testenv.Context(t)
 	dest := object(t, strings.Replace(validDestination, "%s", "immutable-mode", 1))
 	if err := env.Client.Create(ctx, dest); err != nil {
 		t.Fatal(err)

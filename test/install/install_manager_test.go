@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -202,14 +203,14 @@ func TestManagerAcceptsTheDeploymentsFlags(t *testing.T) {
 	}
 
 	bin := filepath.Join(t.TempDir(), "kratix")
-	build := exec.CommandContext(testContext(t), "go", "build", "-o", bin, "./cmd/kratix")
+	build := exec.CommandContext(testenv.Context(t), "go", "build", "-o", bin, "./cmd/kratix")
 	build.Dir = repoRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/kratix: %v\n%s", err, out)
 	}
 	run := func(args ...string) {
 		t.Helper()
-		cmd := exec.CommandContext(testContext(t), bin, args...)
+		cmd := exec.CommandContext(testenv.Context(t), bin, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/promiseapi"
 )
 
@@ -138,7 +139,7 @@ func TestManagerServiceAccountAccess(t *testing.T) {
 				Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
 				ResourceAttributes: &a,
 			}}
-			if err := env.Client.Create(testContext(t), review); err != nil {
+			if err := env.Client.Create(testenv.Context(t), review); err != nil {
 				t.Fatal(err)
 			}
 			if review.Status.Allowed != tc.want {

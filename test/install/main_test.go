@@ -6,7 +6,6 @@ package install
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,14 +33,6 @@ const (
 var env *testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, &env)) }
-
-// testContext is a context that ends with the test or after a minute, whichever is first.
-func testContext(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // repoRoot is the engine's repository.
 func repoRoot(t *testing.T) string {
@@ -176,7 +166,7 @@ func as[T any](t *testing.T, u *unstructured.Unstructured) *T {
 // input, and returns what it printed.
 func kubectl(t *testing.T, stdin []byte, args ...string) string {
 	t.Helper()
-	cmd, err := env.Kubectl(testContext(t), args...)
+	cmd, err := env.Kubectl(testenv.Context(t), args...)
 	if err != nil {
 		t.Fatal(err)
 	}

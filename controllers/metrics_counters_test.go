@@ -87,8 +87,24 @@ func TestMetricsFollowAWorkIntoGit(t *testing.T) {
 	nowhere := newWork(t, ns, "", rootGroup(t, map[string]string{"metrics": uniqueName("nowhere")}, namespaceManifest("nowhere")))
 	createWork(t, nowhere)
 	waitForWorkCondition(t, nowhere, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonNoMatchingDestination)
-	if d := unscheduled() - unscheduledBefore; d < 1 {
-		t.Errorf("a Work without a Destination did not count as unscheduled")
+	if d := unscheduled() - unscheduledBefore; d != 1 {
+		t.Errorf("a Work with one group and no Destination counted %v unscheduled groups, want 1", d)
+	}
+	// Another scheduling pass while it still waits does not count again.
+	update(t, nowhere, func(w *v1alpha1.Work) {
+		w.Spec.WorkloadGroups = []v1alpha1.WorkloadGroup{rootGroup(t, w.Spec.WorkloadGroups[0].DestinationSelectors[0].MatchLabels, namespaceManifest("nowhere-2"))}
+	})
+	waitFor(t, "the changed Work scheduled again", func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(nowhere), nowhere); err != nil {
+			return err
+		}
+		if nowhere.Status.ObservedGeneration != nowhere.Generation {
+			return fmt.Errorf("generation %d observed %d", nowhere.Generation, nowhere.Status.ObservedGeneration)
+		}
+		return nil
+	})
+	if d := unscheduled() - unscheduledBefore; d != 1 {
+		t.Errorf("a Work that went on waiting for a Destination counted %v unscheduled groups, want 1", d)
 	}
 
 	update(t, dest, func(d *v1alpha1.Destination) { d.Labels = map[string]string{"metrics": uniqueName("elsewhere")} })

@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -97,7 +98,6 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		return ctrl.Result{}, err
 	}
 	f = workFactsOf(work, plan, existing, created)
-	metrics.ObserveScheduling(metrics.OutcomeUnscheduled, len(plan.Unscheduled))
 	return ctrl.Result{}, nil
 }
 
@@ -344,6 +344,11 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	}
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionScheduleSucceeded, "Schedule")
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionReady, "Schedule")
+	before := meta.FindStatusCondition(base.Status.Conditions, v1alpha1.ConditionScheduleSucceeded)
+	if len(f.unscheduled) > 0 && (before == nil || before.Reason != v1alpha1.ReasonNoMatchingDestination) {
+		// Counted when the Work starts waiting for a Destination, not at every pass while it waits.
+		metrics.ObserveScheduling(metrics.OutcomeUnscheduled, len(f.unscheduled))
+	}
 	return nil
 }
 

@@ -86,8 +86,8 @@ var (
 	schedulingOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: SchedulingOutcomesName,
 		Help: "Outcomes of scheduling Works onto Destinations: placed counts WorkPlacements created; unscheduled counts workload groups " +
-			"that no Destination matched, once per scheduling pass of their Work (a steady rate means Works wait for a Destination " +
-			"with the labels they select; see the Work's ScheduleSucceeded condition); misscheduled counts WorkPlacements whose " +
+			"that no Destination matched, when their Work starts waiting for one (a steady rate means Works keep arriving that select " +
+			"labels no Destination has; see the Work's ScheduleSucceeded condition); misscheduled counts WorkPlacements whose " +
 			"Destination stopped matching: their files stay, frozen, until the platform team deletes them.",
 	}, []string{"outcome"})
 )

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -136,13 +137,14 @@ func (e *Env) InstallResourceCRD(ctx context.Context, group, kind, plural string
 	if err := e.Client.Create(ctx, crd.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create CRD %s: %w", crd.Name, err)
 	}
+	gk := schema.GroupKind{Group: group, Kind: kind}
 	for {
 		current := &apiextensionsv1.CustomResourceDefinition{}
-		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(crd), current); err == nil {
-			for _, c := range current.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return crd, nil
-				}
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(crd), current); err == nil && established(current) {
+			// The API server's discovery can lag behind Established by a moment: the kind is
+			// ready for the tests once the client can map it.
+			if _, err := e.Client.RESTMapper().RESTMapping(gk, "v1"); err == nil {
+				return crd, nil
 			}
 		}
 		select {
@@ -151,6 +153,16 @@ func (e *Env) InstallResourceCRD(ctx context.Context, group, kind, plural string
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// established reports whether the CRD's Established condition is True.
+func established(crd *apiextensionsv1.CustomResourceDefinition) bool {
+	for _, c := range crd.Status.Conditions {
+		if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // Main starts a control plane, stores it in *env, runs the package's tests and stops it; use it as

@@ -143,17 +143,7 @@ func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Ma
 // waitTimeout.
 func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, waitTimeout, 50*time.Millisecond, check)
 }
 
 // uniqueName returns prefix with a random suffix, so that no test sees another's objects.

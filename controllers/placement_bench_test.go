@@ -27,6 +27,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/gitserver"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/scheduling"
 )
@@ -386,17 +387,7 @@ func benchWaitReady(b *testing.B, c client.Client, obj client.Object, reason str
 // benchPoll is waitFor for benchmarks, with a minute for the slower setup under load.
 func benchPoll(b *testing.B, what string, check func() error) {
 	b.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: not within a minute: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(b, what, time.Minute, 100*time.Millisecond, check)
 }
 
 // benchFilesOf counts the files on main whose path names the round's namespace (the Promises'

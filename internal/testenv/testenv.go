@@ -242,3 +242,20 @@ func Context(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// Eventually calls check every interval until it returns nil, and fails the test with check's
+// last error once timeout has passed.
+func Eventually(t testing.TB, what string, timeout, interval time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}

@@ -279,17 +279,7 @@ func (l *local) processesOf() []string {
 // waitTimeout.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	testenv.Eventually(t, what, waitTimeout, 250*time.Millisecond, check)
 }
 
 // lockedWriter serialises writes with the stdout reader's.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +102,10 @@ func TestManagerServesProbesAndMetrics(t *testing.T) {
 	}
 }
 
-// TestCommandLineErrors checks the exit codes and messages of bad command lines.
+// TestCommandLineErrors checks the exit codes and messages of bad command lines; none of them
+// starts anything (TestLocalPlatform in test/e2e runs `kratix local` for real).
 func TestCommandLineErrors(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
 	cases := []struct {
 		args []string
 		code int
@@ -116,6 +119,10 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"manager", "--max-concurrent-reconciles", "work"}, 2, `"work" is not name=count`},
 		{[]string{"manager", "--max-concurrent-reconciles", "work=0"}, 2, "at least 1"},
 		{[]string{"manager", "--kubeconfig", "/nonexistent/kubeconfig"}, 1, "load kubeconfig /nonexistent/kubeconfig"},
+		{[]string{"local", "extra"}, 2, "unexpected arguments: extra"},
+		{[]string{"local", "--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+		{[]string{"local", "--data-dir", data, "--bin-dir", t.TempDir()}, 1, "run `make tools`"},
+		{[]string{"local", "--data-dir", data, "--api-port", "70000"}, 1, "API port 70000 is not a port"},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {

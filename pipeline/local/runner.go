@@ -126,13 +126,9 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	return ctrl.Result{}, nil
 }
 
+// finished reports whether the Job completed or failed, as the workflow engine reads it.
 func finished(job *batchv1.Job) bool {
-	for _, c := range job.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
+	return pipeline.ObserveJob(job).Phase != pipeline.JobRunning
 }
 
 // run executes the Job and records the outcome in its status.

@@ -122,3 +122,17 @@ func TestUnstructuredStatus(t *testing.T) {
 		t.Error("outputs left after the last one went")
 	}
 }
+
+// A pipeline that a reconcile started reads as running, word for word, so that the next
+// reconcile, which sees its Job running, has no status to write.
+func TestStartedPipelineReadsAsRunning(t *testing.T) {
+	var started, running []metav1.Condition
+	setResourceConditions(&started, resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Start, Job: "job-1"}})
+	setResourceConditions(&running, resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Wait, Job: "job-1"}})
+	for _, c := range running {
+		got := meta.FindStatusCondition(started, c.Type)
+		if got == nil || got.Status != c.Status || got.Reason != c.Reason || got.Message != c.Message {
+			t.Errorf("%s: started %+v, running %+v", c.Type, got, c)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"golang.org/x/sync/errgroup"
 
+	"kratix.dev/kratix/internal/keyedmutex"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -64,7 +65,7 @@ type Options struct {
 type Writer struct {
 	opts   Options
 	client *minio.Client
-	locks  keyedMutex
+	locks  keyedmutex.Mutex
 	// known maps object keys to the ETag and content hash the writer last saw for them, so that a
 	// listing whose ETag matches needs no metadata read.
 	known sync.Map // string -> objectState
@@ -149,7 +150,7 @@ func (w *Writer) Apply(ctx context.Context, change statestore.Change) (statestor
 	if err != nil {
 		return statestore.Result{}, err
 	}
-	unlock := w.locks.lock(lockKey(c))
+	unlock := w.locks.Lock(lockKey(c))
 	defer unlock()
 
 	desired := make(map[string][]byte, len(c.Files))
@@ -420,39 +421,5 @@ func contentType(key string) string {
 		return "application/json"
 	default:
 		return "application/octet-stream"
-	}
-}
-
-// keyedMutex serialises work per key.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) (unlock func()) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.Lock()
-	return func() {
-		l.Unlock()
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
 	}
 }

@@ -146,15 +146,15 @@ func (r *DestinationReconciler) writeCanaries(ctx context.Context, dest *v1alpha
 		f.writeErr = err
 		return nil
 	}
-	res, err := w.Apply(ctx, statestore.Change{
+	res, storeErr, err := applyChange(ctx, w, statestore.Change{
 		Files:  files,
 		Origin: statestore.Origin{Action: statestore.ActionUpdate, Destination: dest.Name},
-	})
-	if ctx.Err() != nil {
-		return fmt.Errorf("write the canary files: %w", ctx.Err())
-	}
-	f.writeErr = err
+	}, "the canary files")
 	if err != nil {
+		return err
+	}
+	f.writeErr = storeErr
+	if storeErr != nil {
 		return nil
 	}
 	f.canariesWritten, f.canariesChanged = true, res.Changed
@@ -200,15 +200,15 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 	if w == nil {
 		return nil
 	}
-	res, err := w.Apply(ctx, statestore.Change{
+	res, storeErr, err := applyChange(ctx, w, statestore.Change{
 		Dir:    dest.Spec.Path,
 		Origin: statestore.Origin{Action: statestore.ActionDelete, Destination: dest.Name},
-	})
-	if ctx.Err() != nil {
-		return fmt.Errorf("remove the directory %q: %w", dest.Spec.Path, ctx.Err())
-	}
+	}, fmt.Sprintf("the removal of the directory %q", dest.Spec.Path))
 	if err != nil {
-		f.writeErr = err
+		return err
+	}
+	if storeErr != nil {
+		f.writeErr = storeErr
 		return nil
 	}
 	logr.FromContextOrDiscard(ctx).Info("removed the Destination's directory", "path", dest.Spec.Path, "changed", res.Changed, "version", res.Version)

@@ -1,16 +1,13 @@
 package controllers
 
 import (
-	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/statestore"
 )
 
 // destinationFacts is what one reconcile of a Destination observed. Its Ready condition and the
@@ -107,11 +104,8 @@ func destinationResult(f destinationFacts) (ctrl.Result, error) {
 	switch {
 	case f.writeErr == nil:
 		return ctrl.Result{}, nil
-	case statestore.Retryable(f.writeErr), errors.Is(f.writeErr, statestore.ErrClosed):
-		// A closed writer was replaced by a newer one (the store's Secret or spec changed).
-		return ctrl.Result{}, f.writeErr
 	default:
 		_, _, msg := destinationReadiness(f)
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+		return storeErrorResult(f.writeErr, msg)
 	}
 }

@@ -28,7 +28,6 @@ import (
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/gitserver"
 	"kratix.dev/kratix/internal/testenv"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -164,7 +163,7 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 	for i := range works {
 		// Each Work is its own Promise's: Promise-level placements of one Promise share a directory.
 		name := fmt.Sprintf("%s-%04d", ns, i)
-		content, err := adapter.EncodeContent([]byte(namespaceManifest(name)))
+		content, err := v1alpha1.EncodeContent([]byte(namespaceManifest(name)))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -13,7 +13,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -63,7 +62,7 @@ func (f *gitFixture) touched(t *testing.T, commit string) []string {
 // destination-selectors.yaml entry, with one file (its path relative to the directory).
 func directoryGroup(t *testing.T, directory string, selector map[string]string, file, content string) v1alpha1.WorkloadGroup {
 	t.Helper()
-	encoded, err := adapter.EncodeContent([]byte(content))
+	encoded, err := v1alpha1.EncodeContent([]byte(content))
 	if err != nil {
 		t.Fatal(err)
 	}

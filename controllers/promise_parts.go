@@ -17,7 +17,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/promiseapi"
 	"kratix.dev/kratix/scheduling"
 )
@@ -85,7 +84,7 @@ func dependenciesWorkSpec(promise *v1alpha1.Promise) (v1alpha1.WorkSpec, error) 
 		b.WriteString("---\n")
 		b.Write(data)
 	}
-	content, err := adapter.EncodeContent([]byte(b.String()))
+	content, err := v1alpha1.EncodeContent([]byte(b.String()))
 	if err != nil {
 		return v1alpha1.WorkSpec{}, err
 	}
@@ -112,8 +111,8 @@ func equalWorkSpec(a, b v1alpha1.WorkSpec) bool {
 			return false
 		}
 		for j := range ga.Workloads {
-			ca, errA := adapter.DecodeContent(ga.Workloads[j].Content)
-			cb, errB := adapter.DecodeContent(gb.Workloads[j].Content)
+			ca, errA := v1alpha1.DecodeContent(ga.Workloads[j].Content)
+			cb, errB := v1alpha1.DecodeContent(gb.Workloads[j].Content)
 			if errA != nil || errB != nil || ga.Workloads[j].Filepath != gb.Workloads[j].Filepath || string(ca) != string(cb) {
 				return false
 			}

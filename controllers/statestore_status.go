@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/statestore"
@@ -90,10 +89,9 @@ func storeResult(f storeFacts, interval time.Duration) (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: interval}, nil
 	case f.secretMissing:
 		return ctrl.Result{}, nil
-	case f.writerErr != nil && (statestore.Retryable(f.writerErr) || errors.Is(f.writerErr, statestore.ErrNotFound)):
-		return ctrl.Result{}, f.writerErr
 	default:
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+		// A missing repository or bucket may be created by someone meanwhile: keep looking.
+		return storeErrorResult(f.writerErr, msg, statestore.ErrNotFound)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -50,7 +49,7 @@ func namespaceManifest(name string) string {
 // rootGroup is a root workload group selecting selector with one file holding manifest.
 func rootGroup(t *testing.T, selector map[string]string, manifest string) v1alpha1.WorkloadGroup {
 	t.Helper()
-	content, err := adapter.EncodeContent([]byte(manifest))
+	content, err := v1alpha1.EncodeContent([]byte(manifest))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/internal/keyedmutex"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -49,8 +50,8 @@ type WorkPlacementReconciler struct {
 	Client   client.Client
 	Writers  *writers.Registry
 	Recorder events.EventRecorder
-	// locks serializes the writes of placements that share a file.
-	locks destinationLocks
+	// locks serializes, per Destination, the writes of placements that share a file.
+	locks keyedmutex.Mutex
 	// ResyncInterval is how long after a successful write the placement is written again.
 	ResyncInterval time.Duration
 	// now returns the current time; time.Now when nil.
@@ -99,7 +100,7 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 	if w == nil {
 		return placementResult(f, r.ResyncInterval)
 	}
-	if err := r.apply(ctx, w, wp, dest, &f, false); err != nil {
+	if err := r.apply(ctx, w, wp, dest, &f, statestore.ActionUpdate); err != nil {
 		return ctrl.Result{}, err
 	}
 	return placementResult(f, r.ResyncInterval)
@@ -135,26 +136,44 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 	return dest, w, nil
 }
 
-// apply writes the placement's files, or removes them when remove is set, with the Destination's
-// lock held, and records the outcome in the facts. An error means the reconcile cannot go on: it
-// was cancelled or the API server could not be read.
-func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, remove bool) error {
-	defer r.locks.lock(dest)()
-	change, ok, err := r.placementChange(ctx, w, wp, dest, f, remove)
-	if err != nil || !ok {
+// apply writes the placement's files (statestore.ActionUpdate) or removes them
+// (statestore.ActionDelete), with the Destination's lock held when its placements share a file,
+// and records the outcome in the facts. An error means the reconcile cannot go on: it was
+// cancelled or the API server could not be read.
+func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, action statestore.Action) error {
+	in := statestore.PlacementInput{Action: action, Placement: wp, Destination: dest}
+	if statestore.SharesFile(dest) {
+		defer r.locks.Lock(dest.Name)()
+		// The Destination's one file holds every placement's workloads.
+		var wps v1alpha1.WorkPlacementList
+		if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}); err != nil {
+			return fmt.Errorf("list the WorkPlacements of Destination %s: %w", dest.Name, err)
+		}
+		in.Neighbours = wps.Items
+	}
+	pc, err := statestore.BuildPlacementChange(ctx, w, in)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("read the placement's state: %w", ctx.Err())
+	case errors.Is(err, statestore.ErrInvalidContent):
+		f.invalidContent = err
+		return nil
+	case err != nil:
+		f.writeErr = err
+		return nil
+	}
+	f.dir, f.files = pc.Path, pc.Workloads
+	res, storeErr, err := applyChange(ctx, w, pc.Change, f.dir)
+	if err != nil {
 		return err
 	}
-	res, err := w.Apply(ctx, change)
-	if ctx.Err() != nil {
-		return fmt.Errorf("write to %q: %w", f.dir, ctx.Err())
-	}
-	if err != nil {
-		f.writeErr = err
+	if storeErr != nil {
+		f.writeErr = storeErr
 		return nil
 	}
 	f.result = res
 	log := logr.FromContextOrDiscard(ctx)
-	if remove {
+	if action == statestore.ActionDelete {
 		log.Info("removed the placement's files", "path", f.dir, "changed", res.Changed, "version", res.Version)
 		return nil
 	}
@@ -203,7 +222,7 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 			"%s %q does not exist: nothing was removed; delete the directory %q from it by hand if it is still there", ref.Kind, ref.Name, wp.Status.Path)
 		return r.removeFinalizer(ctx, wp, f)
 	}
-	if err := r.apply(ctx, w, wp, dest, f, true); err != nil {
+	if err := r.apply(ctx, w, wp, dest, f, statestore.ActionDelete); err != nil {
 		return err
 	}
 	if errors.Is(f.writeErr, statestore.ErrInvalidPath) {
@@ -268,30 +287,6 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 	}
 	recordTransition(r.Recorder, wp, base.Status.Conditions, wp.Status.Conditions, v1alpha1.ConditionReady, action)
 	return nil
-}
-
-// placementOf says whose files the placement's directory holds.
-func placementOf(wp *v1alpha1.WorkPlacement) statestore.Placement {
-	return statestore.Placement{
-		Promise:           wp.Spec.PromiseName,
-		ResourceNamespace: wp.Spec.ResourceNamespace,
-		Resource:          wp.Spec.ResourceName,
-		Pipeline:          wp.Spec.PipelineName,
-		GroupID:           wp.Spec.ID,
-	}
-}
-
-// originOf is the origin of a change to the placement's files, for the commit message.
-func originOf(wp *v1alpha1.WorkPlacement, action statestore.Action) statestore.Origin {
-	return statestore.Origin{
-		Action:            action,
-		Destination:       wp.Spec.TargetDestinationName,
-		Promise:           wp.Spec.PromiseName,
-		ResourceNamespace: wp.Spec.ResourceNamespace,
-		Resource:          wp.Spec.ResourceName,
-		Pipeline:          wp.Spec.PipelineName,
-		WorkPlacement:     wp.Name,
-	}
 }
 
 // setupWithManager registers the controller "workplacement": WorkPlacements (spec, label and

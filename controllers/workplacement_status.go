@@ -8,7 +8,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/statestore"
@@ -157,12 +156,9 @@ func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error
 	switch {
 	case f.finalized, f.misscheduled && !f.deleting, f.destinationMissing, f.storeNotReady != "":
 		return ctrl.Result{}, nil
-	case f.writeErr != nil && (statestore.Retryable(f.writeErr) || errors.Is(f.writeErr, statestore.ErrClosed)):
-		// A closed writer was replaced by a newer one (the store's Secret or spec changed).
-		return ctrl.Result{}, f.writeErr
 	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)
-		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+		return storeErrorResult(errors.Join(f.writeErr, f.invalidContent), msg)
 	case f.written && !f.deleting:
 		return ctrl.Result{RequeueAfter: resync}, nil
 	default:

@@ -14,7 +14,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
-	"kratix.dev/kratix/pipeline/adapter"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -23,7 +22,7 @@ func placementWorkloads(t *testing.T, files map[string]string) []v1alpha1.Worklo
 	t.Helper()
 	var out []v1alpha1.Workload
 	for _, path := range slices.Sorted(maps.Keys(files)) {
-		content, err := adapter.EncodeContent([]byte(files[path]))
+		content, err := v1alpha1.EncodeContent([]byte(files[path]))
 		if err != nil {
 			t.Fatal(err)
 		}

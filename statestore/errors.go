@@ -19,6 +19,9 @@ var (
 	ErrTransient = errors.New("store unavailable")
 	// ErrInvalidPath: a path escapes the store or its directory. Retrying does not help.
 	ErrInvalidPath = errors.New("invalid path")
+	// ErrInvalidContent: a workload's content cannot be decoded (not base64(gzip), or too large).
+	// Retrying does not help until the content changes.
+	ErrInvalidContent = errors.New("invalid workload content")
 	// ErrInvalidConfig: the writer's settings cannot work (bad URL, missing key). Retrying does
 	// not help until they change.
 	ErrInvalidConfig = errors.New("invalid configuration")

@@ -100,7 +100,7 @@ func TestPipelineAdapterSteps(t *testing.T) {
 		t.Fatalf("Work spec %+v", work.Spec)
 	}
 	group := work.Spec.WorkloadGroups[0]
-	content, err := adapter.DecodeContent(group.Workloads[0].Content)
+	content, err := v1alpha1.DecodeContent(group.Workloads[0].Content)
 	if err != nil || !strings.Contains(string(content), `renderVersion: "2"`) || group.Workloads[0].Filepath != "configmap.yaml" {
 		t.Errorf("workload %s = %q (%v), want the second run's ConfigMap", group.Workloads[0].Filepath, content, err)
 	}

@@ -184,7 +184,7 @@ func fileIntoGroups(groups []v1alpha1.WorkloadGroup, files []outputFile) ([]v1al
 				group, rel = i, rest
 			}
 		}
-		content, err := EncodeContent(f.data)
+		content, err := v1alpha1.EncodeContent(f.data)
 		if err != nil {
 			return nil, fmt.Errorf("encode %q: %w", f.path, err)
 		}

@@ -39,7 +39,7 @@ func decode(t *testing.T, spec v1alpha1.WorkSpec) []decodedGroup {
 	for _, g := range spec.WorkloadGroups {
 		d := decodedGroup{ID: g.ID, Directory: g.Directory, Files: map[string]string{}, Selectors: g.DestinationSelectors}
 		for _, w := range g.Workloads {
-			data, err := DecodeContent(w.Content)
+			data, err := v1alpha1.DecodeContent(w.Content)
 			if err != nil {
 				t.Fatalf("%s: %v", w.Filepath, err)
 			}

@@ -24,7 +24,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
-	"kratix.dev/kratix/pipeline/adapter"
 )
 
 // startRunner runs a local job runner with at most maxParallel Jobs at once in a manager until the
@@ -189,7 +188,7 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 	for _, work := range works.Items {
 		for _, g := range work.Spec.WorkloadGroups {
 			for _, wl := range g.Workloads {
-				data, err := adapter.DecodeContent(wl.Content)
+				data, err := v1alpha1.DecodeContent(wl.Content)
 				if err != nil {
 					t.Fatal(err)
 				}

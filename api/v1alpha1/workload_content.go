@@ -1,4 +1,4 @@
-package adapter
+package v1alpha1
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package adapter
+package v1alpha1
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 // TestContentRoundTrip: content is base64(gzip(bytes)) and decodes to the same bytes.
 func TestContentRoundTrip(t *testing.T) {
-	for _, data := range [][]byte{nil, []byte(configMap), bytes.Repeat([]byte("kratix "), 10000)} {
+	for _, data := range [][]byte{nil, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n"), bytes.Repeat([]byte("kratix "), 10000)} {
 		content, err := EncodeContent(data)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,128 @@
+package statestore
+
+import (
+	"context"
+	"fmt"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// A WorkPlacement's files are laid out in its Destination's filepath mode (CONTRACT.md §3):
+//
+//   - nestedByMetadata (mode_nested.go): the placement owns a directory named after its Promise,
+//     resource, pipeline and workload group; a write replaces it, a delete removes it.
+//   - none (mode_none.go): the files go where the pipeline put them under the Destination's
+//     directory, and a state file in .kratix/ lists them, so that a write removes the files its
+//     last write had and this one lacks, and a delete removes exactly those files.
+//   - aggregatedYAML (mode_aggregated.go): one file holds every placement of the Destination,
+//     sorted by namespace and name; each write of a placement writes the whole file again.
+
+// FileReader reads one file of a store; every Writer is one. Filepath mode none reads the
+// placement's state file through it.
+type FileReader interface {
+	// Read returns the content of one file, path relative to the store's root. A missing file is
+	// an error that matches ErrNotFound.
+	Read(ctx context.Context, path string) ([]byte, error)
+}
+
+// PlacementInput is what the layout of a WorkPlacement's files depends on.
+type PlacementInput struct {
+	// Action is ActionUpdate to write the placement's files, ActionDelete to remove them.
+	Action Action
+	// Placement is the WorkPlacement whose files the change writes or removes.
+	Placement *v1alpha1.WorkPlacement
+	// Destination is the placement's Destination: its path and filepath mode.
+	Destination *v1alpha1.Destination
+	// Neighbours are the WorkPlacements on the Destination, Placement's older copy included or
+	// not; read only when SharesFile(Destination). Those being deleted are left out of the file.
+	Neighbours []v1alpha1.WorkPlacement
+}
+
+// PlacementChange is the change that writes or removes a placement's files, and where they are.
+type PlacementChange struct {
+	Change Change
+	// Path is where the placement's files are, as its status records it: its own directory
+	// (nestedByMetadata), the Destination's directory (none) or the aggregated file.
+	Path string
+	// Workloads is how many workload files the change writes.
+	Workloads int
+}
+
+// SharesFile reports whether the Destination's placements share one file (filepath mode
+// aggregatedYAML): their writes must then be serialized, and each needs the others'
+// workloads (PlacementInput.Neighbours).
+func SharesFile(dest *v1alpha1.Destination) bool {
+	return dest.Spec.Filepath.Mode == v1alpha1.FilepathModeAggregatedYAML
+}
+
+// BuildPlacementChange turns a WorkPlacement's workloads into the change that writes them into
+// its Destination's directory in the Destination's filepath mode, or, for ActionDelete, into
+// the change that removes what the placement wrote. Filepath mode none reads the placement's
+// state file through r. An error matches ErrInvalidContent when a workload cannot be decoded,
+// ErrInvalidPath when a path would leave the Destination's directory, and is the store's own
+// error when the state file could not be read.
+func BuildPlacementChange(ctx context.Context, r FileReader, in PlacementInput) (PlacementChange, error) {
+	var files []File
+	if in.Action != ActionDelete {
+		var err error
+		if files, err = DecodeWorkloads(in.Placement); err != nil {
+			return PlacementChange{}, err
+		}
+	}
+	var (
+		pc  PlacementChange
+		err error
+	)
+	switch in.Destination.Spec.Filepath.Mode {
+	case v1alpha1.FilepathModeNone:
+		pc, err = flatChange(ctx, r, in, files)
+	case v1alpha1.FilepathModeAggregatedYAML:
+		pc, err = aggregatedChange(in)
+	default:
+		pc, err = nestedChange(in, files)
+	}
+	if err != nil {
+		return PlacementChange{}, err
+	}
+	pc.Change.Origin = OriginOf(in.Placement, in.Action)
+	pc.Workloads = len(files)
+	return pc, nil
+}
+
+// DecodeWorkloads decodes the placement's workloads, in spec order; paths are as the pipeline
+// wrote them, relative to the workload group's directory.
+func DecodeWorkloads(wp *v1alpha1.WorkPlacement) ([]File, error) {
+	files := make([]File, 0, len(wp.Spec.Workloads))
+	for _, wl := range wp.Spec.Workloads {
+		content, err := v1alpha1.DecodeContent(wl.Content)
+		if err != nil {
+			return nil, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", wl.Filepath), err)
+		}
+		files = append(files, File{Path: wl.Filepath, Content: content})
+	}
+	return files, nil
+}
+
+// PlacementOf says whose files the placement's directory holds.
+func PlacementOf(wp *v1alpha1.WorkPlacement) Placement {
+	return Placement{
+		Promise:           wp.Spec.PromiseName,
+		ResourceNamespace: wp.Spec.ResourceNamespace,
+		Resource:          wp.Spec.ResourceName,
+		Pipeline:          wp.Spec.PipelineName,
+		GroupID:           wp.Spec.ID,
+	}
+}
+
+// OriginOf is the origin of a change to the placement's files, for the commit message.
+func OriginOf(wp *v1alpha1.WorkPlacement, action Action) Origin {
+	return Origin{
+		Action:            action,
+		Destination:       wp.Spec.TargetDestinationName,
+		Promise:           wp.Spec.PromiseName,
+		ResourceNamespace: wp.Spec.ResourceNamespace,
+		Resource:          wp.Spec.ResourceName,
+		Pipeline:          wp.Spec.PipelineName,
+		WorkPlacement:     wp.Name,
+	}
+}

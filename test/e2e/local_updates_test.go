@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,16 +11,16 @@ import (
 	"kratix.dev/kratix/internal/localplatform"
 )
 
-// The examples of ../shared/examples, copied into testdata so that the test runs on a checkout of
-// this repository alone; TestExamplesMatchShared tells when the copies drift.
+// The repository's examples, which the test runs as the README and their own READMEs tell a user
+// to.
 const (
-	updatesDir   = "testdata/updates"
-	workflowsDir = "testdata/workflows"
+	updatesDir   = "../../examples/updates"
+	workflowsDir = "../../examples/workflows"
 )
 
-// TestLocalPlatform runs the "Updates" scenario (testdata/updates/README.md) and a resource
-// workflow against `kratix local`, stops the platform with SIGTERM, starts it again on the same
-// data directory, and checks that everything is still there and still works.
+// TestLocalPlatform runs the "Updates" scenario (examples/updates/README.md) and the resource
+// workflow of examples/workflows against `kratix local`, stops the platform with SIGTERM, starts
+// it again on the same data directory, and checks that everything is still there and still works.
 func TestLocalPlatform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds kratix and runs `kratix local` (etcd, kube-apiserver, kube-controller-manager) for about half a minute; skipped under -short")
@@ -110,7 +109,7 @@ func (l *local) checkSecondStartRefused() {
 	}
 }
 
-// updatesScenario is testdata/updates/README.md, steps 1 to 4.
+// updatesScenario is examples/updates/README.md, steps 1 to 4.
 func (l *local) updatesScenario() {
 	t := l.t
 	t.Helper()
@@ -211,19 +210,33 @@ func (l *local) checkDestinationsBuild(t *testing.T) {
 	}
 }
 
-// workflowScenario runs testdata/workflows/configmap-promise.yaml: the Promise's resource
-// workflow runs in the local job runner (its container as a host process, the engine's adapter
-// containers as the kratix binary), and its ConfigMap lands on dev-cluster-1. Deleting the
-// request removes its directory (checkGarbageCollected follows up on its Job).
+// workflowScenario is examples/workflows/README.md, steps 1, 2 and 4, with its commands: the
+// Promise's resource workflow runs in the local job runner (its container as a host process, the
+// engine's adapter containers as the kratix binary), and its ConfigMap lands on dev-cluster-1.
+// Deleting the request removes its directory (checkGarbageCollected follows up on its Job).
 func (l *local) workflowScenario() {
 	t := l.t
 	t.Helper()
-	// The file holds the Promise and a request of the API that the Promise installs: kubectl
-	// refuses the request until the engine has installed the CRD, so apply until it takes both.
-	eventually(t, "apply configmap-promise.yaml", func() error {
-		out, err := l.kubectlErr("apply", "-f", filepath.Join(workflowsDir, "configmap-promise.yaml"))
-		if err != nil {
+	// Step 1: the directory holds the Promise and a request of the API that the Promise installs.
+	// The first apply creates the Promise and is refused the request, whose kind does not exist
+	// yet; once the Promise is Available, a second apply creates the request.
+	dir := workflowsDir + "/"
+	out, err := l.kubectlErr("apply", "-f", dir)
+	if err == nil || !strings.Contains(out, "promise.platform.kratix.io/appconfig created") || !strings.Contains(out, `no matches for kind "AppConfig"`) {
+		t.Errorf("the first kubectl apply -f %s: err=%v, want the Promise created and the request refused for want of its CRD, as the README says:\n%s", dir, err, out)
+	}
+	l.kubectl("wait", "--for=condition=Available", "promise/appconfig", "--timeout=60s")
+	// The API server can publish a new kind a moment after the CRD is established: retry on that
+	// alone.
+	eventually(t, "the second kubectl apply -f "+dir, func() error {
+		out, err := l.kubectlErr("apply", "-f", dir)
+		switch {
+		case err != nil && strings.Contains(out, "no matches for kind"):
 			return fmt.Errorf("%v: %s", err, out)
+		case err != nil:
+			t.Fatalf("the second kubectl apply -f %s: %v\n%s", dir, err, out)
+		case !strings.Contains(out, "appconfig.example.platform.io/hello created") || !strings.Contains(out, "promise.platform.kratix.io/appconfig unchanged"):
+			t.Errorf("the second kubectl apply -f %s does not say that it created hello and left the Promise unchanged:\n%s", dir, out)
 		}
 		return nil
 	})
@@ -324,29 +337,4 @@ func containsAll(s string, parts ...string) bool {
 		}
 	}
 	return true
-}
-
-// TestExamplesMatchShared fails when testdata's copies of the shared examples differ from them;
-// it skips where the shared examples are not checked out next to the repository.
-func TestExamplesMatchShared(t *testing.T) {
-	for _, dir := range []string{updatesDir, workflowsDir} {
-		shared := filepath.Join("..", "..", "..", "shared", "examples", filepath.Base(dir))
-		if _, err := os.Stat(shared); err != nil {
-			t.Skipf("no shared examples at %s", shared)
-		}
-		entries, err := os.ReadDir(shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			want, err := os.ReadFile(filepath.Join(shared, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("%s differs from %s (%v): copy it again", filepath.Join(dir, e.Name()), filepath.Join(shared, e.Name()), err)
-			}
-		}
-	}
 }

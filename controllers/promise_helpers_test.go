@@ -21,14 +21,14 @@ import (
 	"kratix.dev/kratix/internal/testenv"
 )
 
-// exampleObjects reads the objects of a file under ../shared/examples.
+// exampleObjects reads the objects of a file under the repository's examples/.
 func exampleObjects(t testing.TB, name string) []*unstructured.Unstructured {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(root, "..", "shared", "examples", name)
+	path := filepath.Join(root, "examples", name)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

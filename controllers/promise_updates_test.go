@@ -36,7 +36,7 @@ func exampleStore(t *testing.T, f *gitFixture, destinations string) []*v1alpha1.
 	return dests
 }
 
-// The seed page's "Updates" scenario (../shared/examples/updates/README.md) through the real
+// The seed page's "Updates" scenario (examples/updates/README.md) through the real
 // controllers: a Promise's static dependency goes to dev; the updated Promise sends a new one to
 // prod, leaving dev's misscheduled and frozen; deleting the misscheduled placements removes foo
 // in a commit of its own.

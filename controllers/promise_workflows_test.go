@@ -16,7 +16,7 @@ func configMapPath(dest, request string) string {
 	return dest + "/resources/default/appconfig/" + request + "/render/5058f/configmap.yaml"
 }
 
-// The workflows scenario (../shared/examples/workflows/README.md): three requests each commit a
+// The workflows scenario (examples/workflows/README.md): three requests each commit a
 // ConfigMap; bumping RENDER_VERSION in the Promise re-runs every request's workflow and every
 // ConfigMap says "2"; deleting a request removes its directory in a delete commit.
 func TestPromiseWorkflowsExample(t *testing.T) {
@@ -30,7 +30,7 @@ func TestPromiseWorkflowsExample(t *testing.T) {
 		t.Errorf("status kind %q apiVersion %q", promise.Status.Kind, promise.Status.APIVersion)
 	}
 
-	hello := exampleRequests(t, "workflows/configmap-promise.yaml")[0]
+	hello := exampleRequests(t, "workflows/configmap-request.yaml")[0]
 	requests := []*unstructured.Unstructured{hello}
 	for _, name := range []string{"second", "third"} {
 		r := hello.DeepCopy()

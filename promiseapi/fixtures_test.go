@@ -1,7 +1,6 @@
 package promiseapi_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,19 +14,18 @@ import (
 	"kratix.dev/kratix/promiseapi"
 )
 
-// examplePromise reads the first document of the shared workflows example: a Promise whose API
-// is the AppConfig CRD.
+// examplePromise reads the Promise of the workflows example (examples/workflows): a Promise whose
+// API is the AppConfig CRD.
 func examplePromise(t *testing.T) *v1alpha1.Promise {
 	t.Helper()
-	file := filepath.Join("..", "..", "shared", "examples", "workflows", "configmap-promise.yaml")
+	file := filepath.Join("..", "examples", "workflows", "configmap-promise.yaml")
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("read the example Promise: %v", err)
 	}
-	first, _, _ := bytes.Cut(data, []byte("\n---"))
 	promise := &v1alpha1.Promise{}
-	if err := yaml.UnmarshalStrict(first, promise); err != nil {
-		t.Fatalf("parse the first document of %s: %v", file, err)
+	if err := yaml.UnmarshalStrict(data, promise); err != nil {
+		t.Fatalf("parse %s: %v", file, err)
 	}
 	return promise
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,21 +19,28 @@ import (
 	"kratix.dev/kratix/internal/testenv"
 )
 
-// TestSharedExamplesApply applies every platform.kratix.io object of ../shared/examples with a
+// TestExamplesApply applies every platform.kratix.io object of the repository's examples/ with a
 // server-side dry run: Promises, Destinations and state stores written for Kratix must apply
 // unchanged. Objects of a Promise's own API need its CRD first and are left to the Promise tests.
-func TestSharedExamplesApply(t *testing.T) {
+func TestExamplesApply(t *testing.T) {
 	ctx := testenv.Context(t)
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(root, "..", "shared", "examples", "*", "*.yaml"))
+	dir := filepath.Join(root, "examples")
+	var files []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Fatalf("no examples under %s", filepath.Join(root, "..", "shared", "examples"))
+		t.Fatalf("no examples under %s", dir)
 	}
 	applied := 0
 	for _, file := range files {
@@ -40,7 +48,7 @@ func TestSharedExamplesApply(t *testing.T) {
 			if obj.GroupVersionKind().Group != platformv1alpha1.GroupVersion.Group {
 				continue
 			}
-			name := filepath.Base(file) + "/" + obj.GetKind() + "/" + obj.GetName()
+			name := filepath.Base(filepath.Dir(file)) + "/" + filepath.Base(file) + "/" + obj.GetKind() + "/" + obj.GetName()
 			t.Run(name, func(t *testing.T) {
 				err := env.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj),
 					client.DryRunAll, client.FieldOwner("kratix-test"), client.ForceOwnership)

@@ -195,15 +195,13 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 	createAll(b, c, works)
 	r.created = time.Since(start)
 	want := benchWorks * benchDestinations
-	var ready, seen int
-	deadline := start.Add(benchRoundTimeout)
 	lastLog := start
-	for {
+	testenv.Eventually(b, "the WorkPlacements are Ready", time.Until(start.Add(benchRoundTimeout)), 200*time.Millisecond, func() error {
 		var list v1alpha1.WorkPlacementList
 		if err := objects.List(ctx, &list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 			b.Fatal(err)
 		}
-		seen, ready = len(list.Items), 0
+		ready := 0
 		for i := range list.Items {
 			wp := &list.Items[i]
 			if meta.IsStatusConditionTrue(wp.Status.Conditions, v1alpha1.ConditionReady) && wp.Status.VersionID != "" {
@@ -211,18 +209,14 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 			}
 		}
 		if ready == want {
-			break
+			return nil
 		}
-		now := time.Now()
-		if now.After(deadline) {
-			b.Fatalf("%d of %d WorkPlacements (%d exist) Ready after %s", ready, want, seen, benchRoundTimeout)
-		}
-		if testing.Verbose() && now.Sub(lastLog) >= 10*time.Second {
-			b.Logf("%.0fs: %d WorkPlacements exist, %d Ready, %d commits", now.Sub(start).Seconds(), seen, ready, f.commits(b)-commitsBefore)
+		if now := time.Now(); testing.Verbose() && now.Sub(lastLog) >= 10*time.Second {
+			b.Logf("%.0fs: %d WorkPlacements exist, %d Ready, %d commits", now.Sub(start).Seconds(), len(list.Items), ready, f.commits(b)-commitsBefore)
 			lastLog = now
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("%d of %d WorkPlacements (%d exist) Ready", ready, want, len(list.Items))
+	})
 	r.ready = time.Since(start)
 	b.StopTimer()
 	r.commits = f.commits(b) - commitsBefore
@@ -240,8 +234,7 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 	if err := c.DeleteAllOf(ctx, &v1alpha1.Work{}, client.InNamespace(ns)); err != nil {
 		b.Fatal(err)
 	}
-	deadline = cleanupStart.Add(benchRoundTimeout)
-	for {
+	testenv.Eventually(b, "cleanup", time.Until(cleanupStart.Add(benchRoundTimeout)), 500*time.Millisecond, func() error {
 		var wps v1alpha1.WorkPlacementList
 		var ws v1alpha1.WorkList
 		if err := objects.List(ctx, &wps, client.InNamespace(ns)); err != nil {
@@ -250,14 +243,11 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 		if err := objects.List(ctx, &ws, client.InNamespace(ns)); err != nil {
 			b.Fatal(err)
 		}
-		if len(wps.Items) == 0 && len(ws.Items) == 0 {
-			break
+		if len(wps.Items) != 0 || len(ws.Items) != 0 {
+			return fmt.Errorf("%d Works and %d WorkPlacements left", len(ws.Items), len(wps.Items))
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("cleanup: %d Works and %d WorkPlacements left after %s", len(ws.Items), len(wps.Items), benchRoundTimeout)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 	r.cleanup = time.Since(cleanupStart)
 	r.cleanupCommits = f.commits(b) - commitsBefore
 	r.cleanupRequests, r.cleanupByKind = requests.snapshot().minus(after)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline/local"
 )
 
@@ -136,17 +138,16 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	if err := c.Delete(ctx, promise); err != nil {
 		b.Fatal(err)
 	}
-	deadline := start.Add(benchRoundTimeout)
-	for {
+	testenv.Eventually(b, "Promise "+name+" is deleted", benchRoundTimeout, time.Second, func() error {
 		err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise)
-		if apierrors.IsNotFound(err) {
-			break
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			b.Fatalf("Promise %s: %v", name, err)
 		}
-		if err != nil || time.Now().After(deadline) {
-			b.Fatalf("Promise %s not deleted within %s: %v", name, benchRoundTimeout, err)
-		}
-		time.Sleep(time.Second)
-	}
+		return errors.New("still there")
+	})
 	r.cleanup = time.Since(start)
 	return r
 }
@@ -204,28 +205,23 @@ func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, 
 // waitForRound waits until n ConfigMaps under dir on main say renderVersion version, and then
 // until every request's status says it was rendered by that version and it is Ready.
 func waitForRound(b *testing.B, c client.Client, f *gitFixture, gvk schema.GroupVersionKind, ns, dir string, n int, version string, start time.Time) {
-	deadline := start.Add(benchRoundTimeout)
 	lastLog := start
 	want := "rendered by version " + version
-	for {
+	testenv.Eventually(b, "version "+version+" is rendered", time.Until(start.Add(benchRoundTimeout)), 500*time.Millisecond, func() error {
 		committed := committedWith(b, f, dir, `renderVersion: "`+version+`"`)
 		done := 0
 		if committed == n {
 			done = requestsDone(b, c, gvk, ns, want)
 		}
 		if committed == n && done == n {
-			return
+			return nil
 		}
-		now := time.Now()
-		if now.After(deadline) {
-			b.Fatalf("version %s: %d of %d ConfigMaps committed, %d requests done after %s", version, committed, n, done, benchRoundTimeout)
-		}
-		if testing.Verbose() && now.Sub(lastLog) >= 10*time.Second {
+		if now := time.Now(); testing.Verbose() && now.Sub(lastLog) >= 10*time.Second {
 			b.Logf("%.0fs: version %s: %d of %d ConfigMaps committed", now.Sub(start).Seconds(), version, committed, n)
 			lastLog = now
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return fmt.Errorf("%d of %d ConfigMaps committed, %d requests done", committed, n, done)
+	})
 }
 
 // committedWith counts the files under dir on main that contain text.

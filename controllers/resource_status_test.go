@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -129,10 +130,31 @@ func TestStartedPipelineReadsAsRunning(t *testing.T) {
 	var started, running []metav1.Condition
 	setResourceConditions(&started, resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Start, Job: "job-1"}})
 	setResourceConditions(&running, resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Wait, Job: "job-1"}})
+	if len(running) == 0 {
+		t.Fatal("a running pipeline sets no conditions: nothing to compare")
+	}
+	if conditionTypes(started) != conditionTypes(running) {
+		t.Errorf("condition types: started %s, running %s", conditionTypes(started), conditionTypes(running))
+	}
+	named := false
 	for _, c := range running {
 		got := meta.FindStatusCondition(started, c.Type)
 		if got == nil || got.Status != c.Status || got.Reason != c.Reason || got.Message != c.Message {
 			t.Errorf("%s: started %+v, running %+v", c.Type, got, c)
 		}
+		named = named || strings.Contains(c.Message, "job-1")
 	}
+	if !named {
+		t.Errorf("no condition of a running pipeline names its Job job-1: %+v", running)
+	}
+}
+
+// conditionTypes lists the conditions' types in order: the order counts, as a reordered list is a
+// status write too.
+func conditionTypes(conds []metav1.Condition) string {
+	types := make([]string, len(conds))
+	for i, c := range conds {
+		types[i] = c.Type
+	}
+	return "[" + strings.Join(types, ", ") + "]"
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -34,23 +35,30 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// waitFor polls url until it answers 200, failing the test after the deadline.
-func waitFor(t *testing.T, url string, logs *testenv.LogBuffer) string {
+// waitFor polls url until it answers 200 and returns the body, failing the test after 30s.
+func waitFor(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var body string
+	testenv.Eventually(t, url+" answers 200", 30*time.Second, 50*time.Millisecond, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body) // a short read only shortens the failure message
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return string(body)
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer 200 within 30s (last error %v); manager log:\n%s", url, err, logs.String())
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body) // a short read only shortens the failure message
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d: %.200s", resp.StatusCode, data)
 		}
-		time.Sleep(50 * time.Millisecond)
+		body = string(data)
+		return nil
+	})
+	return body
+}
+
+// logOnFailure logs the manager's log if the test has failed; defer it.
+func logOnFailure(t *testing.T, logs *testenv.LogBuffer) {
+	if t.Failed() {
+		t.Logf("manager log:\n%s", logs.String())
 	}
 }
 
@@ -61,6 +69,7 @@ func TestManagerServesProbesAndMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var logs testenv.LogBuffer
+	defer logOnFailure(t, &logs)
 	exit := make(chan int, 1)
 	go func() {
 		exit <- run(ctx, []string{"manager",
@@ -72,33 +81,31 @@ func TestManagerServesProbesAndMetrics(t *testing.T) {
 		}, &logs)
 	}()
 
-	waitFor(t, "http://"+probes+"/healthz", &logs)
-	waitFor(t, "http://"+probes+"/readyz", &logs)
-	if body := waitFor(t, "http://"+metrics+"/metrics", &logs); !strings.Contains(body, "rest_client_requests_total") {
+	waitFor(t, "http://"+probes+"/healthz")
+	waitFor(t, "http://"+probes+"/readyz")
+	if body := waitFor(t, "http://"+metrics+"/metrics"); !strings.Contains(body, "rest_client_requests_total") {
 		t.Errorf("metrics lack the client's request counter:\n%.500s", body)
 	}
 
-	lease := &coordinationv1.Lease{}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kratix-test"}, lease)
-		if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
-			break
+	testenv.Eventually(t, "the manager takes its leader lease", 30*time.Second, 100*time.Millisecond, func() error {
+		lease := &coordinationv1.Lease{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kratix-test"}, lease); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the manager did not take its leader lease within 30s (%v); log:\n%s", err, logs.String())
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return errors.New("the lease has no holder")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 
 	cancel()
 	select {
 	case code := <-exit:
 		if code != 0 {
-			t.Errorf("manager exited %d after cancel; log:\n%s", code, logs.String())
+			t.Errorf("manager exited %d after cancel", code)
 		}
 	case <-time.After(45 * time.Second):
-		t.Fatalf("manager did not stop within 45s of cancel; log:\n%s", logs.String())
+		t.Fatal("manager did not stop within 45s of cancel")
 	}
 }
 

@@ -3,6 +3,7 @@ package gitserver_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"kratix.dev/kratix/internal/gitserver"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // cli runs the git CLI as a client, isolated from the machine's configuration, with a home and
@@ -97,13 +99,12 @@ func readFile(t testing.TB, path string) string {
 // waitRefused waits until nothing listens on addr any more.
 func waitRefused(t testing.TB, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testenv.Eventually(t, addr+" refuses connections", 30*time.Second, 10*time.Millisecond, func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
-			return
+			return nil
 		}
 		_ = c.Close() // only probing
-	}
-	t.Fatalf("%s still accepts connections", addr)
+		return fmt.Errorf("%s still accepts connections", addr)
+	})
 }

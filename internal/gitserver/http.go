@@ -23,10 +23,6 @@ import (
 	"time"
 )
 
-// stopTimeout bounds how long Stop waits for in-flight requests before it closes their
-// connections.
-const stopTimeout = 30 * time.Second
-
 // HTTPOptions configures an HTTP server. The zero value is valid: plain HTTP, a fresh repository
 // directory, user "git" and a random password.
 type HTTPOptions struct {
@@ -69,8 +65,8 @@ type Intercept func(w http.ResponseWriter, r *http.Request) (handled bool)
 // HTTPServer serves bare repositories over HTTP(S) through git http-backend.
 type HTTPServer struct {
 	store    *store
+	life     lifecycle
 	backend  string
-	addr     string // 127.0.0.1:port, kept across restarts
 	scheme   string
 	username string
 	password string
@@ -86,11 +82,6 @@ type HTTPServer struct {
 	uploads   atomic.Int64
 	receives  atomic.Int64
 	handlers  sync.WaitGroup
-
-	mu        sync.Mutex // serialises Stop, Restart and Close
-	srv       *http.Server
-	serveDone chan struct{}
-	closed    bool
 }
 
 // NewHTTP starts an HTTP server and stops it, removing its files, when the test ends. It fails
@@ -100,16 +91,7 @@ func NewHTTP(t testing.TB, opts HTTPOptions) *HTTPServer {
 	if opts.Log == nil {
 		opts.Log = testLogWriter{t}
 	}
-	s, err := StartHTTP(opts)
-	if err != nil {
-		t.Fatalf("start the git HTTP server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close the git HTTP server: %v", err)
-		}
-	})
-	return s
+	return startForTest(t, "HTTP", func() (*HTTPServer, error) { return StartHTTP(opts) })
 }
 
 // StartHTTP starts an HTTP server on a free port of 127.0.0.1. Close it when done.
@@ -130,6 +112,7 @@ func StartHTTP(opts HTTPOptions) (*HTTPServer, error) {
 		password: opts.Password,
 		log:      opts.Log,
 	}
+	s.life = lifecycle{kind: "HTTP", store: st, start: s.serveListener}
 	fail := func(err error) (*HTTPServer, error) {
 		return nil, errors.Join(err, st.remove())
 	}
@@ -162,7 +145,7 @@ func StartHTTP(opts HTTPOptions) (*HTTPServer, error) {
 			return fail(fmt.Errorf("write ca.crt: %w", err))
 		}
 	}
-	if err := s.serve("127.0.0.1:0"); err != nil {
+	if err := s.life.serve("127.0.0.1:0"); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -171,11 +154,11 @@ func StartHTTP(opts HTTPOptions) (*HTTPServer, error) {
 // URL is the clone URL of a repository, e.g. http://127.0.0.1:PORT/state.git. It carries no
 // credentials.
 func (s *HTTPServer) URL(repo string) string {
-	return s.scheme + "://" + s.addr + "/" + strings.TrimPrefix(repo, "/")
+	return s.scheme + "://" + s.life.addr + "/" + strings.TrimPrefix(repo, "/")
 }
 
 // Addr is the server's host:port; it stays the same across Stop and Restart.
-func (s *HTTPServer) Addr() string { return s.addr }
+func (s *HTTPServer) Addr() string { return s.life.addr }
 
 // Root is the directory of the served bare repositories.
 func (s *HTTPServer) Root() string { return s.store.root }
@@ -228,64 +211,18 @@ func (s *HTTPServer) SetIntercept(f Intercept) {
 // Stop closes the listener and waits for in-flight requests, including their git processes, to
 // finish (closing their connections after 30 s). Repositories stay; Restart serves them again.
 // Stopping a stopped server does nothing.
-func (s *HTTPServer) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopLocked()
-}
-
-func (s *HTTPServer) stopLocked() error {
-	if s.srv == nil {
-		return nil
-	}
-	srv, done := s.srv, s.serveDone
-	s.srv, s.serveDone = nil, nil
-	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-	defer cancel()
-	var err error
-	if shutdownErr := srv.Shutdown(ctx); shutdownErr != nil {
-		err = errors.Join(fmt.Errorf("wait for in-flight requests: %w", shutdownErr), srv.Close())
-	}
-	<-done
-	s.handlers.Wait()
-	s.store.gc.wait(stopTimeout)
-	return err
-}
+func (s *HTTPServer) Stop() error { return s.life.Stop() }
 
 // Restart serves again on the same address after Stop.
-func (s *HTTPServer) Restart() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("restart the git HTTP server: it is closed")
-	}
-	if s.srv != nil {
-		return errors.New("restart the git HTTP server: it is running")
-	}
-	return s.serve(s.addr)
-}
+func (s *HTTPServer) Restart() error { return s.life.Restart() }
 
 // Close stops the server and removes its temporary directory, with the repositories unless the
 // caller gave HTTPOptions.Dir.
-func (s *HTTPServer) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return errors.Join(s.stopLocked(), s.store.remove())
-}
+func (s *HTTPServer) Close() error { return s.life.Close() }
 
-// serve listens on addr and serves in the background. The caller holds mu, or owns s alone.
-func (s *HTTPServer) serve(addr string) error {
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	if addr != s.addr {
-		s.addr = ln.Addr().String() // first start; a restart reuses the address, so readers race with nothing
-	}
+// serveListener serves ln in the background and returns what stops that: it closes the listener
+// and waits for in-flight requests, closing their connections after stopTimeout.
+func (s *HTTPServer) serveListener(ln net.Listener) (stop func() error) {
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
@@ -301,8 +238,17 @@ func (s *HTTPServer) serve(addr string) error {
 			s.errLog.Printf("serve: %v", err)
 		}
 	}()
-	s.srv, s.serveDone = srv, done
-	return nil
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		var err error
+		if shutdownErr := srv.Shutdown(ctx); shutdownErr != nil {
+			err = errors.Join(fmt.Errorf("wait for in-flight requests: %w", shutdownErr), srv.Close())
+		}
+		<-done
+		s.handlers.Wait()
+		return err
+	}
 }
 
 // ServeHTTP checks Basic auth, then hands the request to git http-backend.

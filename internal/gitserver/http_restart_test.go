@@ -10,15 +10,7 @@ import (
 
 // Stop then Restart serves the same repositories on the same address.
 func TestHTTPRestartKeepsAddressAndRepos(t *testing.T) {
-	s := gitserver.NewHTTP(t, gitserver.HTTPOptions{})
-	if _, err := s.CreateRepo("state.git", "main"); err != nil {
-		t.Fatal(err)
-	}
-	git := newCLI(t)
-	remote := withCredentials(t, s.URL("state.git"), s.Username(), s.Password())
-	work := git.path("work")
-	git.must("", "clone", "--quiet", remote, work)
-	git.commitFile(work, "a.txt", "a\n", "before the restart")
+	s, git, work := httpCloneWithCommit(t, "before the restart")
 	git.must(work, "push", "--quiet", "origin", "main")
 	addr, url := s.Addr(), s.URL("state.git")
 
@@ -42,7 +34,7 @@ func TestHTTPRestartKeepsAddressAndRepos(t *testing.T) {
 		t.Fatalf("address after restart = %s, want %s", s.Addr(), addr)
 	}
 	clone := git.path("clone")
-	git.must("", "clone", "--quiet", remote, clone)
+	git.must("", "clone", "--quiet", withCredentials(t, url, s.Username(), s.Password()), clone)
 	if got := readFile(t, clone+"/a.txt"); got != "a\n" {
 		t.Errorf("clone after restart has %q", got)
 	}
@@ -59,14 +51,7 @@ func TestHTTPRestartKeepsAddressAndRepos(t *testing.T) {
 
 // Stop lets a push that is already in flight finish, and refuses new connections meanwhile.
 func TestHTTPStopWaitsForInFlightPush(t *testing.T) {
-	s := gitserver.NewHTTP(t, gitserver.HTTPOptions{})
-	if _, err := s.CreateRepo("state.git", "main"); err != nil {
-		t.Fatal(err)
-	}
-	git := newCLI(t)
-	work := git.path("work")
-	git.must("", "clone", "--quiet", withCredentials(t, s.URL("state.git"), s.Username(), s.Password()), work)
-	git.commitFile(work, "a.txt", "a\n", "in flight")
+	s, git, work := httpCloneWithCommit(t, "in flight")
 
 	arrived, release := make(chan struct{}), make(chan struct{})
 	s.SetIntercept(func(w http.ResponseWriter, r *http.Request) bool {
@@ -107,14 +92,7 @@ func TestHTTPStopWaitsForInFlightPush(t *testing.T) {
 
 // An intercept can fail requests, e.g. to simulate an unavailable server.
 func TestHTTPInterceptFailsPushes(t *testing.T) {
-	s := gitserver.NewHTTP(t, gitserver.HTTPOptions{})
-	if _, err := s.CreateRepo("state.git", "main"); err != nil {
-		t.Fatal(err)
-	}
-	git := newCLI(t)
-	work := git.path("work")
-	git.must("", "clone", "--quiet", withCredentials(t, s.URL("state.git"), s.Username(), s.Password()), work)
-	git.commitFile(work, "a.txt", "a\n", "a")
+	s, git, work := httpCloneWithCommit(t, "a")
 
 	s.SetIntercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPost {
@@ -131,4 +109,19 @@ func TestHTTPInterceptFailsPushes(t *testing.T) {
 	if got := s.Stats().ReceivePacks; got != 2 {
 		t.Errorf("receive-pack POSTs = %d, want 2 (one failed, one through)", got)
 	}
+}
+
+// httpCloneWithCommit starts an HTTP server with an empty state.git and clones it into work,
+// where it commits a.txt with message, unpushed.
+func httpCloneWithCommit(t *testing.T, message string) (s *gitserver.HTTPServer, git *cli, work string) {
+	t.Helper()
+	s = gitserver.NewHTTP(t, gitserver.HTTPOptions{})
+	if _, err := s.CreateRepo("state.git", "main"); err != nil {
+		t.Fatal(err)
+	}
+	git = newCLI(t)
+	work = git.path("work")
+	git.must("", "clone", "--quiet", withCredentials(t, s.URL("state.git"), s.Username(), s.Password()), work)
+	git.commitFile(work, "a.txt", "a\n", message)
+	return s, git, work
 }

@@ -62,8 +62,8 @@ type SSHStats struct {
 // It accepts one client key, which it generates, for the user "git".
 type SSHServer struct {
 	store        *store
+	life         lifecycle
 	exec         string
-	addr         string // 127.0.0.1:port, kept across restarts
 	hostKey      ssh.PublicKey
 	clientKey    ssh.PublicKey
 	clientKeyPEM []byte
@@ -76,10 +76,6 @@ type SSHServer struct {
 	uploads     atomic.Int64
 	receives    atomic.Int64
 	refused     atomic.Int64
-
-	mu     sync.Mutex // serialises Stop, Restart and Close
-	run    *sshRun    // nil while stopped
-	closed bool
 }
 
 // sshRun is one listening period, from start (or Restart) to Stop.
@@ -101,16 +97,7 @@ func NewSSH(t testing.TB, opts SSHOptions) *SSHServer {
 	if opts.Log == nil {
 		opts.Log = testLogWriter{t}
 	}
-	s, err := StartSSH(opts)
-	if err != nil {
-		t.Fatalf("start the git SSH server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close the git SSH server: %v", err)
-		}
-	})
-	return s
+	return startForTest(t, "SSH", func() (*SSHServer, error) { return StartSSH(opts) })
 }
 
 // StartSSH starts an SSH server on a free port of 127.0.0.1 with fresh ed25519 host and client
@@ -156,10 +143,11 @@ func StartSSH(opts SSHOptions) (*SSHServer, error) {
 		clientKeyPEM: pem.EncodeToMemory(block),
 		errLog:       log.New(logw, "gitserver ssh: ", 0),
 	}
+	s.life = lifecycle{kind: "SSH", store: st, start: s.serveListener}
 	st.gc.logf = s.errLog.Printf
 	s.config = &ssh.ServerConfig{PublicKeyCallback: s.checkKey}
 	s.config.AddHostKey(hostSigner)
-	if err := s.serve("127.0.0.1:0"); err != nil {
+	if err := s.life.serve("127.0.0.1:0"); err != nil {
 		return nil, errors.Join(err, st.remove())
 	}
 	return s, nil
@@ -167,11 +155,11 @@ func StartSSH(opts SSHOptions) (*SSHServer, error) {
 
 // URL is the clone URL of a repository: ssh://git@127.0.0.1:PORT/<repo>.
 func (s *SSHServer) URL(repo string) string {
-	return "ssh://" + SSHUser + "@" + s.addr + "/" + strings.TrimPrefix(repo, "/")
+	return "ssh://" + SSHUser + "@" + s.life.addr + "/" + strings.TrimPrefix(repo, "/")
 }
 
 // Addr is the server's host:port; it stays the same across Stop and Restart.
-func (s *SSHServer) Addr() string { return s.addr }
+func (s *SSHServer) Addr() string { return s.life.addr }
 
 // Root is the directory of the served bare repositories.
 func (s *SSHServer) Root() string { return s.store.root }
@@ -181,7 +169,7 @@ func (s *SSHServer) HostKey() ssh.PublicKey { return s.hostKey }
 
 // KnownHosts is a known_hosts line for the server, "[127.0.0.1]:PORT ssh-ed25519 AAAA...".
 func (s *SSHServer) KnownHosts() string {
-	return knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, s.hostKey)
+	return knownhosts.Line([]string{knownhosts.Normalize(s.life.addr)}, s.hostKey)
 }
 
 // ClientKeyPEM is the private key the server accepts, PEM-encoded in OpenSSH format without a
@@ -218,72 +206,20 @@ func (s *SSHServer) Stats() SSHStats {
 // Stop closes the listener and every connection, kills the git processes still running, and
 // waits for them. Repositories stay; Restart serves them again. Stopping a stopped server does
 // nothing.
-func (s *SSHServer) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopLocked()
-}
-
-func (s *SSHServer) stopLocked() error {
-	r := s.run
-	if r == nil {
-		return nil
-	}
-	s.run = nil
-	err := r.ln.Close()
-	r.connMu.Lock()
-	r.stopping = true
-	for c := range r.conns {
-		_ = c.Close() // the connection is being abandoned; its handler reports nothing
-	}
-	r.connMu.Unlock()
-	r.cancel()
-	r.wg.Wait()
-	s.store.gc.wait(stopTimeout)
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		return fmt.Errorf("close the SSH listener: %w", err)
-	}
-	return nil
-}
+func (s *SSHServer) Stop() error { return s.life.Stop() }
 
 // Restart serves again on the same address after Stop.
-func (s *SSHServer) Restart() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errors.New("restart the git SSH server: it is closed")
-	}
-	if s.run != nil {
-		return errors.New("restart the git SSH server: it is running")
-	}
-	return s.serve(s.addr)
-}
+func (s *SSHServer) Restart() error { return s.life.Restart() }
 
 // Close stops the server and removes its temporary directory, with the repositories unless the
 // caller gave SSHOptions.Dir.
-func (s *SSHServer) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return errors.Join(s.stopLocked(), s.store.remove())
-}
+func (s *SSHServer) Close() error { return s.life.Close() }
 
-// serve listens on addr and accepts connections in the background. The caller holds mu, or owns
-// s alone.
-func (s *SSHServer) serve(addr string) error {
-	ln, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	if addr != s.addr {
-		s.addr = ln.Addr().String() // first start; a restart reuses the address, so readers race with nothing
-	}
+// serveListener accepts connections on ln in the background and returns what stops that: it
+// closes the listener and every connection, kills the git processes and waits for them.
+func (s *SSHServer) serveListener(ln net.Listener) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &sshRun{ln: ln, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
-	s.run = r
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -307,6 +243,24 @@ func (s *SSHServer) serve(addr string) error {
 			}()
 		}
 	}()
+	return r.stop
+}
+
+// stop closes the listener and every connection, kills the git processes still running, and
+// waits for them.
+func (r *sshRun) stop() error {
+	err := r.ln.Close()
+	r.connMu.Lock()
+	r.stopping = true
+	for c := range r.conns {
+		_ = c.Close() // the connection is being abandoned; its handler reports nothing
+	}
+	r.connMu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("close the SSH listener: %w", err)
+	}
 	return nil
 }
 

@@ -2,19 +2,12 @@ package local
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // BenchmarkRunnerTrivialJobs measures how many pipeline Jobs per minute the local runner completes
@@ -23,33 +16,11 @@ import (
 // is one Job; the Jobs of an iteration are created at once, for distinct requests.
 func BenchmarkRunnerTrivialJobs(b *testing.B) {
 	ctx := context.Background()
-	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
-	if err != nil {
-		b.Fatal(err)
-	}
+	api := appConfigAPI(b, ctx)
 	startRunner(b, 0)
-	api, err := json.Marshal(crd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "trivial"}, Spec: v1alpha1.PromiseSpec{
-		API:       &runtime.RawExtension{Raw: api},
-		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("echo", "echo x > /kratix/output/a.yaml")}}},
-	}}
 	var jobs []*batchv1.Job
-	for i := range b.N {
-		request := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
-			"metadata": map[string]any{"name": fmt.Sprintf("bench-%d-%d", b.N, i), "namespace": "default"},
-		}}
-		if err := env.Client.Create(ctx, request); err != nil {
-			b.Fatal(err)
-		}
-		job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		jobs = append(jobs, job)
+	for range b.N {
+		jobs = append(jobs, requestJob(b, ctx, api, "trivial", "bench-", shPipeline("echo", "echo x > /kratix/output/a.yaml")))
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -60,12 +31,9 @@ func BenchmarkRunnerTrivialJobs(b *testing.B) {
 	}
 	deadline := time.Now().Add(10 * time.Minute)
 	for _, job := range jobs {
-		for env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) != nil || !finished(job) {
-			if time.Now().After(deadline) {
-				b.Fatalf("Job %s did not finish", job.Name)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Eventually(b, "Job "+job.Name+" finishes", time.Until(deadline), 20*time.Millisecond, func() error {
+			return jobDone(ctx, job, finished)
+		})
 		if condition(job, batchv1.JobComplete) == nil {
 			b.Fatalf("Job %s failed: %+v", job.Name, job.Status.Conditions)
 		}

@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -70,15 +71,61 @@ func startRunnerWithStop(t testing.TB, maxParallel int) (*Runner, func() error) 
 	}
 }
 
-func waitFor(t testing.TB, what string, ok func() bool) {
+// waitFor polls check until it returns nil, failing the test with its last error after a minute.
+func waitFor(t testing.TB, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	testenv.Eventually(t, what, time.Minute, 50*time.Millisecond, check)
+}
+
+// jobDone reads job back and reports, as an error, that it has not finished yet, or why it cannot
+// be read.
+func jobDone(ctx context.Context, job *batchv1.Job, done func(*batchv1.Job) bool) error {
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+		return err
 	}
+	if !done(job) {
+		return fmt.Errorf("Job %s: conditions %+v", job.Name, job.Status.Conditions)
+	}
+	return nil
+}
+
+// jobComplete reports whether job has completed successfully.
+func jobComplete(job *batchv1.Job) bool { return condition(job, batchv1.JobComplete) != nil }
+
+// appConfigAPI installs the AppConfig CRD and returns it as a Promise's API.
+func appConfigAPI(t testing.TB, ctx context.Context) *runtime.RawExtension {
+	t.Helper()
+	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := json.Marshal(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &runtime.RawExtension{Raw: api}
+}
+
+// requestJob creates an AppConfig request named from prefix in the default namespace and builds,
+// without creating it, the Job for it of a Promise named promise whose one pipeline is p.
+func requestJob(t testing.TB, ctx context.Context, api *runtime.RawExtension, promise, prefix string, p v1alpha1.Pipeline) *batchv1.Job {
+	t.Helper()
+	request := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
+		"metadata": map[string]any{"generateName": prefix, "namespace": "default"},
+	}}
+	if err := env.Client.Create(ctx, request); err != nil {
+		t.Fatal(err)
+	}
+	pr := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: promise}, Spec: v1alpha1.PromiseSpec{
+		API:       api,
+		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{p}}},
+	}}
+	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: pr, Object: request}, 0, 1, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
 }
 
 func shPipeline(name, script string) v1alpha1.Pipeline {
@@ -114,9 +161,7 @@ func runJob(t *testing.T, ctx context.Context, w pipeline.Workflow, index int) *
 			t.Logf("Job status: %+v", job.Status)
 		}
 	}()
-	waitFor(t, "Job "+job.Name+" to finish", func() bool {
-		return env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) == nil && finished(job)
-	})
+	waitFor(t, "Job "+job.Name+" finishes", func() error { return jobDone(ctx, job, finished) })
 	return job
 }
 
@@ -136,14 +181,7 @@ func condition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobConditi
 func TestRunnerRunsAResourceWorkflow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := json.Marshal(crd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := appConfigAPI(t, ctx)
 	runner := startRunner(t, 0)
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
@@ -154,7 +192,7 @@ func TestRunnerRunsAResourceWorkflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "appconfig"}, Spec: v1alpha1.PromiseSpec{
-		API:                  &runtime.RawExtension{Raw: api},
+		API:                  api,
 		DestinationSelectors: []v1alpha1.PromiseScheduling{{MatchLabels: map[string]string{"environment": "dev"}}},
 		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{
 			shPipeline("first", `set -eu
@@ -230,34 +268,17 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 func TestStoppingTheRunnerKillsContainers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := json.Marshal(crd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := appConfigAPI(t, ctx)
 	_, stop := startRunnerWithStop(t, 0)
 	defer stop()
-	request := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
-		"metadata": map[string]any{"generateName": "slow-", "namespace": "default"},
-	}}
-	if err := env.Client.Create(ctx, request); err != nil {
-		t.Fatal(err)
-	}
 	const marker = "sleep 4242"
-	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "slow"}, Spec: v1alpha1.PromiseSpec{
-		API:       &runtime.RawExtension{Raw: api},
-		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("slow", marker)}}},
-	}}
-	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	createJob(t, ctx, job)
-	waitFor(t, "the container to start", func() bool { return processRunning(marker) })
+	createJob(t, ctx, requestJob(t, ctx, api, "slow", "slow-", shPipeline("slow", marker)))
+	waitFor(t, "the container starts", func() error {
+		if !processRunning(marker) {
+			return fmt.Errorf("no process runs %q", marker)
+		}
+		return nil
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -283,38 +304,17 @@ func processRunning(s string) bool {
 func TestRunnerBoundsParallelJobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := json.Marshal(crd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := appConfigAPI(t, ctx)
 	startRunner(t, 1)
 	markers := []string{"sleep 1.101", "sleep 1.102"}
 	var jobs []*batchv1.Job
 	for i, marker := range markers {
-		request := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
-			"metadata": map[string]any{"generateName": "bounded-", "namespace": "default"},
-		}}
-		if err := env.Client.Create(ctx, request); err != nil {
-			t.Fatal(err)
-		}
-		promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bounded-%d", i)}, Spec: v1alpha1.PromiseSpec{
-			API:       &runtime.RawExtension{Raw: api},
-			Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("slow", marker)}}},
-		}}
-		job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		job := requestJob(t, ctx, api, fmt.Sprintf("bounded-%d", i), "bounded-", shPipeline("slow", marker))
 		createJob(t, ctx, job)
 		jobs = append(jobs, job)
 	}
 	seen := map[string]bool{}
-	waitFor(t, "both Jobs to finish", func() bool {
+	waitFor(t, "both Jobs complete", func() error {
 		running := 0
 		for _, m := range markers {
 			if processRunning(m) {
@@ -326,11 +326,11 @@ func TestRunnerBoundsParallelJobs(t *testing.T) {
 			t.Fatal("two Jobs ran at once with one slot")
 		}
 		for _, job := range jobs {
-			if env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) != nil || condition(job, batchv1.JobComplete) == nil {
-				return false
+			if err := jobDone(ctx, job, jobComplete); err != nil {
+				return err
 			}
 		}
-		return true
+		return nil
 	})
 	if len(seen) != 2 {
 		t.Errorf("saw %d of the 2 containers running; the check above proved nothing", len(seen))
@@ -342,29 +342,7 @@ func TestRunnerBoundsParallelJobs(t *testing.T) {
 func TestRunnerRunsAJobLeftUnfinished(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	crd, err := env.InstallResourceCRD(ctx, "example.platform.io", "AppConfig", "appconfigs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := json.Marshal(crd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	request := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
-		"metadata": map[string]any{"generateName": "left-", "namespace": "default"},
-	}}
-	if err := env.Client.Create(ctx, request); err != nil {
-		t.Fatal(err)
-	}
-	promise := &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: "left"}, Spec: v1alpha1.PromiseSpec{
-		API:       &runtime.RawExtension{Raw: api},
-		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{shPipeline("quick", "true")}}},
-	}}
-	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}, 0, 1, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	job := requestJob(t, ctx, appConfigAPI(t, ctx), "left", "left-", shPipeline("quick", "true"))
 	createJob(t, ctx, job)
 	started := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
 	job.Status.StartTime, job.Status.Active = &started, 1
@@ -373,9 +351,7 @@ func TestRunnerRunsAJobLeftUnfinished(t *testing.T) {
 	}
 
 	startRunner(t, 0)
-	waitFor(t, "the Job to complete", func() bool {
-		return env.Client.Get(ctx, client.ObjectKeyFromObject(job), job) == nil && condition(job, batchv1.JobComplete) != nil
-	})
+	waitFor(t, "the Job completes", func() error { return jobDone(ctx, job, jobComplete) })
 	if !job.Status.StartTime.Equal(&started) {
 		t.Errorf("start time %v, want the first attempt's %v", job.Status.StartTime, started)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kratix.dev/kratix/internal/gitserver"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -321,11 +322,19 @@ func TestServerDownMidBurst(t *testing.T) {
 	}
 	var transient, other sync.Map
 	var wg sync.WaitGroup
+	// Should the test fail before the server is back, the writers must stop retrying and end
+	// before the cleanups close what they use.
+	ctx, cancel := context.WithCancel(ctx)
+	defer wg.Wait()
+	defer cancel()
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := change(fmt.Sprintf("dev/w%d", i), "f.yaml", "x")
+			// A caller that retries transient errors, as the controllers' requeues do; not a poll of
+			// the test's, and testenv.Eventually, which fails the test, cannot run off the test's
+			// goroutine.
 			for {
 				_, err := f.writer.Apply(ctx, c)
 				if err == nil {
@@ -344,13 +353,12 @@ func TestServerDownMidBurst(t *testing.T) {
 		}()
 	}
 	// Wait until every writer has seen the outage, then bring the server back.
-	deadline := time.Now().Add(30 * time.Second)
-	for count(&transient) < 8 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := count(&transient); n < 8 {
-		t.Errorf("only %d of 8 writers saw a transient error while the server was down", n)
-	}
+	testenv.Eventually(t, "every writer sees a transient error while the server is down", 30*time.Second, 10*time.Millisecond, func() error {
+		if n := count(&transient); n < 8 {
+			return fmt.Errorf("%d of 8 writers did", n)
+		}
+		return nil
+	})
 	if err := f.server.Restart(); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"kratix.dev/kratix/internal/names"
+
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -26,7 +28,6 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
 	"kratix.dev/kratix/promiseapi"
-	"kratix.dev/kratix/scheduling"
 )
 
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promises,verbs=get;list;watch;update;patch
@@ -229,7 +230,7 @@ func (r *PromiseReconciler) observeWorks(ctx context.Context, promise *v1alpha1.
 // its Promise workflows.
 func promiseWorks(ctx context.Context, c client.Reader, promise string) ([]v1alpha1.Work, error) {
 	var works v1alpha1.WorkList
-	if err := c.List(ctx, &works, client.MatchingLabels{v1alpha1.LabelPromiseName: scheduling.LabelValue(promise)}); err != nil {
+	if err := c.List(ctx, &works, client.MatchingLabels{v1alpha1.LabelPromiseName: names.LabelValue(promise)}); err != nil {
 		return nil, fmt.Errorf("list the Promise's Works: %w", err)
 	}
 	out := works.Items[:0]
@@ -275,8 +276,9 @@ func (r *PromiseReconciler) finalize(ctx context.Context, promise *v1alpha1.Prom
 // changes), their CRDs, the Jobs of their Promise workflows and their own Works.
 func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
 	c := mgr.GetClient()
+	log := mgr.GetLogger().WithName("promise")
 	byLabel := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-		return promisesOfLabel(ctx, c, o.GetLabels()[v1alpha1.LabelPromiseName])
+		return promisesOfLabel(ctx, c, log, o.GetLabels()[v1alpha1.LabelPromiseName])
 	})
 	hasPromiseLabel := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[v1alpha1.LabelPromiseName] != ""
@@ -310,20 +312,21 @@ func deletionStarted() predicate.Predicate {
 
 // promisesOfLabel maps a kratix.io/promise-name label value to its Promise. A name too long for
 // a label value was shortened: the Promises whose shortened name matches are found in the cache.
-func promisesOfLabel(ctx context.Context, c client.Reader, value string) []reconcile.Request {
+func promisesOfLabel(ctx context.Context, c client.Reader, log logr.Logger, value string) []reconcile.Request {
 	if value == "" {
 		return nil
 	}
-	if len(value) < scheduling.MaxLabelValueLength {
+	if !names.MayBeShortened(value) {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: value}}}
 	}
 	var promises v1alpha1.PromiseList
 	if err := c.List(ctx, &promises); err != nil {
+		log.Error(err, "list the Promises to find the one of a shortened label; its event is dropped", "label", v1alpha1.LabelPromiseName, "value", value)
 		return nil
 	}
 	var reqs []reconcile.Request
 	for _, p := range promises.Items {
-		if scheduling.LabelValue(p.Name) == value {
+		if names.LabelValue(p.Name) == value {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: p.Name}})
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"kratix.dev/kratix/internal/names"
+
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -23,7 +25,7 @@ import (
 
 // staticDependenciesWork is the name of a Promise's Work of static dependencies.
 func staticDependenciesWork(promise string) string {
-	return scheduling.ShortenName(promise + "-static-deps")
+	return names.Shorten(promise + "-static-deps")
 }
 
 // ensureDependencies keeps the Work of the Promise's static dependencies: one file with every
@@ -53,7 +55,7 @@ func (r *PromiseReconciler) ensureDependencies(ctx context.Context, promise *v1a
 	if !exists {
 		work = &v1alpha1.Work{
 			ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: map[string]string{
-				v1alpha1.LabelPromiseName: scheduling.LabelValue(promise.Name),
+				v1alpha1.LabelPromiseName: names.LabelValue(promise.Name),
 				v1alpha1.LabelWorkType:    v1alpha1.WorkTypeStaticDependency,
 			}},
 			Spec: spec,
@@ -241,7 +243,7 @@ func (r *PromiseReconciler) deleteCRD(ctx context.Context, promise *v1alpha1.Pro
 // the Promise's).
 func (r *PromiseReconciler) installedCRD(ctx context.Context, promise *v1alpha1.Promise) (*apiextensionsv1.CustomResourceDefinition, error) {
 	var crds apiextensionsv1.CustomResourceDefinitionList
-	if err := r.Client.List(ctx, &crds, client.MatchingLabels{v1alpha1.LabelPromiseName: scheduling.LabelValue(promise.Name)}); err != nil {
+	if err := r.Client.List(ctx, &crds, client.MatchingLabels{v1alpha1.LabelPromiseName: names.LabelValue(promise.Name)}); err != nil {
 		return nil, fmt.Errorf("list the Promise's CRD: %w", err)
 	}
 	if len(crds.Items) == 0 {

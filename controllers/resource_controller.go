@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"kratix.dev/kratix/internal/names"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,7 +21,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
-	"kratix.dev/kratix/scheduling"
 )
 
 // DefaultResourceResyncInterval is how often a resource request's Configure workflow runs again
@@ -129,9 +130,9 @@ func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured
 // resourceWorks lists the Works the request's workflows wrote.
 func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *unstructured.Unstructured) ([]v1alpha1.Work, error) {
 	labels := client.MatchingLabels{
-		v1alpha1.LabelPromiseName:  scheduling.LabelValue(promise),
+		v1alpha1.LabelPromiseName:  names.LabelValue(promise),
 		v1alpha1.LabelWorkType:     v1alpha1.WorkTypeResource,
-		v1alpha1.LabelResourceName: scheduling.LabelValue(obj.GetName()),
+		v1alpha1.LabelResourceName: names.LabelValue(obj.GetName()),
 	}
 	if ns := obj.GetNamespace(); ns != "" {
 		labels[v1alpha1.LabelResourceNamespace] = ns

@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 
+	"kratix.dev/kratix/internal/names"
+
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/scheduling"
 )
 
 // newController builds the (not yet started) controller "resource-<promise>": the Promise's
@@ -50,7 +51,7 @@ func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (c
 		source.Kind[client.Object](cache, obj, &handler.EnqueueRequestForObject{},
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionStarted())),
 		source.Kind[client.Object](cache, &batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			return r.requestsOfLabels(ctx, o.GetLabels())
+			return r.requestsOfLabels(ctx, log, o.GetLabels())
 		}), r.ownLabels(v1alpha1.LabelWorkflowType, v1alpha1.WorkflowTypeResource)),
 		source.Kind[client.Object](cache, &v1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			w := o.(*v1alpha1.Work)
@@ -78,7 +79,7 @@ func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (c
 // ownLabels passes the objects of this Promise's resource workflows: label key=value and the
 // Promise's name.
 func (r *ResourceReconciler) ownLabels(key, value string) predicate.Predicate {
-	promise := scheduling.LabelValue(r.Promise)
+	promise := names.LabelValue(r.Promise)
 	return predicate.NewPredicateFuncs(func(o client.Object) bool {
 		l := o.GetLabels()
 		return l[v1alpha1.LabelPromiseName] == promise && l[key] == value
@@ -110,19 +111,20 @@ func requestOf(namespace, name string) []reconcile.Request {
 // requestsOfLabels maps a workflow Job's labels to its request. A name too long for a label
 // value was shortened: the requests of the namespace whose shortened name matches are found in
 // the cache.
-func (r *ResourceReconciler) requestsOfLabels(ctx context.Context, labels map[string]string) []reconcile.Request {
+func (r *ResourceReconciler) requestsOfLabels(ctx context.Context, log logr.Logger, labels map[string]string) []reconcile.Request {
 	name, namespace := labels[v1alpha1.LabelResourceName], labels[v1alpha1.LabelResourceNamespace]
-	if len(name) < scheduling.MaxLabelValueLength {
+	if !names.MayBeShortened(name) {
 		return requestOf(namespace, name)
 	}
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(r.GVK.GroupVersion().WithKind(r.GVK.Kind + "List"))
 	if err := r.Requests.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		log.Error(err, "list the requests to find the one of a shortened label; its event is dropped", "label", v1alpha1.LabelResourceName, "value", name, "namespace", namespace)
 		return nil
 	}
 	var reqs []reconcile.Request
 	for _, item := range list.Items {
-		if scheduling.LabelValue(item.GetName()) == name {
+		if names.LabelValue(item.GetName()) == name {
 			reqs = append(reqs, requestOf(namespace, item.GetName())...)
 		}
 	}

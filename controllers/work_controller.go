@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"kratix.dev/kratix/internal/names"
+
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -117,13 +119,13 @@ func (r *WorkReconciler) plan(ctx context.Context, work *v1alpha1.Work) (schedul
 // placementsOf lists the Work's placements from the API server: its namespace, its
 // kratix.io/work label.
 func placementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
-	return listWorkPlacements(ctx, c, work, client.MatchingLabels{v1alpha1.LabelWork: scheduling.LabelValue(work.Name)})
+	return listWorkPlacements(ctx, c, work, client.MatchingLabels{v1alpha1.LabelWork: names.LabelValue(work.Name)})
 }
 
 // cachedPlacementsOf lists the Work's placements from the manager's cache through the
 // indexPlacementWork index, which spares scanning every placement of the namespace.
 func cachedPlacementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
-	return listWorkPlacements(ctx, c, work, client.MatchingFields{indexPlacementWork: scheduling.LabelValue(work.Name)})
+	return listWorkPlacements(ctx, c, work, client.MatchingFields{indexPlacementWork: names.LabelValue(work.Name)})
 }
 
 // listWorkPlacements lists the Work's placements in its namespace that match.

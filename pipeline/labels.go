@@ -3,8 +3,9 @@ package pipeline
 import (
 	"strconv"
 
+	"kratix.dev/kratix/internal/names"
+
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/scheduling"
 )
 
 // jobLabels are the labels of a pipeline's Job and its Pod: the pipeline's own labels, then the
@@ -28,7 +29,7 @@ func jobLabels(w Workflow, pipeline v1alpha1.Pipeline, hash string, run int) map
 // by every request of the Promise, so they carry no request.
 func accessLabels(w Workflow, pipeline string) map[string]string {
 	return map[string]string{
-		v1alpha1.LabelPromiseName:    scheduling.LabelValue(w.Promise.Name),
+		v1alpha1.LabelPromiseName:    names.LabelValue(w.Promise.Name),
 		v1alpha1.LabelWorkflowType:   w.Type,
 		v1alpha1.LabelWorkflowAction: w.Action,
 		v1alpha1.LabelPipelineName:   pipeline,

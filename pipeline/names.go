@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"kratix.dev/kratix/internal/names"
+
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/scheduling"
 )
 
 // jobNamePrefix starts every Job name, as in upstream Kratix.
@@ -30,7 +31,7 @@ func jobName(w Workflow, obj objectRef, pipeline, hash string, run int) string {
 	}
 	parts = append(parts, pipeline, id)
 	name := jobNamePrefix + strings.ReplaceAll(strings.Join(parts, "-"), ".", "-")
-	return scheduling.LabelValue(name)
+	return names.LabelValue(name)
 }
 
 // accessBaseName names a pipeline's ServiceAccount and is the stem of its RBAC objects:
@@ -43,7 +44,7 @@ func accessBaseName(w Workflow, pipeline string) string {
 // accessName is accessBaseName followed by dot-separated qualifiers, within Kubernetes' limit.
 // Pipeline names have no dots, so a qualified name never equals another pipeline's base name.
 func accessName(w Workflow, pipeline string, qualifiers ...string) string {
-	return scheduling.ShortenName(strings.Join(append([]string{accessBaseName(w, pipeline)}, qualifiers...), "."))
+	return names.Shorten(strings.Join(append([]string{accessBaseName(w, pipeline)}, qualifiers...), "."))
 }
 
 // bindingName names the binding of a role to the pipeline's ServiceAccount. A binding in the
@@ -54,7 +55,7 @@ func bindingName(roleName, roleNamespace, serviceAccountNamespace string) string
 	if roleNamespace == serviceAccountNamespace {
 		return roleName
 	}
-	return scheduling.ShortenName(roleName + "." + serviceAccountNamespace)
+	return names.Shorten(roleName + "." + serviceAccountNamespace)
 }
 
 // digest is the hex SHA-256 of parts, each terminated so that no two lists share an encoding.

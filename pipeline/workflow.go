@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 
+	"kratix.dev/kratix/internal/names"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/promiseapi"
-	"kratix.dev/kratix/scheduling"
 )
 
 // Workflow is one workflow of one object: a Promise's promise workflow, acting on the Promise,
@@ -64,12 +65,12 @@ func (w Workflow) Namespace(opts Options) string {
 // other Job does; list the Jobs with it in Namespace.
 func (w Workflow) Selector() map[string]string {
 	labels := map[string]string{
-		v1alpha1.LabelPromiseName:    scheduling.LabelValue(w.Promise.Name),
+		v1alpha1.LabelPromiseName:    names.LabelValue(w.Promise.Name),
 		v1alpha1.LabelWorkflowType:   w.Type,
 		v1alpha1.LabelWorkflowAction: w.Action,
 	}
 	if w.Type == v1alpha1.WorkflowTypeResource && w.Object != nil {
-		labels[v1alpha1.LabelResourceName] = scheduling.LabelValue(w.Object.GetName())
+		labels[v1alpha1.LabelResourceName] = names.LabelValue(w.Object.GetName())
 		if ns := w.Object.GetNamespace(); ns != "" {
 			labels[v1alpha1.LabelResourceNamespace] = ns
 		}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"kratix.dev/kratix/internal/names"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,7 +19,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/scheduling"
 )
 
 // Category is the category every Promise API joins, so that `kubectl get kratix` lists resource
@@ -273,7 +274,7 @@ func complete(crd *apiextensionsv1.CustomResourceDefinition, promiseName string)
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[v1alpha1.LabelPromiseName] = scheduling.LabelValue(promiseName)
+	labels[v1alpha1.LabelPromiseName] = names.LabelValue(promiseName)
 	labels[v1alpha1.LabelManagedBy] = v1alpha1.LabelManagedByValue
 	crd.TypeMeta = metav1.TypeMeta{APIVersion: apiextensionsv1.SchemeGroupVersion.String(), Kind: crdKind}
 	crd.ObjectMeta = metav1.ObjectMeta{Name: crd.Name, Labels: labels, Annotations: crd.Annotations}

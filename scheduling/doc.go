@@ -13,7 +13,7 @@
 //     compares what a Work wants with the WorkPlacements that exist and returns a Plan: what to
 //     create, update, mark or un-mark misscheduled, and delete.
 //   - GroupID and PlacementName give the ids and names that everything else is keyed by;
-//     ShortenName and LabelValue keep names and label values within Kubernetes' limits.
+//     names.Shorten keeps the placement names within Kubernetes' limits.
 //
 // Promise-level Works go to every matching Destination; each workload group of a resource-level
 // Work goes to exactly one, chosen by rendezvous hashing (PlacementScore) and kept once chosen.

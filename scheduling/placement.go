@@ -3,6 +3,8 @@ package scheduling
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"kratix.dev/kratix/internal/names"
+
 	"kratix.dev/kratix/api/v1alpha1"
 )
 
@@ -56,10 +58,10 @@ func resourceNamespace(work *v1alpha1.Work) string {
 // shortened to fit a label.
 func placementLabels(work *v1alpha1.Work, groupID, destinationName string) map[string]string {
 	labels := map[string]string{
-		v1alpha1.LabelWork:              LabelValue(work.Name),
-		v1alpha1.LabelWorkloadGroupID:   LabelValue(groupID),
-		v1alpha1.LabelTargetDestination: LabelValue(destinationName),
-		v1alpha1.LabelPromiseName:       LabelValue(work.Spec.PromiseName),
+		v1alpha1.LabelWork:              names.LabelValue(work.Name),
+		v1alpha1.LabelWorkloadGroupID:   names.LabelValue(groupID),
+		v1alpha1.LabelTargetDestination: names.LabelValue(destinationName),
+		v1alpha1.LabelPromiseName:       names.LabelValue(work.Spec.PromiseName),
 	}
 	setIfNotEmpty(labels, v1alpha1.LabelResourceName, work.Spec.ResourceName)
 	setIfNotEmpty(labels, v1alpha1.LabelResourceNamespace, resourceNamespace(work))
@@ -70,13 +72,13 @@ func placementLabels(work *v1alpha1.Work, groupID, destinationName string) map[s
 // setIfNotEmpty sets the label key to value, shortened, unless value is empty.
 func setIfNotEmpty(labels map[string]string, key, value string) {
 	if value != "" {
-		labels[key] = LabelValue(value)
+		labels[key] = names.LabelValue(value)
 	}
 }
 
 // belongsTo reports whether wp is one of work's placements: same namespace and the work label.
 func belongsTo(wp *v1alpha1.WorkPlacement, work *v1alpha1.Work) bool {
-	return wp.Namespace == work.Namespace && wp.Labels[v1alpha1.LabelWork] == LabelValue(work.Name)
+	return wp.Namespace == work.Namespace && wp.Labels[v1alpha1.LabelWork] == names.LabelValue(work.Name)
 }
 
 // upToDate reports whether the existing placement already has the desired spec and labels.

@@ -86,7 +86,7 @@ func TestAddingDestinationsNeverMovesResourcePlacements(t *testing.T) {
 		placements := apply(t, nil, Place(work, before, nil))
 
 		plan := Place(work, after, placements)
-		if expected := (planNames{Unchanged: names(placements)}); !reflect.DeepEqual(namesOf(plan), want(expected)) {
+		if expected := (planNames{Unchanged: placementNames(placements)}); !reflect.DeepEqual(namesOf(plan), want(expected)) {
 			t.Fatalf("%s: adding Destinations changed its placement: %+v", work.Name, namesOf(plan))
 		}
 		if fresh := Place(work, after, nil); fresh.Create[0].Spec.TargetDestinationName != placements[0].Spec.TargetDestinationName {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/names"
 )
 
 func TestPlaceTargets(t *testing.T) {
@@ -84,7 +85,7 @@ func TestResourcePlacementGoesToTheHighestScore(t *testing.T) {
 		}
 		plan := Place(work, destinations, nil)
 		if len(plan.Create) != 1 || plan.Create[0].Spec.TargetDestinationName != want {
-			t.Errorf("%s: placed on %v, want %s (highest PlacementScore)", resource, names(plan.Create), want)
+			t.Errorf("%s: placed on %v, want %s (highest PlacementScore)", resource, placementNames(plan.Create), want)
 		}
 	}
 }
@@ -101,7 +102,7 @@ func TestEachDirectoryGroupIsPlacedBySelectorAlone(t *testing.T) {
 	)
 	plan := Place(work, destinations, nil)
 	want := []string{"deps.db-" + GroupID("db")[:5], "deps.dev"}
-	if got := names(plan.Create); !reflect.DeepEqual(got, want) {
+	if got := placementNames(plan.Create); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Create = %v, want %v", got, want)
 	}
 }
@@ -111,7 +112,7 @@ func TestDesiredPlacementObject(t *testing.T) {
 	work.Spec.ResourceNamespace = "requests"
 	plan := Place(work, []v1alpha1.Destination{destination("dev", nil)}, nil)
 	if len(plan.Create) != 1 {
-		t.Fatalf("Create = %v, want one placement", names(plan.Create))
+		t.Fatalf("Create = %v, want one placement", placementNames(plan.Create))
 	}
 	got := plan.Create[0]
 	id := GroupID("db")
@@ -166,13 +167,13 @@ func TestLongNamesAreShortenedInLabels(t *testing.T) {
 	work := resourceWork(long, long, group(".", workloads("x")))
 	plan := Place(work, []v1alpha1.Destination{destination(long, nil)}, nil)
 	for k, v := range plan.Create[0].Labels {
-		if len(v) > MaxLabelValueLength {
+		if len(v) > names.MaxLabelValueLength {
 			t.Errorf("label %s = %q is %d long", k, v, len(v))
 		}
 	}
 	// The shortened kratix.io/work label still ties the placement to its Work.
 	again := Place(work, []v1alpha1.Destination{destination(long, nil)}, plan.Create)
-	if !reflect.DeepEqual(again.Unchanged, names(plan.Create)) {
+	if !reflect.DeepEqual(again.Unchanged, placementNames(plan.Create)) {
 		t.Errorf("re-planning did not recognise the placement: %+v", again)
 	}
 }

@@ -31,8 +31,8 @@ func namesOf(p Plan) planNames {
 		return s
 	}
 	return planNames{
-		Create: names(p.Create), Update: names(p.Update), Misschedule: names(p.Misschedule),
-		Unmisschedule: names(p.Unmisschedule), Delete: names(p.Delete),
+		Create: placementNames(p.Create), Update: placementNames(p.Update), Misschedule: placementNames(p.Misschedule),
+		Unmisschedule: placementNames(p.Unmisschedule), Delete: placementNames(p.Delete),
 		Unchanged: orEmpty(p.Unchanged), Frozen: orEmpty(p.Frozen), Unscheduled: orEmpty(p.Unscheduled),
 	}
 }
@@ -219,7 +219,7 @@ func TestPlanReconcilesExistingPlacements(t *testing.T) {
 func checkEveryPlacementOnce(t *testing.T, work *v1alpha1.Work, existing []v1alpha1.WorkPlacement, plan Plan) {
 	t.Helper()
 	seen := map[string]int{}
-	for _, list := range [][]string{names(plan.Update), names(plan.Misschedule), names(plan.Unmisschedule), names(plan.Delete), plan.Unchanged, plan.Frozen} {
+	for _, list := range [][]string{placementNames(plan.Update), placementNames(plan.Misschedule), placementNames(plan.Unmisschedule), placementNames(plan.Delete), plan.Unchanged, plan.Frozen} {
 		for _, n := range list {
 			seen[n]++
 		}
@@ -250,7 +250,7 @@ func TestPlanObjects(t *testing.T) {
 	t.Run("update carries the new spec and keeps what the engine does not own", func(t *testing.T) {
 		plan := Place(v2, []v1alpha1.Destination{destination("a", labels("env", "dev"))}, []v1alpha1.WorkPlacement{existing})
 		if len(plan.Update) != 1 {
-			t.Fatalf("Update = %v, want deps.a", names(plan.Update))
+			t.Fatalf("Update = %v, want deps.a", placementNames(plan.Update))
 		}
 		got := plan.Update[0]
 		if !reflect.DeepEqual(contents(got), []string{"v2"}) {
@@ -263,7 +263,7 @@ func TestPlanObjects(t *testing.T) {
 	t.Run("misschedule labels the placement and keeps its spec", func(t *testing.T) {
 		plan := Place(v2, []v1alpha1.Destination{destination("a", labels("env", "prod"))}, []v1alpha1.WorkPlacement{existing})
 		if len(plan.Misschedule) != 1 {
-			t.Fatalf("Misschedule = %v, want deps.a", names(plan.Misschedule))
+			t.Fatalf("Misschedule = %v, want deps.a", placementNames(plan.Misschedule))
 		}
 		got := plan.Misschedule[0]
 		if !got.IsMisscheduled() || !reflect.DeepEqual(contents(got), []string{"v1"}) || got.Labels["team"] != "platform" {
@@ -277,7 +277,7 @@ func TestPlanObjects(t *testing.T) {
 		frozen := misscheduled(existing)
 		plan := Place(v2, []v1alpha1.Destination{destination("a", labels("env", "dev"))}, []v1alpha1.WorkPlacement{frozen})
 		if len(plan.Unmisschedule) != 1 {
-			t.Fatalf("Unmisschedule = %v, want deps.a", names(plan.Unmisschedule))
+			t.Fatalf("Unmisschedule = %v, want deps.a", placementNames(plan.Unmisschedule))
 		}
 		got := plan.Unmisschedule[0]
 		if got.IsMisscheduled() || !reflect.DeepEqual(contents(got), []string{"v2"}) {

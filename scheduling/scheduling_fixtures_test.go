@@ -125,8 +125,8 @@ func apply(t *testing.T, existing []v1alpha1.WorkPlacement, plan Plan) []v1alpha
 	return out
 }
 
-// names are the names of placements, in order.
-func names(placements []v1alpha1.WorkPlacement) []string {
+// placementNames are the names of placements, in order.
+func placementNames(placements []v1alpha1.WorkPlacement) []string {
 	out := []string{}
 	for _, wp := range placements {
 		out = append(out, wp.Name)

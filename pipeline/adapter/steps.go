@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"kratix.dev/kratix/internal/names"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,7 +25,6 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
-	"kratix.dev/kratix/scheduling"
 )
 
 // ObjectFile is the name of the object's file in /kratix/input.
@@ -156,13 +157,13 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 // workLabels find the Work of one object and pipeline.
 func workLabels(env Env) map[string]string {
 	labels := map[string]string{
-		v1alpha1.LabelPromiseName:  scheduling.LabelValue(env.Promise),
-		v1alpha1.LabelPipelineName: scheduling.LabelValue(env.Pipeline),
+		v1alpha1.LabelPromiseName:  names.LabelValue(env.Promise),
+		v1alpha1.LabelPipelineName: names.LabelValue(env.Pipeline),
 		v1alpha1.LabelWorkType:     v1alpha1.WorkTypePromise,
 	}
 	if env.Type == v1alpha1.WorkflowTypeResource {
 		labels[v1alpha1.LabelWorkType] = v1alpha1.WorkTypeResource
-		labels[v1alpha1.LabelResourceName] = scheduling.LabelValue(env.Name)
+		labels[v1alpha1.LabelResourceName] = names.LabelValue(env.Name)
 		if env.Namespace != "" {
 			labels[v1alpha1.LabelResourceNamespace] = env.Namespace
 		}
@@ -179,7 +180,7 @@ func workName(env Env) string {
 	}
 	base += "-" + env.Pipeline
 	sum := sha256.Sum256([]byte(env.Type + "\x00" + env.Namespace + "\x00" + env.Name + "\x00" + env.Pipeline))
-	return scheduling.ShortenName(base + "-" + hex.EncodeToString(sum[:4]))
+	return names.Shorten(base + "-" + hex.EncodeToString(sum[:4]))
 }
 
 func findWork(ctx context.Context, c client.Client, namespace string, labels map[string]string) (*v1alpha1.Work, error) {

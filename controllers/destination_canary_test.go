@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 )
 
 var canaryFiles = []string{"dependencies/kratix-canary-namespace.yaml", "resources/kratix-canary-configmap.yaml"}
@@ -43,7 +42,7 @@ func TestDestinationWritesCanaryFilesToGit(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
-	dest := destination(writers.KindGit, store.Name, "dev-1")
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "dev-1")
 	create(t, dest)
 
 	cond := waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
@@ -93,12 +92,12 @@ func TestDestinationWithoutInitWorkloads(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
-	quiet := destination(writers.KindGit, store.Name, "quiet")
+	quiet := destination(v1alpha1.KindGitStateStore, store.Name, "quiet")
 	disabled := false
 	quiet.Spec.InitWorkloads.Enabled = &disabled
 	create(t, quiet)
 	// A second Destination with canary files proves that the controller did write for the store.
-	loud := destination(writers.KindGit, store.Name, "loud")
+	loud := destination(v1alpha1.KindGitStateStore, store.Name, "loud")
 	create(t, loud)
 
 	waitForCondition(t, quiet, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
@@ -116,7 +115,7 @@ func TestDestinationWaitsForItsStore(t *testing.T) {
 	secretName := uniqueName("git-creds")
 	store := f.gitStore(uniqueName("git"), secretName)
 	create(t, store)
-	dest := destination(writers.KindGit, store.Name, "dev-2")
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "dev-2")
 	create(t, dest)
 
 	cond := waitForCondition(t, dest, metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady)
@@ -153,7 +152,7 @@ func TestDestinationWritesCanaryFilesToBucket(t *testing.T) {
 	store.Spec.Path = "platform"
 	create(t, store)
 	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
-	dest := destination(writers.KindBucket, store.Name, "edge")
+	dest := destination(v1alpha1.KindBucketStateStore, store.Name, "edge")
 	create(t, dest)
 
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)

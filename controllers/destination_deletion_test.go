@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 )
 
 // Deleting a Destination with cleanup all removes its directory in one delete commit that names
@@ -18,10 +17,10 @@ func TestDestinationDeletionWithCleanupAll(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
-	gone := destination(writers.KindGit, store.Name, "gone")
+	gone := destination(v1alpha1.KindGitStateStore, store.Name, "gone")
 	gone.Spec.Cleanup = v1alpha1.DestinationCleanupAll
 	create(t, gone)
-	kept := destination(writers.KindGit, store.Name, "kept")
+	kept := destination(v1alpha1.KindGitStateStore, store.Name, "kept")
 	create(t, kept)
 	waitForCondition(t, gone, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	waitForCondition(t, kept, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
@@ -51,7 +50,7 @@ func TestDestinationDeletionWithCleanupNone(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
-	dest := destination(writers.KindGit, store.Name, "stays")
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "stays")
 	create(t, dest)
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	commits := f.commits(t)
@@ -69,7 +68,7 @@ func TestDestinationDeletionWithCleanupNone(t *testing.T) {
 // nothing was removed.
 func TestDestinationDeletionWithoutStore(t *testing.T) {
 	startManager(t)
-	dest := destination(writers.KindGit, uniqueName("no-such-store"), "orphan")
+	dest := destination(v1alpha1.KindGitStateStore, uniqueName("no-such-store"), "orphan")
 	dest.Spec.Cleanup = v1alpha1.DestinationCleanupAll
 	create(t, dest)
 	cond := waitForCondition(t, dest, metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady)

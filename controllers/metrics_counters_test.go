@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/metrics/metricstest"
 )
@@ -47,9 +46,9 @@ func TestMetricsFollowAWorkIntoGit(t *testing.T) {
 	label := uniqueName("metrics")
 	dest := readyDestinationOn(t, store, uniqueName("metrics-dest"), map[string]string{"metrics": label})
 
-	storeLabels := map[string]string{"kind": writers.KindGit, "store": store.Name}
+	storeLabels := map[string]string{"kind": v1alpha1.KindGitStateStore, "store": store.Name}
 	successes := func() float64 {
-		return metricstest.Read(t, metrics.StateStoreWritesName, map[string]string{"kind": writers.KindGit, "store": store.Name, "result": metrics.WriteSuccess}).Value
+		return metricstest.Read(t, metrics.StateStoreWritesName, map[string]string{"kind": v1alpha1.KindGitStateStore, "store": store.Name, "result": metrics.WriteSuccess}).Value
 	}
 	placed := func() float64 { return schedulingOutcomes(t, metrics.OutcomePlaced) }
 	unscheduled := func() float64 { return schedulingOutcomes(t, metrics.OutcomeUnscheduled) }

@@ -25,7 +25,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/gitserver"
 	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/scheduling"
@@ -316,7 +315,7 @@ func benchDestination(b *testing.B, c client.Client, store *v1alpha1.GitStateSto
 	dest := &v1alpha1.Destination{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bench-dest"), Labels: labels},
 		Spec: v1alpha1.DestinationSpec{
-			StateStoreRef: v1alpha1.StateStoreReference{Kind: writers.KindGit, Name: store.Name},
+			StateStoreRef: v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: store.Name},
 			Path:          path,
 		},
 	}

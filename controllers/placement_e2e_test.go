@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -20,7 +19,7 @@ import (
 // its name, and waits until its canary files are written.
 func readyDestinationOn(t *testing.T, store *v1alpha1.GitStateStore, name string, labels map[string]string) *v1alpha1.Destination {
 	t.Helper()
-	dest := destination(writers.KindGit, store.Name, name)
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, name)
 	dest.Name, dest.Labels = name, labels
 	create(t, dest)
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)

@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 )
 
 // onlyPlacement waits until the Work has exactly one placement and returns it.
@@ -172,10 +171,10 @@ func TestPlacementWaitsForTheStoreSecret(t *testing.T) {
 	if store.Status.Status != v1alpha1.StateStoreStatusNotReady {
 		t.Errorf("status.status %q, want %q", store.Status.Status, v1alpha1.StateStoreStatusNotReady)
 	}
-	waitForEvent(t, writers.KindGit, store.Name, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotFound)
+	waitForEvent(t, v1alpha1.KindGitStateStore, store.Name, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotFound)
 
 	selector := map[string]string{"site": uniqueName("locked")}
-	dest := destination(writers.KindGit, store.Name, "locked")
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "locked")
 	dest.Labels = selector
 	create(t, dest)
 	cond = waitForCondition(t, dest, metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady)
@@ -227,7 +226,7 @@ func TestPlacementDeletionCompletesWhileStoreNotReady(t *testing.T) {
 			ns := v1alpha1.DefaultPlatformNS
 			ensureNamespace(t, ns)
 			selector := map[string]string{"site": uniqueName("pending")}
-			dest := destination(writers.KindGit, store.Name, "pending-"+cleanup)
+			dest := destination(v1alpha1.KindGitStateStore, store.Name, "pending-"+cleanup)
 			dest.Labels = selector
 			dest.Spec.Cleanup = cleanup
 			create(t, dest)

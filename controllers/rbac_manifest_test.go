@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/testenv"
 )
 
@@ -46,7 +45,7 @@ func TestControllersNeedNoMoreThanTheGeneratedClusterRole(t *testing.T) {
 
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
-	dest := destination(writers.KindGit, store.Name, "rbac")
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "rbac")
 	dest.Spec.Cleanup = v1alpha1.DestinationCleanupAll
 	create(t, dest)
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)

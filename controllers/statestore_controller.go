@@ -37,7 +37,7 @@ type storeRequest struct {
 
 // storeKind adapts one kind of state store to the shared StateStoreReconciler.
 type storeKind interface {
-	// kind is the Kind, writers.KindGit or writers.KindBucket.
+	// kind is the Kind, v1alpha1.KindGitStateStore or v1alpha1.KindBucketStateStore.
 	kind() string
 	// newObject returns an empty object of the kind.
 	newObject() client.Object
@@ -59,7 +59,7 @@ type storeView struct {
 
 type gitStoreKind struct{}
 
-func (gitStoreKind) kind() string             { return writers.KindGit }
+func (gitStoreKind) kind() string             { return v1alpha1.KindGitStateStore }
 func (gitStoreKind) newObject() client.Object { return &v1alpha1.GitStateStore{} }
 func (gitStoreKind) view(obj client.Object) storeView {
 	s := obj.(*v1alpha1.GitStateStore)
@@ -69,7 +69,7 @@ func (gitStoreKind) view(obj client.Object) storeView {
 	}
 	branch := s.Spec.Branch
 	if branch == "" {
-		branch = "main"
+		branch = v1alpha1.DefaultBranch
 	}
 	return storeView{
 		secretRef:    s.Spec.SecretRef,
@@ -81,7 +81,7 @@ func (gitStoreKind) view(obj client.Object) storeView {
 
 type bucketStoreKind struct{}
 
-func (bucketStoreKind) kind() string             { return writers.KindBucket }
+func (bucketStoreKind) kind() string             { return v1alpha1.KindBucketStateStore }
 func (bucketStoreKind) newObject() client.Object { return &v1alpha1.BucketStateStore{} }
 func (bucketStoreKind) view(obj client.Object) storeView {
 	s := obj.(*v1alpha1.BucketStateStore)
@@ -99,8 +99,8 @@ func (bucketStoreKind) view(obj client.Object) storeView {
 
 // storeKinds are the kinds the StateStoreReconciler serves, by Kind.
 var storeKinds = map[string]storeKind{
-	writers.KindGit:    gitStoreKind{},
-	writers.KindBucket: bucketStoreKind{},
+	v1alpha1.KindGitStateStore:    gitStoreKind{},
+	v1alpha1.KindBucketStateStore: bucketStoreKind{},
 }
 
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=gitstatestores;bucketstatestores,verbs=get;list;watch
@@ -279,14 +279,14 @@ func storesOfSecret(c client.Reader, log logr.Logger) handler.TypedMapFunc[clien
 			log.Error(err, "list GitStateStores of a Secret", "secret", ref)
 		}
 		for _, s := range gits.Items {
-			reqs = append(reqs, storeRequest{Kind: writers.KindGit, Name: s.Name})
+			reqs = append(reqs, storeRequest{Kind: v1alpha1.KindGitStateStore, Name: s.Name})
 		}
 		var buckets v1alpha1.BucketStateStoreList
 		if err := c.List(ctx, &buckets, client.MatchingFields{indexSecretRef: ref}); err != nil {
 			log.Error(err, "list BucketStateStores of a Secret", "secret", ref)
 		}
 		for _, s := range buckets.Items {
-			reqs = append(reqs, storeRequest{Kind: writers.KindBucket, Name: s.Name})
+			reqs = append(reqs, storeRequest{Kind: v1alpha1.KindBucketStateStore, Name: s.Name})
 		}
 		return reqs
 	}

@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -35,7 +34,7 @@ func labelledDestination(name string, labels map[string]string) *v1alpha1.Destin
 	return &v1alpha1.Destination{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: v1alpha1.DestinationSpec{
-			StateStoreRef: v1alpha1.StateStoreReference{Kind: writers.KindGit, Name: "work-tests-no-store"},
+			StateStoreRef: v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: "work-tests-no-store"},
 			Path:          name,
 		},
 	}

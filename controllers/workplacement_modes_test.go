@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 )
 
 // readyGitDestinationInMode is readyGitDestination for a Destination in the filepath mode, with
@@ -18,7 +17,7 @@ import (
 func readyGitDestinationInMode(t *testing.T, f *gitFixture, path, mode, filename string) *v1alpha1.Destination {
 	t.Helper()
 	store := f.readyGitStore(t)
-	dest := destination(writers.KindGit, store.Name, path)
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, path)
 	dest.Spec.Filepath = v1alpha1.Filepath{Mode: mode, Filename: filename}
 	off := false
 	dest.Spec.InitWorkloads.Enabled = &off

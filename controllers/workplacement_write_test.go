@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
-	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/scheduling"
 )
 
@@ -115,7 +114,7 @@ func (f *gitFixture) filesUnder(t *testing.T, dir string) []string {
 func readyGitDestination(t *testing.T, f *gitFixture, path string) *v1alpha1.Destination {
 	t.Helper()
 	store := f.readyGitStore(t)
-	dest := destination(writers.KindGit, store.Name, path)
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, path)
 	create(t, dest)
 	waitForCondition(t, dest, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	return dest

@@ -4,6 +4,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// The kinds of state store a Destination's stateStoreRef names.
+const (
+	KindGitStateStore    = "GitStateStore"
+	KindBucketStateStore = "BucketStateStore"
+)
+
+// DefaultBranch is the branch of a GitStateStore that names none: the API server fills it in
+// (the +kubebuilder:default of GitStateStoreSpec.Branch says the same), and the writer assumes it
+// for a store created before the default existed.
+const DefaultBranch = "main"
+
 // Authentication methods of state stores.
 const (
 	// AuthMethodBasicAuth authenticates to Git with the Secret's username and password.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -20,6 +19,7 @@ import (
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers"
+	"kratix.dev/kratix/internal/kubeconfig"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -77,7 +77,7 @@ func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap), zap.WriteTo(stderr)))
 
-	cfg, err := restConfig(opts.kubeconfig)
+	cfg, err := kubeconfig.Load(opts.kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -87,22 +87,6 @@ func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) err
 	}
 	ctrl.Log.WithName("setup").Info("starting manager", "metrics", opts.metricsAddr, "probes", opts.probeAddr, "leaderElection", opts.leaderElect)
 	return mgr.Start(ctx)
-}
-
-// restConfig loads the API server's address and credentials.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("find the API server (set --kubeconfig or $KUBECONFIG): %w", err)
-	}
-	return cfg, nil
 }
 
 // newManager builds the controller manager with its probes and controllers; Start runs it.

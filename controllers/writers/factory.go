@@ -18,15 +18,9 @@ import (
 	"kratix.dev/kratix/statestore/s3"
 )
 
-// The kinds of state store, as Destinations name them in spec.stateStoreRef.kind.
-const (
-	KindGit    = "GitStateStore"
-	KindBucket = "BucketStateStore"
-)
-
 // Key names one state store.
 type Key struct {
-	// Kind is KindGit or KindBucket.
+	// Kind is v1alpha1.KindGitStateStore or v1alpha1.KindBucketStateStore.
 	Kind string
 	// Name of the (cluster-scoped) store.
 	Name string
@@ -38,9 +32,9 @@ func (k Key) String() string { return k.Kind + "/" + k.Name }
 func KeyOf(store client.Object) (Key, error) {
 	switch store.(type) {
 	case *v1alpha1.GitStateStore:
-		return Key{Kind: KindGit, Name: store.GetName()}, nil
+		return Key{Kind: v1alpha1.KindGitStateStore, Name: store.GetName()}, nil
 	case *v1alpha1.BucketStateStore:
-		return Key{Kind: KindBucket, Name: store.GetName()}, nil
+		return Key{Kind: v1alpha1.KindBucketStateStore, Name: store.GetName()}, nil
 	default:
 		return Key{}, fmt.Errorf("%T is not a state store", store)
 	}
@@ -68,7 +62,7 @@ func (f DefaultFactory) New(store client.Object, secret map[string][]byte) (stat
 	case *v1alpha1.GitStateStore:
 		opts := GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name))
 		name := s.Name
-		opts.OnCommit = func(changes int) { metrics.ObserveCommit(KindGit, name, changes) }
+		opts.OnCommit = func(changes int) { metrics.ObserveCommit(v1alpha1.KindGitStateStore, name, changes) }
 		w, err := git.New(opts)
 		if err != nil {
 			return nil, err

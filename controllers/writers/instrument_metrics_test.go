@@ -3,6 +3,7 @@ package writers
 import (
 	"testing"
 
+	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/metrics/metricstest"
 	"kratix.dev/kratix/statestore"
@@ -14,13 +15,13 @@ import (
 func TestRegistryWritersAreMeasured(t *testing.T) {
 	f := newFixture(t)
 	f.store.Name = "metrics-test"
-	store := map[string]string{"kind": KindGit, "store": f.store.Name}
+	store := map[string]string{"kind": v1alpha1.KindGitStateStore, "store": f.store.Name}
 	writes := func(result string) float64 {
-		return metricstest.Read(t, metrics.StateStoreWritesName, map[string]string{"kind": KindGit, "store": f.store.Name, "result": result}).Value
+		return metricstest.Read(t, metrics.StateStoreWritesName, map[string]string{"kind": v1alpha1.KindGitStateStore, "store": f.store.Name, "result": result}).Value
 	}
-	t.Cleanup(func() { metrics.ForgetStore(KindGit, f.store.Name) })
+	t.Cleanup(func() { metrics.ForgetStore(v1alpha1.KindGitStateStore, f.store.Name) })
 	w := f.ensureReady(t)
-	got, err := f.registry.Get(KindGit, f.store.Name)
+	got, err := f.registry.Get(v1alpha1.KindGitStateStore, f.store.Name)
 	if err != nil || got != w {
 		t.Fatalf("Get = %v, %v; want the writer Ensure returned", got, err)
 	}
@@ -59,7 +60,7 @@ func TestRegistryWritersAreMeasured(t *testing.T) {
 			after.Count-batches.Count, after.Sum-batches.Sum)
 	}
 
-	f.registry.Remove(Key{Kind: KindGit, Name: f.store.Name})
+	f.registry.Remove(Key{Kind: v1alpha1.KindGitStateStore, Name: f.store.Name})
 	if r := metricstest.Read(t, metrics.StateStoreWriteDurationName, store); r.Count != 0 {
 		t.Errorf("a removed store still has %d write durations", r.Count)
 	}

@@ -72,29 +72,29 @@ func (f *fixture) ensureReady(t *testing.T) statestore.Writer {
 	if err := w.Validate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	f.registry.SetReady(Key{Kind: KindGit, Name: f.store.Name}, w, true)
+	f.registry.SetReady(Key{Kind: v1alpha1.KindGitStateStore, Name: f.store.Name}, w, true)
 	return w
 }
 
 func TestRegistryHandsOutOnlyValidatedWriters(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("Get before any writer: %v, want ErrNotReady", err)
 	}
 	w, built, err := f.registry.Ensure(f.store, f.secret)
 	if err != nil || !built {
 		t.Fatalf("Ensure = built %v, %v", built, err)
 	}
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Fatalf("Get before validation: %v, want ErrNotReady", err)
 	}
-	f.registry.SetReady(Key{Kind: KindGit, Name: "default"}, w, true)
-	got, err := f.registry.Get(KindGit, "default")
+	f.registry.SetReady(Key{Kind: v1alpha1.KindGitStateStore, Name: "default"}, w, true)
+	got, err := f.registry.Get(v1alpha1.KindGitStateStore, "default")
 	if err != nil || got != w {
 		t.Fatalf("Get after validation = %v, %v; want the validated writer", got, err)
 	}
 	// The same name of the other kind is another store.
-	if _, err := f.registry.Get(KindBucket, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindBucketStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Get of a BucketStateStore of the same name: %v, want ErrNotReady", err)
 	}
 	res, err := got.Apply(t.Context(), statestore.Change{
@@ -127,7 +127,7 @@ func TestRegistryRebuildsOnlyWhenSpecOrSecretChange(t *testing.T) {
 	if err != nil || !built || second == first {
 		t.Fatalf("Ensure with a changed Secret = built %v, same writer %v, %v; want a new writer", built, second == first, err)
 	}
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Get after the Secret changed and before validation: %v, want ErrNotReady", err)
 	}
 	if err := second.Validate(t.Context()); !errors.Is(err, statestore.ErrAuthentication) {
@@ -151,7 +151,7 @@ func TestRegistrySpecChangeReplacesAReadyWriter(t *testing.T) {
 	if _, built, err := f.registry.Ensure(f.store, f.secret); err != nil || !built {
 		t.Fatalf("Ensure after a spec change = built %v, %v", built, err)
 	}
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Get after a spec change and before validation: %v, want ErrNotReady", err)
 	}
 }
@@ -174,11 +174,11 @@ func TestRegistryNotifiesReadinessChanges(t *testing.T) {
 	if count() != 1 {
 		t.Fatalf("notifications after becoming ready: %d, want 1", count())
 	}
-	f.registry.SetReady(Key{Kind: KindGit, Name: "default"}, w, true)
+	f.registry.SetReady(Key{Kind: v1alpha1.KindGitStateStore, Name: "default"}, w, true)
 	if count() != 1 {
 		t.Errorf("a revalidation that changed nothing notified: %d notifications", count())
 	}
-	f.registry.Remove(Key{Kind: KindGit, Name: "default"})
+	f.registry.Remove(Key{Kind: v1alpha1.KindGitStateStore, Name: "default"})
 	if count() != 2 {
 		t.Errorf("notifications after removal: %d, want 2", count())
 	}
@@ -201,7 +201,7 @@ func TestRegistryClosedRefusesNewWriters(t *testing.T) {
 	if _, _, err := f.registry.Ensure(f.store, f.secret); !errors.Is(err, statestore.ErrClosed) {
 		t.Errorf("Ensure after Close = %v, want ErrClosed", err)
 	}
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("Get after Close = %v, want ErrNotReady", err)
 	}
 }
@@ -213,7 +213,7 @@ func TestRegistryBuildFailureDropsTheOldWriter(t *testing.T) {
 	if _, _, err := f.registry.Ensure(f.store, f.secret); !errors.Is(err, statestore.ErrInvalidConfig) {
 		t.Fatalf("Ensure with an unsupported URL = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := f.registry.Get(KindGit, "default"); !errors.Is(err, ErrNotReady) {
+	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("the writer for the old spec is still handed out: %v", err)
 	}
 }

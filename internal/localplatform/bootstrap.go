@@ -33,7 +33,7 @@ func ensureRepository(path string) error {
 	}
 	_, err := git.PlainInitWithOptions(path, &git.PlainInitOptions{
 		Bare:        true,
-		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")},
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName(v1alpha1.DefaultBranch)},
 	})
 	if err != nil {
 		return fmt.Errorf("create the state repository %s: %w", path, err)
@@ -135,13 +135,13 @@ func defaultObjects(repoURL string) []client.Object {
 		&v1alpha1.GitStateStore{
 			ObjectMeta: metav1.ObjectMeta{Name: StoreName},
 			// No secretRef: the repository is a local path, with nothing to authenticate.
-			Spec: v1alpha1.GitStateStoreSpec{URL: repoURL, Branch: "main"},
+			Spec: v1alpha1.GitStateStoreSpec{URL: repoURL, Branch: v1alpha1.DefaultBranch},
 		},
 		&v1alpha1.Destination{
 			ObjectMeta: metav1.ObjectMeta{Name: DestinationName, Labels: map[string]string{"environment": "local"}},
 			Spec: v1alpha1.DestinationSpec{
 				Path:          DestinationName,
-				StateStoreRef: v1alpha1.StateStoreReference{Kind: "GitStateStore", Name: StoreName},
+				StateStoreRef: v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: StoreName},
 			},
 		},
 	}

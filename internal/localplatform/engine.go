@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/pipeline/local"
@@ -139,7 +140,7 @@ func (f *storeWatch) New(store client.Object, secret map[string][]byte) (statest
 	if err != nil {
 		return nil, err
 	}
-	if key, _ := writers.KeyOf(store); key != (writers.Key{Kind: writers.KindGit, Name: f.name}) {
+	if key, _ := writers.KeyOf(store); key != (writers.Key{Kind: v1alpha1.KindGitStateStore, Name: f.name}) {
 		return w, nil
 	}
 	return &watchedWriter{Writer: w, onValid: func() { f.once.Do(func() { close(f.validated) }) }}, nil

@@ -12,12 +12,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/kubeconfig"
 )
 
 // ErrUsage marks a mistake in the command line.
@@ -43,7 +41,7 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("kratix pipeline-adapter "+step, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the API server; default: $KUBECONFIG, then in-cluster")
+	kubeconfigPath := fs.String("kubeconfig", "", "kubeconfig of the API server; default: $KUBECONFIG, then in-cluster")
 	inputDir := fs.String("input-dir", "/kratix/input", "where the reader writes object.yaml")
 	outputDir := fs.String("output-dir", "/kratix/output", "the pipeline's output")
 	metadataDir := fs.String("metadata-dir", "/kratix/metadata", "the pipeline's metadata")
@@ -58,7 +56,7 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the Job's environment: %w", err)
 	}
-	cfg, err := restConfig(*kubeconfig)
+	cfg, err := kubeconfig.Load(*kubeconfigPath)
 	if err != nil {
 		return err
 	}
@@ -88,19 +86,4 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 		return Read(ctx, dyn, env, *inputDir)
 	}
 	return WriteStatus(ctx, dyn, env, *metadataDir, time.Now())
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := config.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("find the API server (set --kubeconfig or $KUBECONFIG): %w", err)
-	}
-	return cfg, nil
 }

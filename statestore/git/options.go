@@ -15,6 +15,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -79,7 +80,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, invalidConfig("a repository URL is required")
 	}
 	if o.Branch == "" {
-		o.Branch = "main"
+		o.Branch = v1alpha1.DefaultBranch
 	}
 	if o.Root != "" {
 		root, err := statestore.CleanPath(o.Root)

@@ -102,13 +102,3 @@ func redact(msg string, secret map[string][]byte) string {
 
 // quoteRef names a namespaced object for messages: "namespace/name".
 func quoteRef(namespace, name string) string { return fmt.Sprintf("%q", namespace+"/"+name) }
-
-// withPatchError combines a reconcile's error with the failure to write its status. The result is
-// never terminal, even when the reconcile's error was: the status still has to be written, so the
-// reconcile must run again.
-func withPatchError(reconcileErr, patchErr error) error {
-	if reconcileErr == nil {
-		return patchErr
-	}
-	return fmt.Errorf("%w (the reconcile had failed with: %s)", patchErr, reconcileErr.Error())
-}

@@ -65,11 +65,7 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		canariesDisabled: !canariesEnabled(dest),
 		now:              metav1.Now(),
 	}
-	defer func() {
-		if err := r.patchStatus(ctx, base, dest, f); err != nil {
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
-	}()
+	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, dest, f)) }()
 
 	if deleting {
 		if err := r.finalize(ctx, dest, &f); err != nil {
@@ -252,7 +248,7 @@ func (r *DestinationReconciler) patchStatus(ctx context.Context, base, dest *v1a
 		return nil
 	}
 	setDestinationStatus(&dest.Status, dest.Generation, f)
-	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status, soleWriter); !wrote {
 		return err
 	}
 	action := "WriteCanaries"

@@ -3,11 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -51,30 +48,6 @@ func removeLabel(ctx context.Context, c client.Client, obj client.Object, label 
 		return fmt.Errorf("remove the label %s: %w", label, err)
 	}
 	return nil
-}
-
-// writeStatus patches obj's status against base when it differs from before, and reports
-// whether it wrote. An object already gone is not an error: its status no longer matters.
-func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, before, after any) (bool, error) {
-	if equality.Semantic.DeepEqual(before, after) {
-		return false, nil
-	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("patch the status of %s: %w", describeObject(obj), err)
-	}
-	return true, nil
-}
-
-// describeObject names an object for messages: its Go type's name and its namespace/name.
-func describeObject(obj client.Object) string {
-	name := obj.GetName()
-	if ns := obj.GetNamespace(); ns != "" {
-		name = ns + "/" + name
-	}
-	return fmt.Sprintf("%s %s", reflect.TypeOf(obj).Elem().Name(), name)
 }
 
 // objectWrites is how many writes to the API server one reconcile makes at once when it has

@@ -62,11 +62,7 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	}
 	base := promise.DeepCopy()
 	f := promiseFacts{paused: promise.Labels[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
-	defer func() {
-		if err := r.patchStatus(ctx, base, promise, f); err != nil {
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
-	}()
+	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, promise, f)) }()
 	switch {
 	case f.paused:
 		return ctrl.Result{}, nil

@@ -2,14 +2,12 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"kratix.dev/kratix/internal/names"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,12 +24,6 @@ import (
 // DefaultResourceResyncInterval is how often a resource request's Configure workflow runs again
 // on its own, so that what it renders follows the world outside (images, external systems).
 const DefaultResourceResyncInterval = 10 * time.Hour
-
-// errStatusConflict says that the status was written by someone else since it was read.
-var errStatusConflict = errors.New("the status changed since it was read")
-
-// conflictRetry is how soon a reconcile whose status write met a conflict runs again.
-const conflictRetry = 100 * time.Millisecond
 
 // ResourceReconciler reconciles the resource requests of one Promise's API: it runs the Resource
 // Configure workflow whenever the request's spec or the Promise's spec changed (the Jobs' hash),
@@ -66,15 +58,7 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	base := obj.DeepCopy()
 	f := resourceFacts{generation: obj.GetGeneration(), paused: obj.GetLabels()[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
-	defer func() {
-		err := r.patchStatus(ctx, base, obj, f)
-		switch {
-		case errors.Is(err, errStatusConflict) && retErr == nil:
-			result = ctrl.Result{RequeueAfter: conflictRetry}
-		case err != nil:
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
-	}()
+	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, obj, f)) }()
 	if f.paused {
 		return ctrl.Result{}, nil
 	}
@@ -222,19 +206,8 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 			return err
 		}
 	}
-	if equalStatus(base, obj) {
-		return nil
-	}
-	if err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if apierrors.IsConflict(err) {
-			// The pipeline's status-writer (or an earlier reconcile) wrote the request since the
-			// cache's copy: not a failure, but the status must be computed again.
-			return errStatusConflict
-		}
-		return fmt.Errorf("patch the status of %s %s: %w", r.GVK.Kind, client.ObjectKeyFromObject(obj), err)
+	if wrote, err := writeStatus(ctx, r.Client, base, obj, base.Object["status"], obj.Object["status"], sharedWithPipeline); !wrote {
+		return err
 	}
 	recordTransition(r.Recorder, obj, before, after, v1alpha1.ConditionReady, "Reconcile")
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -200,11 +199,6 @@ func setUnstructuredConditions(obj *unstructured.Unstructured, conds []metav1.Co
 		return err
 	}
 	return unstructured.SetNestedSlice(obj.Object, list, "status", "conditions")
-}
-
-// equalStatus reports whether two versions of an object have the same status.
-func equalStatus(a, b *unstructured.Unstructured) bool {
-	return equality.Semantic.DeepEqual(a.Object["status"], b.Object["status"])
 }
 
 // resourceResult is the outcome of a reconcile: a finished workflow runs again after the

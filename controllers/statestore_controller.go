@@ -151,9 +151,7 @@ func (r *StateStoreReconciler) Reconcile(ctx context.Context, req storeRequest) 
 		return ctrl.Result{}, err
 	}
 	defer func() {
-		if err := r.patchStatus(ctx, kind, base, store, facts); err != nil {
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
+		result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, kind, base, store, facts))
 	}()
 	return storeResult(facts, r.RevalidateInterval)
 }
@@ -226,7 +224,7 @@ func (r *StateStoreReconciler) patchStatus(ctx context.Context, kind storeKind, 
 	status := kind.view(store).status
 	before := slices.Clone(kind.view(base).status.Conditions)
 	setStoreReadyCondition(status, store.GetGeneration(), f)
-	if wrote, err := writeStatus(ctx, r.Client, base, store, kind.view(base).status, status); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, store, kind.view(base).status, status, soleWriter); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, store, before, status.Conditions, v1alpha1.ConditionReady, "Validate")

@@ -41,20 +41,6 @@ import (
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Field indexes of the Work controller.
-const (
-	// indexTargetDestination indexes WorkPlacements by spec.targetDestinationName.
-	indexTargetDestination = "spec.targetDestinationName"
-	// indexPlacementWork indexes WorkPlacements by their kratix.io/work label (per namespace,
-	// as every index of a namespaced kind).
-	indexPlacementWork = "metadata.labels.work"
-	// indexWorkSelectorLabels indexes Works by every "key=value" pair that one of their workload
-	// groups selects on, and by anySelector for a group with an empty selector.
-	indexWorkSelectorLabels = "spec.workloadGroups.selectorLabels"
-	// anySelector is the index value of a workload group that selects nothing in particular.
-	anySelector = "*"
-)
-
 // workCleanupRecheck is how often a Work being deleted checks again for placements that are
 // still being deleted (each deletion also brings the Work back through the watch).
 const workCleanupRecheck = 10 * time.Second
@@ -86,9 +72,7 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	base := work.DeepCopy()
 	var f workFacts
 	defer func() {
-		if err := r.patchStatus(ctx, base, work, f, retErr == nil); err != nil {
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
+		result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, work, f, retErr == nil))
 	}()
 
 	plan, existing, err := r.plan(ctx, work)
@@ -341,7 +325,7 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	if succeeded && f.planned {
 		work.Status.ObservedGeneration = work.Generation
 	}
-	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status, soleWriter); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionScheduleSucceeded, "Schedule")
@@ -354,16 +338,13 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	return nil
 }
 
-// setupWithManager registers the controller "work" and its field indexes. It watches:
+// setupWithManager registers the controller "work". It watches:
 //   - Works, on spec changes and deletion;
 //   - the WorkPlacements a Work controls, on creation, deletion, spec or label changes and changes
 //     of their Ready condition (which rolls up into the Work's Ready);
 //   - Destinations, on creation, deletion and changes of labels, strictMatchLabels or deletion
 //     state, mapped to the Works the change can affect (see worksAffectedBy).
 func (r *WorkReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
-	if err := setupWorkIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
-		return err
-	}
 	log := mgr.GetLogger().WithName("work")
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("work").
@@ -379,45 +360,6 @@ func (r *WorkReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) err
 			return log
 		}).
 		Complete(r)
-}
-
-// setupWorkIndexes registers the Work controller's field indexes.
-func setupWorkIndexes(ctx context.Context, indexer client.FieldIndexer) error {
-	if err := indexer.IndexField(ctx, &v1alpha1.WorkPlacement{}, indexTargetDestination, func(obj client.Object) []string {
-		return []string{obj.(*v1alpha1.WorkPlacement).Spec.TargetDestinationName}
-	}); err != nil {
-		return fmt.Errorf("index WorkPlacements by Destination: %w", err)
-	}
-	if err := indexer.IndexField(ctx, &v1alpha1.WorkPlacement{}, indexPlacementWork, func(obj client.Object) []string {
-		if work, ok := obj.GetLabels()[v1alpha1.LabelWork]; ok {
-			return []string{work}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("index WorkPlacements by Work: %w", err)
-	}
-	if err := indexer.IndexField(ctx, &v1alpha1.Work{}, indexWorkSelectorLabels, func(obj client.Object) []string {
-		return workSelectorValues(obj.(*v1alpha1.Work))
-	}); err != nil {
-		return fmt.Errorf("index Works by selector labels: %w", err)
-	}
-	return nil
-}
-
-// workSelectorValues are the indexWorkSelectorLabels values of a Work: "key=value" for every pair
-// its groups' resolved selectors hold, anySelector for a group with an empty selector.
-func workSelectorValues(work *v1alpha1.Work) []string {
-	set := map[string]struct{}{}
-	for i := range work.Spec.WorkloadGroups {
-		sel := scheduling.GroupSelector(&work.Spec.WorkloadGroups[i])
-		if len(sel) == 0 {
-			set[anySelector] = struct{}{}
-		}
-		for k, v := range sel {
-			set[k+"="+v] = struct{}{}
-		}
-	}
-	return slices.Sorted(maps.Keys(set))
 }
 
 // placementChanged passes the WorkPlacement events that can change the Work's plan or status:

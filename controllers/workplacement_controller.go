@@ -77,11 +77,7 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 		misscheduled: wp.IsMisscheduled(),
 		now:          metav1.NewTime(r.clock()),
 	}
-	defer func() {
-		if err := r.patchStatus(ctx, base, wp, f); err != nil {
-			result, retErr = ctrl.Result{}, withPatchError(retErr, err)
-		}
-	}()
+	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, wp, f)) }()
 
 	if deleting {
 		if err := r.finalize(ctx, wp, &f); err != nil {
@@ -278,7 +274,7 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 		return nil
 	}
 	setPlacementStatus(&wp.Status, wp.Generation, f)
-	if wrote, err := writeStatus(ctx, r.Client, base, wp, base.Status, wp.Status); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, wp, base.Status, wp.Status, soleWriter); !wrote {
 		return err
 	}
 	action := "Write"

@@ -1,0 +1,69 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// TestPromiseStatusKeepsWhatTheStatusWriterWrote: the Promise's status is written by the engine
+// and by the pipeline's status-writer. A status computed from a copy older than the
+// status-writer's write must not replace the conditions list with one that lacks its condition:
+// the engine's patch conflicts and the reconcile computes the status again.
+func TestPromiseStatusKeepsWhatTheStatusWriterWrote(t *testing.T) {
+	ctx := t.Context()
+	promise := apiPromise(t, uniqueName("shared-status"), "shared.example.com", "Shared")
+	// Paused: a manager that another test left running leaves it alone.
+	promise.Labels = map[string]string{v1alpha1.LabelPaused: v1alpha1.LabelTriggerValue}
+	if err := env.Client.Create(ctx, promise); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(ctx, promise) })
+	stale := promise.DeepCopy()
+
+	// The status-writer marks the configure workflow completed.
+	written := promise.DeepCopy()
+	meta.SetStatusCondition(&written.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionConfigureWorkflowCompleted, Status: metav1.ConditionTrue,
+		Reason: v1alpha1.ReasonPipelinesExecutedSuccessfully, Message: "All configure pipelines completed",
+	})
+	if err := env.Client.Status().Update(ctx, written); err != nil {
+		t.Fatal(err)
+	}
+
+	// The engine's reconcile worked from the copy read before that write.
+	r := &PromiseReconciler{Client: env.Client, Recorder: events.NewFakeRecorder(10)}
+	err := r.patchStatus(ctx, stale.DeepCopy(), stale, promiseFacts{paused: true})
+	if !errors.Is(err, errStatusConflict) {
+		t.Errorf("patchStatus from a stale copy = %v, want the conflict that makes the reconcile run again", err)
+	}
+	if res, err := afterStatusPatch(ctrl.Result{}, nil, err); err != nil || res.RequeueAfter != conflictRetry {
+		t.Errorf("the reconcile's outcome = %+v, %v; want a requeue after %s", res, err, conflictRetry)
+	}
+	got := &v1alpha1.Promise{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(promise), got); err != nil {
+		t.Fatal(err)
+	}
+	if meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted) == nil {
+		t.Errorf("the status-writer's condition is gone: %+v", got.Status.Conditions)
+	}
+
+	// From the current copy the engine's write goes through and keeps the condition.
+	if err := r.patchStatus(ctx, got.DeepCopy(), got, promiseFacts{paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(promise), got); err != nil {
+		t.Fatal(err)
+	}
+	if meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted) == nil ||
+		!meta.IsStatusConditionFalse(got.Status.Conditions, v1alpha1.ConditionReconciled) {
+		t.Errorf("conditions after the engine's write: %+v", got.Status.Conditions)
+	}
+}

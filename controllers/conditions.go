@@ -17,26 +17,6 @@ import (
 // ellipsis.
 const maxEventNote = 1000
 
-// setCondition sets a condition in conds. The condition's observedGeneration advances to
-// generation only when it reports success (status True): a failure keeps the generation that
-// last succeeded, so that readers can tell whether the current spec ever worked.
-func setCondition(conds *[]metav1.Condition, condType string, status metav1.ConditionStatus, reason, message string, generation int64) {
-	observed := generation
-	if status != metav1.ConditionTrue {
-		observed = 0
-		if prev := meta.FindStatusCondition(*conds, condType); prev != nil {
-			observed = prev.ObservedGeneration
-		}
-	}
-	meta.SetStatusCondition(conds, metav1.Condition{
-		Type:               condType,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		ObservedGeneration: observed,
-	})
-}
-
 // inProgress are the reasons of a False condition that say work is under way, not that
 // something is wrong: their Events are Normal.
 var inProgress = map[string]bool{

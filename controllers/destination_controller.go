@@ -218,18 +218,9 @@ func (r *DestinationReconciler) deletePlacements(ctx context.Context, dest *v1al
 	if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}); err != nil {
 		return fmt.Errorf("list the WorkPlacements of the Destination: %w", err)
 	}
-	f.placementsLeft = len(wps.Items)
-	for i := range wps.Items {
-		wp := &wps.Items[i]
-		if !wp.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if err := r.Client.Delete(ctx, wp); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("delete WorkPlacement %s/%s: %w", wp.Namespace, wp.Name, err)
-		}
-		logr.FromContextOrDiscard(ctx).Info("deleted a WorkPlacement of the Destination", "workplacement", wp.Name, "namespace", wp.Namespace)
-	}
-	return nil
+	var err error
+	f.placementsLeft, err = deleteAll(ctx, r.Client, wps.Items)
+	return err
 }
 
 // removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.

@@ -8,6 +8,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 )
 
 // destinationFacts is what one reconcile of a Destination observed. Its Ready condition and the
@@ -59,7 +60,7 @@ func setDestinationReadyCondition(status *v1alpha1.DestinationStatus, generation
 		return
 	}
 	cond, reason, msg := destinationReadiness(f)
-	setCondition(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
 }
 
 // destinationReadiness is the Ready condition's status, reason and message for the facts.

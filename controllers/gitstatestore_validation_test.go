@@ -123,8 +123,8 @@ func TestGitStateStoreSpecChangeIsValidatedAgain(t *testing.T) {
 	if !strings.Contains(cond.Message, "missing.git") {
 		t.Errorf("the message does not name the repository: %q", cond.Message)
 	}
-	if cond.ObservedGeneration == store.Generation {
-		t.Errorf("observedGeneration advanced to %d on a failure", cond.ObservedGeneration)
+	if cond.ObservedGeneration != store.Generation {
+		t.Errorf("the failure's observedGeneration = %d, want the spec it validated, %d", cond.ObservedGeneration, store.Generation)
 	}
 	if got := factory.builds.Load(); got != 2 {
 		t.Errorf("writers built: %d, want 2 (one per spec)", got)

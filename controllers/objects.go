@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -25,6 +27,25 @@ func addFinalizer(ctx context.Context, c client.Client, obj client.Object, final
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return fmt.Errorf("add the finalizers %v: %w", finalizers, err)
 	}
+	return nil
+}
+
+// dropFinalizers removes the finalizers from obj that it carries, in one patch with an
+// optimistic lock, whether or not obj is being deleted. It retires upstream Kratix's
+// finalizers that the engine does not handle (v1alpha1.LegacyFinalizer*).
+func dropFinalizers(ctx context.Context, c client.Client, obj client.Object, finalizers ...string) error {
+	base := obj.DeepCopyObject().(client.Object)
+	removed := false
+	for _, f := range finalizers {
+		removed = controllerutil.RemoveFinalizer(obj, f) || removed
+	}
+	if !removed {
+		return nil
+	}
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("remove the finalizers %v: %w", finalizers, err)
+	}
+	logr.FromContextOrDiscard(ctx).Info("removed finalizers of upstream Kratix that the engine does not use", "finalizers", finalizers)
 	return nil
 }
 
@@ -66,4 +87,30 @@ func forEachConcurrently[T any](ctx context.Context, items []T, fn func(context.
 		g.Go(func() error { return fn(gctx, &items[i]) })
 	}
 	return g.Wait()
+}
+
+// deleteAll deletes the objects that are not being deleted yet, objectWrites at a time, and
+// returns how many are left: all of them, since those deleted now are gone only once their
+// finalizers ran, and the watch on them brings the caller back as they go. Each delete is for
+// the very object listed (a UID precondition), never for a newer one of the same name.
+func deleteAll[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, c client.Client, items []T) (int, error) {
+	err := forEachConcurrently(ctx, items, func(ctx context.Context, item *T) error {
+		obj := PT(item)
+		if !obj.GetDeletionTimestamp().IsZero() {
+			return nil
+		}
+		uid := obj.GetUID()
+		if err := c.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			if apierrors.IsConflict(err) {
+				return nil // another object of that name replaced it meanwhile: not ours to delete
+			}
+			return fmt.Errorf("delete %s: %w", describeObject(obj), err)
+		}
+		logr.FromContextOrDiscard(ctx).Info("deleted", "object", describeObject(obj))
+		return nil
+	})
+	return len(items), err
 }

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/pipeline/local"
 )
@@ -248,7 +249,7 @@ func requestsDone(b *testing.B, c client.Client, gvk schema.GroupVersionKind, ns
 	for i := range list.Items {
 		obj := &list.Items[i]
 		msg, _, _ := unstructured.NestedString(obj.Object, "status", "message")
-		conds, err := unstructuredConditions(obj)
+		conds, err := conditions.FromUnstructured(obj)
 		if err == nil && msg == message && meta.IsStatusConditionTrue(conds, v1alpha1.ConditionReady) {
 			done++
 		}

@@ -60,8 +60,13 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if err := r.Client.Get(ctx, req.NamespacedName, promise); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	base := promise.DeepCopy()
 	f := promiseFacts{paused: promise.Labels[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
+	if !f.paused {
+		if err := dropFinalizers(ctx, r.Client, promise, v1alpha1.LegacyFinalizerDependenciesCleanup, v1alpha1.LegacyFinalizerDynamicController); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	base := promise.DeepCopy()
 	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, promise, f)) }()
 	switch {
 	case f.paused:

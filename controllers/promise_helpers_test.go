@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/internal/testenv"
 )
 
@@ -110,7 +111,7 @@ func waitForRequest(t *testing.T, obj *unstructured.Unstructured, condType strin
 		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
-		conds, err := unstructuredConditions(obj)
+		conds, err := conditions.FromUnstructured(obj)
 		if err != nil {
 			return err
 		}

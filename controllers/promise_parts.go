@@ -7,7 +7,6 @@ import (
 
 	"kratix.dev/kratix/internal/names"
 
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -123,26 +122,15 @@ func equalWorkSpec(a, b v1alpha1.WorkSpec) bool {
 	return true
 }
 
-// runDeleteWorkflow runs the Promise Delete workflow; done once it finished. A failed run keeps
-// the Promise, with an Event, until a manual reconciliation runs it again and it succeeds.
+// runDeleteWorkflow runs the Promise Delete workflow; done once it finished.
 func (r *PromiseReconciler) runDeleteWorkflow(ctx context.Context, promise *v1alpha1.Promise, f *promiseFacts) (bool, error) {
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypePromise, Action: v1alpha1.WorkflowActionDelete, Promise: promise}
-	decision, invalid, err := r.Driver.step(ctx, r.Recorder, promise, w, 0)
+	done, decision, invalid, err := r.Driver.runDelete(ctx, r.Recorder, promise, w)
 	f.decision, f.invalidWorkflow = decision, invalid
-	if err != nil || invalid != nil {
-		return false, err
-	}
-	switch decision.Verdict {
-	case pipeline.Finish:
-		return true, r.Driver.removeJobs(ctx, w)
-	case pipeline.Fail:
-		r.Recorder.Eventf(promise, nil, corev1.EventTypeWarning, v1alpha1.ReasonDeleteWorkflowFailed, "Delete",
-			"the Promise Delete workflow failed: %s; the Promise stays until it succeeds (label it %s=true to run it again)", decision.Failure, v1alpha1.LabelManualReconciliation)
-		return false, nil
-	default:
+	if err == nil && invalid == nil && !done && decision.Verdict != pipeline.Fail {
 		f.waitingFor = "the Promise Delete workflow"
-		return false, nil
 	}
+	return done, err
 }
 
 // deleteRequests deletes every request of the Promise's API; done once none is left.
@@ -170,12 +158,8 @@ func (r *PromiseReconciler) deleteRequests(ctx context.Context, promise *v1alpha
 	if err := r.Resources.ensure(ctx, promise.Name, gvk); err != nil {
 		return false, err
 	}
-	for i := range list.Items {
-		if list.Items[i].GetDeletionTimestamp().IsZero() {
-			if err := r.Client.Delete(ctx, &list.Items[i]); client.IgnoreNotFound(err) != nil {
-				return false, fmt.Errorf("delete %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(&list.Items[i]), err)
-			}
-		}
+	if _, err := deleteAll(ctx, r.Client, list.Items); err != nil {
+		return false, err
 	}
 	f.waitingFor = fmt.Sprintf("%d resource requests to be deleted", len(list.Items))
 	f.waitingForRequests = true
@@ -188,18 +172,12 @@ func (r *PromiseReconciler) deleteWorks(ctx context.Context, promise *v1alpha1.P
 	if err != nil {
 		return false, err
 	}
-	for i := range works {
-		if works[i].DeletionTimestamp.IsZero() {
-			if err := r.Client.Delete(ctx, &works[i]); client.IgnoreNotFound(err) != nil {
-				return false, fmt.Errorf("delete Work %s: %w", works[i].Name, err)
-			}
-		}
+	left, err := deleteAll(ctx, r.Client, works)
+	if err != nil || left == 0 {
+		return err == nil, err
 	}
-	if len(works) > 0 {
-		f.waitingFor = fmt.Sprintf("%d Works to remove their files", len(works))
-		return false, nil
-	}
-	return true, nil
+	f.waitingFor = fmt.Sprintf("%d Works to remove their files", left)
+	return false, nil
 }
 
 // applyManagerAccess applies the ClusterRole that gives the engine access to the requests of

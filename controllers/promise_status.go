@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -49,7 +50,7 @@ func (f *promiseFacts) blocked() bool {
 func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
 	s, gen := &p.Status, p.Generation
 	if f.paused {
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
 			fmt.Sprintf("the Promise carries %s=true: the engine leaves it alone until the label is removed", v1alpha1.LabelPaused), gen)
 		return
 	}
@@ -58,7 +59,7 @@ func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
 		if f.waitingFor != "" {
 			msg = "deleting: waiting for " + f.waitingFor
 		}
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, msg, gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, msg, gen)
 		s.Message = msg
 		return
 	}
@@ -67,30 +68,30 @@ func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
 	}
 	s.Version = p.Labels[v1alpha1.LabelPromiseVersion]
 	available, reason, msg := promiseAvailability(f)
-	setCondition(&s.Conditions, v1alpha1.ConditionAvailable, available, reason, msg, gen)
+	conditions.Set(&s.Conditions, v1alpha1.ConditionAvailable, available, reason, msg, gen)
 	if available != metav1.ConditionTrue {
 		s.Status, s.Message = "Unavailable", msg
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, reason, msg, gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, reason, msg, gen)
 		return
 	}
 	s.Status = "Available"
 	s.ObservedGeneration = gen
 	wfStatus, wfReason, wfMsg := promiseWorkflowCondition(f)
-	setCondition(&s.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted, wfStatus, wfReason, wfMsg, gen)
+	conditions.Set(&s.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted, wfStatus, wfReason, wfMsg, gen)
 	worksStatus, worksReason, worksMsg := worksCondition(resourceFacts{works: f.works})
 	if f.worksObserved {
-		setCondition(&s.Conditions, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
 	}
 	switch {
 	case wfStatus != metav1.ConditionTrue:
 		s.Message = wfMsg
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, wfReason, wfMsg, gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, wfReason, wfMsg, gen)
 	case f.worksObserved && worksStatus != metav1.ConditionTrue:
 		s.Message = worksMsg
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, worksReason, worksMsg, gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, worksReason, worksMsg, gen)
 	default:
 		s.Message = "Promise configured"
-		setCondition(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "Promise configured", gen)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "Promise configured", gen)
 	}
 }
 

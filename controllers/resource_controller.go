@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/internal/names"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -142,40 +142,25 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 	f.deleting = true
 	if controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerDeleteWorkflows) {
 		w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionDelete, Promise: promise, Object: obj}
-		decision, invalid, err := r.Driver.step(ctx, r.Recorder, obj, w, 0)
+		done, decision, invalid, err := r.Driver.runDelete(ctx, r.Recorder, obj, w)
 		f.decision, f.invalid = decision, invalid
-		if err != nil || invalid != nil {
+		if err != nil || !done {
+			// Running, failed (an Event says so) or invalid: the Job watch, a manual
+			// reconciliation or a change of the Promise brings the request back.
 			return ctrl.Result{}, err
 		}
-		switch decision.Verdict {
-		case pipeline.Finish:
-			if err := r.Driver.removeJobs(ctx, w); err != nil {
-				return ctrl.Result{}, err
-			}
-			if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerDeleteWorkflows); err != nil {
-				return ctrl.Result{}, err
-			}
-		case pipeline.Fail:
-			r.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, v1alpha1.ReasonDeleteWorkflowFailed, "Delete",
-				"the Resource Delete workflow failed: %s; the request stays until it succeeds (label it %s=true to run it again)", decision.Failure, v1alpha1.LabelManualReconciliation)
-			return ctrl.Result{}, nil
-		default:
-			return ctrl.Result{}, nil // the Job watch brings the request back
+		if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerDeleteWorkflows); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	works, err := resourceWorks(ctx, r.Client, r.Promise, obj)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	f.worksLeft = len(works)
-	for i := range works {
-		if works[i].DeletionTimestamp.IsZero() {
-			if err := r.Client.Delete(ctx, &works[i]); client.IgnoreNotFound(err) != nil {
-				return ctrl.Result{}, fmt.Errorf("delete Work %s: %w", works[i].Name, err)
-			}
-		}
+	if f.worksLeft, err = deleteAll(ctx, r.Client, works); err != nil {
+		return ctrl.Result{}, err
 	}
-	if len(works) > 0 {
+	if f.worksLeft > 0 {
 		return ctrl.Result{}, nil // the Work watch brings the request back as they go
 	}
 	if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerWorkCleanup); err != nil {
@@ -191,13 +176,13 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 	if f.finalized {
 		return nil
 	}
-	before, err := unstructuredConditions(base)
+	before, err := conditions.FromUnstructured(base)
 	if err != nil {
 		return err
 	}
 	after := append([]metav1.Condition(nil), before...)
 	setResourceConditions(&after, f)
-	if err := setUnstructuredConditions(obj, after); err != nil {
+	if err := conditions.ToUnstructured(obj, after); err != nil {
 		return err
 	}
 	setResourceMessage(obj, f)

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -65,35 +65,35 @@ type resourceOutput struct {
 func setResourceConditions(conds *[]metav1.Condition, f resourceFacts) {
 	gen := f.generation
 	if f.paused {
-		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
+		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
 			fmt.Sprintf("the request carries %s=true: the engine leaves it alone until the label is removed", v1alpha1.LabelPaused), gen)
 		return
 	}
 	status, reason, msg := resourceWorkflowCondition(f, f.deleting)
 	if !f.deleting {
-		setCondition(conds, v1alpha1.ConditionConfigureWorkflowCompleted, status, reason, msg, gen)
+		conditions.Set(conds, v1alpha1.ConditionConfigureWorkflowCompleted, status, reason, msg, gen)
 	}
 	worksStatus, worksReason, worksMsg := worksCondition(f)
 	if f.worksObserved {
-		setCondition(conds, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
+		conditions.Set(conds, v1alpha1.ConditionWorksSucceeded, worksStatus, worksReason, worksMsg, gen)
 	}
 	switch {
 	case f.deleting:
-		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconciling, deletingMessage(f, msg), gen)
+		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconciling, deletingMessage(f, msg), gen)
 	case status != metav1.ConditionTrue:
 		failed := reason == v1alpha1.ReasonConfigureWorkflowFailed
 		r := v1alpha1.ReasonReconciling
 		if failed {
 			r = v1alpha1.ReasonFailed
 		}
-		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, r, msg, gen)
-		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg, gen)
+		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, r, msg, gen)
+		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg, gen)
 	case f.worksObserved && worksStatus != metav1.ConditionTrue:
-		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, worksMsg, gen)
-		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, worksReason, worksMsg, gen)
+		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonReconciling, worksMsg, gen)
+		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, worksReason, worksMsg, gen)
 	case f.worksObserved:
-		setCondition(conds, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
-		setCondition(conds, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
+		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
+		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled, "the workflow ran and its output is written", gen)
 	}
 }
 
@@ -169,36 +169,6 @@ func setResourceOutputs(obj *unstructured.Unstructured, outputs []resourceOutput
 		return nil
 	}
 	return unstructured.SetNestedSlice(obj.Object, list, "status", "kratix", "outputs")
-}
-
-// unstructuredConditions reads status.conditions of an unstructured object.
-func unstructuredConditions(obj *unstructured.Unstructured) ([]metav1.Condition, error) {
-	raw, found, err := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	if err != nil || !found {
-		return nil, err
-	}
-	data, err := json.Marshal(raw)
-	if err != nil {
-		return nil, err
-	}
-	var conds []metav1.Condition
-	if err := json.Unmarshal(data, &conds); err != nil {
-		return nil, fmt.Errorf("read status.conditions: %w", err)
-	}
-	return conds, nil
-}
-
-// setUnstructuredConditions writes status.conditions of an unstructured object.
-func setUnstructuredConditions(obj *unstructured.Unstructured, conds []metav1.Condition) error {
-	data, err := json.Marshal(conds)
-	if err != nil {
-		return err
-	}
-	var list []any
-	if err := json.Unmarshal(data, &list); err != nil {
-		return err
-	}
-	return unstructured.SetNestedSlice(obj.Object, list, "status", "conditions")
 }
 
 // resourceResult is the outcome of a reconcile: a finished workflow runs again after the

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -99,13 +100,13 @@ func TestSetResourceConditions(t *testing.T) {
 func TestUnstructuredStatus(t *testing.T) {
 	obj := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{"message": "rendered", "url": "https://x"}}}
 	conds := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Reconciled", LastTransitionTime: metav1.Now()}}
-	if err := setUnstructuredConditions(obj, conds); err != nil {
+	if err := conditions.ToUnstructured(obj, conds); err != nil {
 		t.Fatal(err)
 	}
 	if err := setResourceOutputs(obj, []resourceOutput{{Destination: "dev", Path: "dev/resources/x", Version: "abc"}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := unstructuredConditions(obj)
+	got, err := conditions.FromUnstructured(obj)
 	if err != nil || len(got) != 1 || got[0].Reason != "Reconciled" {
 		t.Errorf("conditions %v, %v", got, err)
 	}

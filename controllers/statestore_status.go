@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -34,7 +35,7 @@ type storeFacts struct {
 // setStoreReadyCondition turns the facts into the Ready condition and status.status.
 func setStoreReadyCondition(status *v1alpha1.StateStoreStatus, generation int64, f storeFacts) {
 	cond, reason, msg := storeReadiness(f)
-	setCondition(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
 	status.Status = v1alpha1.StateStoreStatusNotReady
 	if cond == metav1.ConditionTrue {
 		status.Status = v1alpha1.StateStoreStatusReady

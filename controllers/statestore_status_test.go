@@ -74,22 +74,23 @@ func TestSetStoreReadyCondition(t *testing.T) {
 	}
 }
 
-// A failure keeps the generation that last succeeded: observedGeneration advances only on success.
-func TestSetConditionObservedGenerationOnlyOnSuccess(t *testing.T) {
+// observedGeneration is the generation a condition was computed from, failures included
+// (metav1.Condition's documented meaning): a failure of the current spec does not read as an
+// old success.
+func TestConditionObservesTheGenerationItWasComputedFrom(t *testing.T) {
 	var status v1alpha1.StateStoreStatus
 	setStoreReadyCondition(&status, 1, storeFacts{})
 	setStoreReadyCondition(&status, 2, storeFacts{secretMissing: true})
-	if got := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 1 {
-		t.Errorf("after a failure at generation 2, observedGeneration = %d, want 1", got)
+	ready := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady)
+	if ready.ObservedGeneration != 2 || ready.Status != metav1.ConditionFalse {
+		t.Errorf("after a failure at generation 2: %s at observedGeneration %d, want False at 2", ready.Status, ready.ObservedGeneration)
+	}
+	if storeNotReadyReason(ready, 2) == "" {
+		t.Error("a store that failed its current spec reads as ready")
 	}
 	setStoreReadyCondition(&status, 3, storeFacts{})
 	if got := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 3 {
 		t.Errorf("after success at generation 3, observedGeneration = %d, want 3", got)
-	}
-	var fresh v1alpha1.StateStoreStatus
-	setStoreReadyCondition(&fresh, 5, storeFacts{secretMissing: true})
-	if got := meta.FindStatusCondition(fresh.Conditions, v1alpha1.ConditionReady).ObservedGeneration; got != 0 {
-		t.Errorf("a store that never succeeded has observedGeneration %d, want 0", got)
 	}
 }
 

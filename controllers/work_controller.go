@@ -63,6 +63,9 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if err := r.Client.Get(ctx, req.NamespacedName, work); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if err := dropFinalizers(ctx, r.Client, work, v1alpha1.LegacyFinalizerWorkPlacementCleanup); err != nil {
+		return ctrl.Result{}, err
+	}
 	if !work.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, work)
 	}
@@ -286,16 +289,7 @@ func (r *WorkReconciler) release(ctx context.Context, work *v1alpha1.Work, place
 		}
 		pending = append(pending, *wp)
 	}
-	err := forEachConcurrently(ctx, pending, func(ctx context.Context, wp *v1alpha1.WorkPlacement) error {
-		if !wp.DeletionTimestamp.IsZero() {
-			return nil
-		}
-		if err := r.Client.Delete(ctx, wp, client.Preconditions{UID: &wp.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("delete WorkPlacement %s: %w", wp.Name, err)
-		}
-		return nil
-	})
-	return len(pending), err
+	return deleteAll(ctx, r.Client, pending)
 }
 
 // disown removes the Work's owner reference from a misscheduled placement, which then outlives
@@ -317,7 +311,8 @@ func (r *WorkReconciler) disown(ctx context.Context, work *v1alpha1.Work, wp *v1
 }
 
 // patchStatus writes the conditions and counts computed from the facts, once, and emits Events
-// on transitions. observedGeneration advances only when the reconcile succeeded.
+// on transitions. status.observedGeneration (the Work's, not its conditions') advances only when
+// the reconcile planned the current spec successfully.
 func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.Work, f workFacts, succeeded bool) error {
 	setWorkScheduleCondition(&work.Status, work.Generation, f)
 	setWorkReadyCondition(&work.Status, work.Generation, f)

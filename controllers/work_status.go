@@ -5,10 +5,10 @@ import (
 	"sort"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 )
 
 // workFacts is what one reconcile of a Work observed and did. Its conditions are pure functions
@@ -49,7 +49,7 @@ func setWorkScheduleCondition(status *v1alpha1.WorkStatus, generation int64, f w
 		return
 	}
 	cond, reason, msg := workScheduling(f)
-	setCondition(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, cond, reason, msg, generation)
 }
 
 // setWorkReadyCondition turns the facts into the Ready condition.
@@ -58,7 +58,7 @@ func setWorkReadyCondition(status *v1alpha1.WorkStatus, generation int64, f work
 		return
 	}
 	cond, reason, msg := workReadiness(f)
-	setCondition(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
 }
 
 // setWorkCounts records how many placements the Work should have and how many exist.
@@ -133,11 +133,6 @@ func describeSelector(selector map[string]string) string {
 }
 
 // placementReady reports whether a WorkPlacement's Ready condition is True for its current spec.
-// A condition without an observed generation is taken at its word.
 func placementReady(wp *v1alpha1.WorkPlacement) bool {
-	c := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady)
-	if c == nil || c.Status != metav1.ConditionTrue {
-		return false
-	}
-	return c.ObservedGeneration == 0 || c.ObservedGeneration >= wp.Generation
+	return conditions.Current(wp.Status.Conditions, v1alpha1.ConditionReady, wp.Generation)
 }

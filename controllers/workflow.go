@@ -127,6 +127,29 @@ func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj
 	return decision, nil, nil
 }
 
+// runDelete advances a delete workflow of obj one step, as step does, and reports whether it
+// finished; its Jobs are then removed, having no owner to take them away with the object. A
+// failed run keeps obj, with a Warning Event, until a manual reconciliation runs the workflow
+// again and it succeeds.
+func (d *workflowDriver) runDelete(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow) (done bool, decision pipeline.Decision, invalid, err error) {
+	decision, invalid, err = d.step(ctx, rec, obj, w, 0)
+	if err != nil || invalid != nil {
+		return false, decision, invalid, err
+	}
+	switch decision.Verdict {
+	case pipeline.Finish:
+		return true, decision, nil, d.removeJobs(ctx, w)
+	case pipeline.Fail:
+		what := "the Promise"
+		if w.Type == v1alpha1.WorkflowTypeResource {
+			what = "the request"
+		}
+		rec.Eventf(obj, nil, corev1.EventTypeWarning, v1alpha1.ReasonDeleteWorkflowFailed, workflowAction(w),
+			"the %s workflow failed: %s; %s stays until it succeeds (label it %s=true to run it again)", workflowName(w), decision.Failure, what, v1alpha1.LabelManualReconciliation)
+	}
+	return false, decision, nil, nil
+}
+
 // workflowName names a workflow for messages: "Resource Configure", "Promise Delete".
 func workflowName(w pipeline.Workflow) string {
 	name := "Promise"

@@ -10,6 +10,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -71,7 +72,7 @@ func setPlacementStatus(status *v1alpha1.WorkPlacementStatus, generation int64, 
 	if reason == "" {
 		return
 	}
-	setCondition(&status.Conditions, v1alpha1.ConditionWriteSucceeded, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionWriteSucceeded, cond, reason, msg, generation)
 	setPlacementReadyCondition(status, generation, f)
 }
 
@@ -80,13 +81,13 @@ func setPlacementStatus(status *v1alpha1.WorkPlacementStatus, generation int64, 
 func setPlacementScheduleCondition(status *v1alpha1.WorkPlacementStatus, generation int64, f placementFacts) {
 	switch {
 	case f.misscheduled:
-		setCondition(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled,
+		conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled,
 			fmt.Sprintf("Destination %q no longer matches the workload's selectors", f.destination), generation)
 	case f.destinationMissing:
-		setCondition(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonDestinationNotFound,
+		conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonDestinationNotFound,
 			fmt.Sprintf("Destination %q does not exist", f.destination), generation)
 	default:
-		setCondition(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionTrue, v1alpha1.ReasonScheduled,
+		conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionTrue, v1alpha1.ReasonScheduled,
 			fmt.Sprintf("scheduled to Destination %q", f.destination), generation)
 	}
 }
@@ -95,12 +96,12 @@ func setPlacementScheduleCondition(status *v1alpha1.WorkPlacementStatus, generat
 // reason that stops it otherwise.
 func setPlacementReadyCondition(status *v1alpha1.WorkPlacementStatus, generation int64, f placementFacts) {
 	if f.misscheduled {
-		setCondition(&status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled,
+		conditions.Set(&status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled,
 			fmt.Sprintf("files are kept on %s and no longer updated", f.destination), generation)
 		return
 	}
 	cond, reason, msg := placementWriteState(f)
-	setCondition(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+	conditions.Set(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
 }
 
 // storeWaitKeepsReady reports whether the conditions stay as they are while the store is not

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/statestore"
 )
 
@@ -38,7 +39,7 @@ func TestSetPlacementStatus(t *testing.T) {
 	written := func(gen int64) v1alpha1.WorkPlacementStatus {
 		s := v1alpha1.WorkPlacementStatus{VersionID: "old", Path: "dev/dir", LastWriteTime: &earlier, ObservedGeneration: gen}
 		for _, ct := range []string{v1alpha1.ConditionScheduleSucceeded, v1alpha1.ConditionWriteSucceeded, v1alpha1.ConditionReady} {
-			setCondition(&s.Conditions, ct, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded, "written", gen)
+			conditions.Set(&s.Conditions, ct, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded, "written", gen)
 		}
 		return s
 	}

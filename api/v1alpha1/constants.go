@@ -59,15 +59,23 @@ const (
 
 // Finalizers, one per concern (CONTRACT.md §2).
 const (
-	FinalizerDeleteWorkflows      = "kratix.io/delete-workflows"
-	FinalizerWorkCleanup          = "kratix.io/work-cleanup"
-	FinalizerDependenciesCleanup  = "kratix.io/dependencies-cleanup"
-	FinalizerAPICRDCleanup        = "kratix.io/api-crd-cleanup"
-	FinalizerDynamicController    = "kratix.io/dynamic-controller-dependant-resources-cleanup"
-	FinalizerResourceRequests     = "kratix.io/resource-request-cleanup"
-	FinalizerWorkPlacementCleanup = "kratix.io/workplacements-cleanup"
-	FinalizerRepoCleanup          = "finalizers.workplacement.kratix.io/repo-cleanup"
-	FinalizerDestinationCleanup   = "kratix.io/destination-cleanup"
+	FinalizerDeleteWorkflows    = "kratix.io/delete-workflows"
+	FinalizerWorkCleanup        = "kratix.io/work-cleanup"
+	FinalizerAPICRDCleanup      = "kratix.io/api-crd-cleanup"
+	FinalizerResourceRequests   = "kratix.io/resource-request-cleanup"
+	FinalizerRepoCleanup        = "finalizers.workplacement.kratix.io/repo-cleanup"
+	FinalizerDestinationCleanup = "kratix.io/destination-cleanup"
+)
+
+// Finalizers that upstream Kratix puts on objects and this engine does not use: their concern
+// is covered by one of the engine's own (FinalizerWorkCleanup takes the Promise's dependency
+// Works and a Work's placements down, FinalizerResourceRequests the requests). Objects created
+// by upstream Kratix carry them; the engine removes them on sight, so that such an object can
+// still be deleted once nothing handles them.
+const (
+	LegacyFinalizerDependenciesCleanup  = "kratix.io/dependencies-cleanup"
+	LegacyFinalizerDynamicController    = "kratix.io/dynamic-controller-dependant-resources-cleanup"
+	LegacyFinalizerWorkPlacementCleanup = "kratix.io/workplacements-cleanup"
 )
 
 // Condition types (CONTRACT.md §7).

@@ -7,10 +7,13 @@ import (
 	"sort"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 )
 
 // ReservedStatusKey is the top-level key of status.yaml that belongs to the engine; a pipeline
@@ -65,7 +68,7 @@ type StatusInput struct {
 }
 
 // MergeStatus returns the object's new .status: status.yaml's top-level keys replace the
-// current ones, except conditions, which merge by type (see setCondition). The key "kratix" is
+// current ones, except conditions, which merge by type (see conditions.SetInStatus). The key "kratix" is
 // reserved and refused. When ConfigureCompleted, the ConfigureWorkflowCompleted condition becomes
 // True with reason PipelinesExecutedSuccessfully, and message becomes "Resource requested" or
 // "Promise configured" unless status.yaml set one.
@@ -110,47 +113,19 @@ func mergeConditions(status map[string]any, value any, now time.Time) error {
 		if t, _ := cond["type"].(string); t == "" {
 			return fmt.Errorf("status.yaml: conditions[%d] needs a type", i)
 		}
-		setCondition(status, cond, now)
+		conditions.SetInStatus(status, cond, now)
 	}
 	return nil
 }
 
-// setCondition puts cond into status.conditions in place of the condition of the same type, or
-// at the end. A condition without lastTransitionTime keeps the one it replaces when its status
-// did not change, and gets now otherwise, as Kubernetes' own conditions do.
-func setCondition(status map[string]any, cond map[string]any, now time.Time) {
-	conditions, _ := status["conditions"].([]any) // anything but a list is replaced
-	at := -1
-	for i, c := range conditions {
-		if existing, ok := c.(map[string]any); ok && existing["type"] == cond["type"] {
-			at = i
-			break
-		}
-	}
-	if _, set := cond["lastTransitionTime"]; !set {
-		cond["lastTransitionTime"] = now.UTC().Format(time.RFC3339)
-		if at >= 0 {
-			if existing := conditions[at].(map[string]any); existing["status"] == cond["status"] && existing["lastTransitionTime"] != nil {
-				cond["lastTransitionTime"] = existing["lastTransitionTime"]
-			}
-		}
-	}
-	if at >= 0 {
-		conditions[at] = cond
-	} else {
-		conditions = append(conditions, cond)
-	}
-	status["conditions"] = conditions
-}
-
 // completeConfigure marks the configure workflow completed.
 func completeConfigure(status, file map[string]any, workflowType string, now time.Time) {
-	setCondition(status, map[string]any{
-		"type":    v1alpha1.ConditionConfigureWorkflowCompleted,
-		"status":  "True",
-		"reason":  v1alpha1.ReasonPipelinesExecutedSuccessfully,
-		"message": completedMessage,
-	}, now)
+	conditions.SetInStatus(status, conditions.ToMap(metav1.Condition{
+		Type:    v1alpha1.ConditionConfigureWorkflowCompleted,
+		Status:  metav1.ConditionTrue,
+		Reason:  v1alpha1.ReasonPipelinesExecutedSuccessfully,
+		Message: completedMessage,
+	}), now)
 	if _, set := file["message"]; set {
 		return
 	}

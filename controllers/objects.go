@@ -12,52 +12,33 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// addFinalizer adds the finalizers to obj that it lacks, in one patch. The patch carries an
-// optimistic lock: a merge patch replaces the whole list, and the lock keeps other controllers'
-// finalizers.
+// addFinalizer adds the finalizers to obj that it lacks, in one patch.
 func addFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizers ...string) error {
+	return patchFinalizers(ctx, c, obj, "add", controllerutil.AddFinalizer, finalizers)
+}
+
+// removeFinalizer removes finalizers from obj, which lets the API server delete it once no
+// other finalizer is left. An object already gone is not an error. It also retires upstream
+// Kratix's finalizers that the engine does not handle (v1alpha1.LegacyFinalizer*), whether or
+// not obj is being deleted.
+func removeFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizers ...string) error {
+	return client.IgnoreNotFound(patchFinalizers(ctx, c, obj, "remove", controllerutil.RemoveFinalizer, finalizers))
+}
+
+// patchFinalizers applies change to each finalizer and patches obj once when any changed it.
+// The patch carries an optimistic lock: a merge patch replaces the whole list, and the lock keeps
+// other controllers' finalizers.
+func patchFinalizers(ctx context.Context, c client.Client, obj client.Object, verb string, change func(client.Object, string) bool, finalizers []string) error {
 	base := obj.DeepCopyObject().(client.Object)
-	added := false
+	changed := false
 	for _, f := range finalizers {
-		added = controllerutil.AddFinalizer(obj, f) || added
+		changed = change(obj, f) || changed
 	}
-	if !added {
+	if !changed {
 		return nil
 	}
 	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("add the finalizers %v: %w", finalizers, err)
-	}
-	return nil
-}
-
-// dropFinalizers removes the finalizers from obj that it carries, in one patch with an
-// optimistic lock, whether or not obj is being deleted. It retires upstream Kratix's
-// finalizers that the engine does not handle (v1alpha1.LegacyFinalizer*).
-func dropFinalizers(ctx context.Context, c client.Client, obj client.Object, finalizers ...string) error {
-	base := obj.DeepCopyObject().(client.Object)
-	removed := false
-	for _, f := range finalizers {
-		removed = controllerutil.RemoveFinalizer(obj, f) || removed
-	}
-	if !removed {
-		return nil
-	}
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("remove the finalizers %v: %w", finalizers, err)
-	}
-	logr.FromContextOrDiscard(ctx).Info("removed finalizers of upstream Kratix that the engine does not use", "finalizers", finalizers)
-	return nil
-}
-
-// removeFinalizer removes the finalizer from obj, which lets the API server delete it once no
-// other finalizer is left. An object already gone is not an error.
-func removeFinalizer(ctx context.Context, c client.Client, obj client.Object, finalizer string) error {
-	base := obj.DeepCopyObject().(client.Object)
-	if !controllerutil.RemoveFinalizer(obj, finalizer) {
-		return nil
-	}
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("remove the finalizer %s: %w", finalizer, err)
+		return fmt.Errorf("%s the finalizers %v: %w", verb, finalizers, err)
 	}
 	return nil
 }

@@ -72,11 +72,14 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	case f.paused:
 		return ctrl.Result{}, nil
 	case !promise.DeletionTimestamp.IsZero():
-		if err := r.finalize(ctx, promise, &f); err != nil || !f.waitingForRequests {
+		if err := r.finalize(ctx, promise, &f); err != nil {
 			return ctrl.Result{}, err
 		}
-		// Nothing watches the requests of every Promise: look again shortly.
-		return ctrl.Result{RequeueAfter: requestsDeletionPoll}, nil
+		if f.waitingForRequests {
+			// Nothing watches the requests of every Promise: look again shortly.
+			return ctrl.Result{RequeueAfter: requestsDeletionPoll}, nil
+		}
+		return promiseResult(f)
 	}
 	if err := addFinalizer(ctx, r.Client, promise, promiseFinalizers(promise)...); err != nil {
 		return ctrl.Result{}, err
@@ -85,11 +88,14 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		r.ensureAPI, r.ensureDependencies, r.configure, r.reconcileResources, r.observeWorks,
 	}
 	for _, phase := range phases {
-		if err := phase(ctx, promise, &f); err != nil || f.blocked() {
+		if err := phase(ctx, promise, &f); err != nil {
 			return ctrl.Result{}, err
 		}
+		if f.blocked() {
+			break
+		}
 	}
-	return ctrl.Result{}, nil
+	return promiseResult(f)
 }
 
 // promiseFinalizers are the finalizers a Promise needs, one per part of its cleanup.

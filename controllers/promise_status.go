@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
@@ -112,6 +115,23 @@ func promiseAvailability(f promiseFacts) (metav1.ConditionStatus, string, string
 // promiseWorkflowCondition is ConfigureWorkflowCompleted of a Promise.
 func promiseWorkflowCondition(f promiseFacts) (metav1.ConditionStatus, string, string) {
 	return workflowCondition("Promise Configure", v1alpha1.ReasonConfigureWorkflowFailed, f.invalidWorkflow, f.decision)
+}
+
+// promiseResult is the outcome of a reconcile that ran its phases, or its cleanup, as far as it
+// could: a spec that cannot be installed or whose workflow cannot be built is a terminal error
+// carrying the condition's message, since only a change of the Promise (which brings it back)
+// can fix it; anything else waits for the watches.
+func promiseResult(f promiseFacts) (ctrl.Result, error) {
+	switch {
+	case f.invalidAPI != nil, f.invalidDependencies != nil:
+		_, _, msg := promiseAvailability(f)
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	case f.invalidWorkflow != nil:
+		_, _, msg := promiseWorkflowCondition(f)
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	default:
+		return ctrl.Result{}, nil
+	}
 }
 
 // patchStatus writes the status computed from the facts and an Event when Available or

@@ -78,7 +78,7 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.observeWorks(ctx, obj, &f); err != nil {
 		return ctrl.Result{}, err
 	}
-	return resourceResult(f, r.ResyncInterval), nil
+	return resourceResult(f, r.ResyncInterval)
 }
 
 // configure advances the Resource Configure workflow and records the decision in the facts.
@@ -144,10 +144,13 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 		w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionDelete, Promise: promise, Object: obj}
 		done, decision, invalid, err := r.Driver.runDelete(ctx, r.Recorder, obj, w)
 		f.decision, f.invalid = decision, invalid
-		if err != nil || !done {
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !done {
 			// Running, failed (an Event says so) or invalid: the Job watch, a manual
 			// reconciliation or a change of the Promise brings the request back.
-			return ctrl.Result{}, err
+			return resourceResult(*f, 0)
 		}
 		if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerDeleteWorkflows); err != nil {
 			return ctrl.Result{}, err

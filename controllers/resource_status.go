@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
@@ -171,11 +173,18 @@ func setResourceOutputs(obj *unstructured.Unstructured, outputs []resourceOutput
 	return unstructured.SetNestedSlice(obj.Object, list, "status", "kratix", "outputs")
 }
 
-// resourceResult is the outcome of a reconcile: a finished workflow runs again after the
-// resync interval; everything else comes back through the watches on Jobs and Works.
-func resourceResult(f resourceFacts, resync time.Duration) ctrl.Result {
-	if f.decision.Verdict == pipeline.Finish && !f.deleting && !f.paused && f.invalid == nil {
-		return ctrl.Result{RequeueAfter: resync}
+// resourceResult is the outcome of a reconcile: a workflow that cannot be built from the
+// Promise is a terminal error carrying the condition's message (a change of the Promise or the
+// request brings it back); a finished workflow runs again after the resync interval; everything
+// else comes back through the watches on Jobs and Works.
+func resourceResult(f resourceFacts, resync time.Duration) (ctrl.Result, error) {
+	switch {
+	case f.invalid != nil:
+		_, _, msg := resourceWorkflowCondition(f, f.deleting)
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	case f.decision.Verdict == pipeline.Finish && !f.deleting && !f.paused:
+		return ctrl.Result{RequeueAfter: resync}, nil
+	default:
+		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}
 }

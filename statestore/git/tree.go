@@ -68,9 +68,9 @@ func (t *tree) load(d *dir) error {
 	return nil
 }
 
-// walk returns the directory at the segments, creating missing directories when create is set,
-// and marks every directory on the way dirty when markDirty is set. It returns nil, nil when the
-// directory does not exist and create is false.
+// walk returns the directory at the segments, loaded, creating missing directories (new ones are
+// dirty) when create is set; a caller that changes the directory marks the way to it dirty with
+// markDirty. It returns nil, nil when the directory does not exist and create is false.
 func (t *tree) walk(segs []string, create bool) (*dir, error) {
 	d := t.root
 	for _, name := range segs {

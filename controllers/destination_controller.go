@@ -170,7 +170,7 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 		return nil
 	}
 	if dest.Spec.Cleanup != v1alpha1.DestinationCleanupAll {
-		return r.removeFinalizer(ctx, dest, f)
+		return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 	}
 	if err := r.deletePlacements(ctx, dest, f); err != nil || f.placementsLeft > 0 {
 		// Each placement removes its own files in its own delete commit; the watch on
@@ -185,13 +185,13 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 		logr.FromContextOrDiscard(ctx).Info("the state store does not exist; leaving the Destination's files, if any, in place", "stateStore", f.store)
 		r.Recorder.Eventf(dest, nil, corev1.EventTypeWarning, v1alpha1.ReasonStateStoreNotFound, "Cleanup",
 			"%s does not exist: nothing was removed; delete the directory %q from the store by hand if it is still there", f.store, dest.Spec.Path)
-		return r.removeFinalizer(ctx, dest, f)
+		return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 	}
 	if w == nil && dest.Status.LastWriteTime == nil {
 		// The Destination never wrote to the store, and its placements are gone: whatever
 		// its directory holds is not the engine's, so there is no reason to wait for the store.
 		logr.FromContextOrDiscard(ctx).Info("the state store is not ready and the Destination never wrote to it; nothing to remove", "stateStore", f.store)
-		return r.removeFinalizer(ctx, dest, f)
+		return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 	}
 	if w == nil {
 		return nil
@@ -208,7 +208,7 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 		return nil
 	}
 	logr.FromContextOrDiscard(ctx).Info("removed the Destination's directory", "path", dest.Spec.Path, "changed", res.Changed, "version", res.Version)
-	return r.removeFinalizer(ctx, dest, f)
+	return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 }
 
 // deletePlacements deletes the WorkPlacements on the Destination and records in the facts how
@@ -221,15 +221,6 @@ func (r *DestinationReconciler) deletePlacements(ctx context.Context, dest *v1al
 	var err error
 	f.placementsLeft, err = deleteAll(ctx, r.Client, wps.Items)
 	return err
-}
-
-// removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
-func (r *DestinationReconciler) removeFinalizer(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) error {
-	if err := removeFinalizer(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup); err != nil {
-		return err
-	}
-	f.finalized = true
-	return nil
 }
 
 // patchStatus writes the Ready condition computed from the facts, once, and emits an Event when

@@ -25,6 +25,16 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object, fi
 	return client.IgnoreNotFound(patchFinalizers(ctx, c, obj, "remove", controllerutil.RemoveFinalizer, finalizers))
 }
 
+// finishCleanup removes the cleanup finalizer of a controller whose cleanup is done, which lets
+// the API server delete obj, and records that obj is finalized: its status is not written again.
+func finishCleanup(ctx context.Context, c client.Client, obj client.Object, finalizer string, finalized *bool) error {
+	if err := removeFinalizer(ctx, c, obj, finalizer); err != nil {
+		return err
+	}
+	*finalized = true
+	return nil
+}
+
 // patchFinalizers applies change to each finalizer and patches obj once when any changed it.
 // The patch carries an optimistic lock: a merge patch replaces the whole list, and the lock keeps
 // other controllers' finalizers.

@@ -198,14 +198,14 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 		log.Info("the Destination does not exist; leaving the placement's files, if any, in place")
 		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonDestinationNotFound, "Cleanup",
 			"Destination %q does not exist: nothing was removed; delete the directory %q from its store by hand if it is still there", f.destination, wp.Status.Path)
-		return r.removeFinalizer(ctx, wp, f)
+		return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 	}
 	if w == nil {
 		ref := dest.Spec.StateStoreRef
 		if neverWritten(wp) {
 			// Nothing of this placement's can be in the store: no reason to wait for it.
 			log.Info("the state store is not ready and the placement was never written; nothing to remove", "stateStore", ref.Name)
-			return r.removeFinalizer(ctx, wp, f)
+			return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 		}
 		exists, err := r.storeExists(ctx, ref)
 		if err != nil || exists {
@@ -216,7 +216,7 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 		log.Info("the state store does not exist; leaving the placement's files, if any, in place", "stateStore", ref.Name)
 		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonStateStoreNotFound, "Cleanup",
 			"%s %q does not exist: nothing was removed; delete the directory %q from it by hand if it is still there", ref.Kind, ref.Name, wp.Status.Path)
-		return r.removeFinalizer(ctx, wp, f)
+		return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 	}
 	if err := r.apply(ctx, w, wp, dest, f, statestore.ActionDelete); err != nil {
 		return err
@@ -233,7 +233,7 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 	if f.writeErr != nil {
 		return nil
 	}
-	return r.removeFinalizer(ctx, wp, f)
+	return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 }
 
 // neverWritten reports whether the placement has no write on record, so that none of its files
@@ -256,15 +256,6 @@ func (r *WorkPlacementReconciler) storeExists(ctx context.Context, ref v1alpha1.
 		return false, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
 	}
 	return true, nil
-}
-
-// removeFinalizer removes the cleanup finalizer, which lets the API server delete the object.
-func (r *WorkPlacementReconciler) removeFinalizer(ctx context.Context, wp *v1alpha1.WorkPlacement, f *placementFacts) error {
-	if err := removeFinalizer(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup); err != nil {
-		return err
-	}
-	f.finalized = true
-	return nil
 }
 
 // patchStatus writes the status computed from the facts, once, and emits an Event when Ready

@@ -157,6 +157,9 @@ func newStore(dir string, extraConfig []string) (*store, error) {
 	return s, nil
 }
 
+// Root is the directory of the served bare repositories.
+func (s *store) Root() string { return s.root }
+
 // remove deletes the private directory, and the repository root when the server created it.
 func (s *store) remove() error {
 	return os.RemoveAll(s.state)
@@ -216,8 +219,9 @@ func (s *store) existingRepo(name string) (string, error) {
 	return real, nil
 }
 
-// createRepo runs `git init --bare -b <branch>` for a new repository.
-func (s *store) createRepo(name, defaultBranch string) (string, error) {
+// CreateRepo creates an empty bare repository (`git init --bare -b defaultBranch`) named like
+// "state.git" or "org/state.git" under Root, and returns its path. It refuses existing ones.
+func (s *store) CreateRepo(name, defaultBranch string) (string, error) {
 	path, err := s.repoPath(name)
 	if err != nil {
 		return "", err
@@ -231,15 +235,16 @@ func (s *store) createRepo(name, defaultBranch string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("create repository %q: %w", name, err)
 	}
-	if _, err := s.git(context.Background(), "", "init", "--quiet", "--bare", "-b", defaultBranch, path); err != nil {
+	if _, err := s.Git(context.Background(), "", "init", "--quiet", "--bare", "-b", defaultBranch, path); err != nil {
 		return "", fmt.Errorf("create repository %q: %w", name, err)
 	}
 	return path, nil
 }
 
-// git runs the git CLI with the server's environment, inside the given repository when repo is
-// not empty, and returns its standard output.
-func (s *store) git(ctx context.Context, repo string, args ...string) (string, error) {
+// Git runs the git CLI with the server's environment, on the bare repository repo when it is not
+// empty (`git --git-dir <repo> args...`), and returns its standard output; e.g. Git(ctx,
+// "state.git", "log", "--format=%s", "main").
+func (s *store) Git(ctx context.Context, repo string, args ...string) (string, error) {
 	what := "git"
 	if len(args) > 0 {
 		what = "git " + args[0]

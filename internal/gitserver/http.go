@@ -64,7 +64,7 @@ type Intercept func(w http.ResponseWriter, r *http.Request) (handled bool)
 
 // HTTPServer serves bare repositories over HTTP(S) through git http-backend.
 type HTTPServer struct {
-	store    *store
+	*store   // Root, CreateRepo, Git
 	life     lifecycle
 	backend  string
 	scheme   string
@@ -88,10 +88,7 @@ type HTTPServer struct {
 // the test if the server cannot start.
 func NewHTTP(t testing.TB, opts HTTPOptions) *HTTPServer {
 	t.Helper()
-	if opts.Log == nil {
-		opts.Log = testLogWriter{t}
-	}
-	return startForTest(t, "HTTP", func() (*HTTPServer, error) { return StartHTTP(opts) })
+	return startForTest(t, "HTTP", &opts.Log, func() (*HTTPServer, error) { return StartHTTP(opts) })
 }
 
 // StartHTTP starts an HTTP server on a free port of 127.0.0.1. Close it when done.
@@ -160,9 +157,6 @@ func (s *HTTPServer) URL(repo string) string {
 // Addr is the server's host:port; it stays the same across Stop and Restart.
 func (s *HTTPServer) Addr() string { return s.life.addr }
 
-// Root is the directory of the served bare repositories.
-func (s *HTTPServer) Root() string { return s.store.root }
-
 // Username is the accepted user name.
 func (s *HTTPServer) Username() string { return s.username }
 
@@ -175,19 +169,6 @@ func (s *HTTPServer) CAPEM() []byte { return s.caPEM }
 
 // CAFile is a file holding CAPEM, for `git -c http.sslCAInfo=...`, or "" without TLS.
 func (s *HTTPServer) CAFile() string { return s.caFile }
-
-// CreateRepo creates an empty bare repository (`git init --bare -b defaultBranch`) named like
-// "state.git" or "org/state.git" under Root, and returns its path. It refuses existing ones.
-func (s *HTTPServer) CreateRepo(name, defaultBranch string) (string, error) {
-	return s.store.createRepo(name, defaultBranch)
-}
-
-// Git runs the git CLI on the bare repository repo (`git --git-dir <repo> args...`) with the
-// server's environment and returns its standard output; e.g. Git(ctx, "state.git", "log",
-// "--format=%s", "main").
-func (s *HTTPServer) Git(ctx context.Context, repo string, args ...string) (string, error) {
-	return s.store.git(ctx, repo, args...)
-}
 
 // Stats returns the request counters.
 func (s *HTTPServer) Stats() HTTPStats {

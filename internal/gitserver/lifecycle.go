@@ -3,6 +3,7 @@ package gitserver
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -87,9 +88,12 @@ func (l *lifecycle) Close() error {
 }
 
 // startForTest starts a server and closes it when the test ends; it fails the test if the server
-// cannot start. kind names the server in the failures.
-func startForTest[S interface{ Close() error }](t testing.TB, kind string, start func() (S, error)) S {
+// cannot start. kind names the server in the failures; a nil *log becomes the test's log.
+func startForTest[S interface{ Close() error }](t testing.TB, kind string, log *io.Writer, start func() (S, error)) S {
 	t.Helper()
+	if *log == nil {
+		*log = testLogWriter{t}
+	}
 	s, err := start()
 	if err != nil {
 		t.Fatalf("start the git %s server: %v", kind, err)

@@ -61,7 +61,7 @@ type SSHStats struct {
 // SSHServer serves bare repositories over SSH by running git-upload-pack and git-receive-pack.
 // It accepts one client key, which it generates, for the user "git".
 type SSHServer struct {
-	store        *store
+	*store       // Root, CreateRepo, Git
 	life         lifecycle
 	exec         string
 	hostKey      ssh.PublicKey
@@ -94,10 +94,7 @@ type sshRun struct {
 // test if the server cannot start.
 func NewSSH(t testing.TB, opts SSHOptions) *SSHServer {
 	t.Helper()
-	if opts.Log == nil {
-		opts.Log = testLogWriter{t}
-	}
-	return startForTest(t, "SSH", func() (*SSHServer, error) { return StartSSH(opts) })
+	return startForTest(t, "SSH", &opts.Log, func() (*SSHServer, error) { return StartSSH(opts) })
 }
 
 // StartSSH starts an SSH server on a free port of 127.0.0.1 with fresh ed25519 host and client
@@ -161,9 +158,6 @@ func (s *SSHServer) URL(repo string) string {
 // Addr is the server's host:port; it stays the same across Stop and Restart.
 func (s *SSHServer) Addr() string { return s.life.addr }
 
-// Root is the directory of the served bare repositories.
-func (s *SSHServer) Root() string { return s.store.root }
-
 // HostKey is the server's ed25519 host key.
 func (s *SSHServer) HostKey() ssh.PublicKey { return s.hostKey }
 
@@ -178,18 +172,6 @@ func (s *SSHServer) ClientKeyPEM() []byte { return s.clientKeyPEM }
 
 // ClientPublicKey is the public half of ClientKeyPEM.
 func (s *SSHServer) ClientPublicKey() ssh.PublicKey { return s.clientKey }
-
-// CreateRepo creates an empty bare repository (`git init --bare -b defaultBranch`) named like
-// "state.git" or "org/state.git" under Root, and returns its path. It refuses existing ones.
-func (s *SSHServer) CreateRepo(name, defaultBranch string) (string, error) {
-	return s.store.createRepo(name, defaultBranch)
-}
-
-// Git runs the git CLI on the bare repository repo (`git --git-dir <repo> args...`) with the
-// server's environment and returns its standard output.
-func (s *SSHServer) Git(ctx context.Context, repo string, args ...string) (string, error) {
-	return s.store.git(ctx, repo, args...)
-}
 
 // Stats returns the counters.
 func (s *SSHServer) Stats() SSHStats {

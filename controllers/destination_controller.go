@@ -230,7 +230,7 @@ func (r *DestinationReconciler) patchStatus(ctx context.Context, base, dest *v1a
 		return nil
 	}
 	setDestinationStatus(&dest.Status, dest.Generation, f)
-	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status, soleWriter); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, dest, base.Status, dest.Status); !wrote {
 		return err
 	}
 	action := "WriteCanaries"

@@ -86,9 +86,8 @@ func TestMetricsFollowAWorkIntoGit(t *testing.T) {
 	nowhere := newWork(t, ns, "", rootGroup(t, map[string]string{"metrics": uniqueName("nowhere")}, namespaceManifest("nowhere")))
 	createWork(t, nowhere)
 	waitForWorkCondition(t, nowhere, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonNoMatchingDestination)
-	if d := unscheduled() - unscheduledBefore; d != 1 {
-		t.Errorf("a Work with one group and no Destination counted %v unscheduled groups, want 1", d)
-	}
+	// The outcome is counted just after the status write that the wait above sees.
+	waitForDelta(t, "a Work with one group and no Destination counted as unscheduled", unscheduled, unscheduledBefore, 1)
 	// Another scheduling pass while it still waits does not count again.
 	update(t, nowhere, func(w *v1alpha1.Work) {
 		w.Spec.WorkloadGroups = []v1alpha1.WorkloadGroup{rootGroup(t, w.Spec.WorkloadGroups[0].DestinationSelectors[0].MatchLabels, namespaceManifest("nowhere-2"))}
@@ -111,6 +110,10 @@ func TestMetricsFollowAWorkIntoGit(t *testing.T) {
 	if d := placed() - placedBefore; d != 1 {
 		t.Errorf("placed went up by %v, want 1: misscheduling placed something", d)
 	}
+	// The first Work's group now waits for a Destination too: it counts once, and the waiting
+	// Work does not count again (which, counted just after its status write, shows here as 3).
+	waitForWorkCondition(t, work, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonNoMatchingDestination)
+	waitForDelta(t, "unscheduled groups of both Works", unscheduled, unscheduledBefore, 2)
 }
 
 // TestMetricsCountPipelineRunsOnce finishes pipeline Jobs and restarts the manager: each Job

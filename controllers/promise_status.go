@@ -141,7 +141,7 @@ func (r *PromiseReconciler) patchStatus(ctx context.Context, base, p *v1alpha1.P
 		return nil
 	}
 	setPromiseStatus(p, f)
-	if wrote, err := writeStatus(ctx, r.Client, base, p, base.Status, p.Status, sharedWithPipeline); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, p, base.Status, p.Status); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, p, base.Status.Conditions, p.Status.Conditions, v1alpha1.ConditionAvailable, "Install")

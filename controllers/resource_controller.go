@@ -194,7 +194,7 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 			return err
 		}
 	}
-	if wrote, err := writeStatus(ctx, r.Client, base, obj, base.Object["status"], obj.Object["status"], sharedWithPipeline); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, obj, base.Object["status"], obj.Object["status"]); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, obj, before, after, v1alpha1.ConditionReady, "Reconcile")

@@ -224,7 +224,7 @@ func (r *StateStoreReconciler) patchStatus(ctx context.Context, kind storeKind, 
 	status := kind.view(store).status
 	before := slices.Clone(kind.view(base).status.Conditions)
 	setStoreReadyCondition(status, store.GetGeneration(), f)
-	if wrote, err := writeStatus(ctx, r.Client, base, store, kind.view(base).status, status, soleWriter); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, store, kind.view(base).status, status); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, store, before, status.Conditions, v1alpha1.ConditionReady, "Validate")

@@ -13,21 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// statusGuard says who else writes an object's status, and so how a patch of it is guarded.
-type statusGuard int
-
-const (
-	// soleWriter: the controller is the only writer of the status (WorkPlacements, Works,
-	// Destinations, state stores): a merge patch of what changed.
-	soleWriter statusGuard = iota
-	// sharedWithPipeline: the pipeline's status-writer writes the status too (Promises, resource
-	// requests). A merge patch replaces whole lists such as conditions, so one computed from a
-	// stale copy would drop what the status-writer added: the patch carries the resourceVersion
-	// it was computed from, and a conflict is errStatusConflict.
-	sharedWithPipeline
-)
-
-// errStatusConflict says that the status was written by someone else since it was read.
+// errStatusConflict says that the status was written since the copy it was computed from was read:
+// by the pipeline's status-writer (Promises and resource requests share their status with it), or
+// by an earlier reconcile whose write the cache has not caught up with yet.
 var errStatusConflict = errors.New("the status changed since it was read")
 
 // conflictRetry is how soon a reconcile whose status write met a conflict runs again.
@@ -35,21 +23,23 @@ const conflictRetry = 100 * time.Millisecond
 
 // writeStatus patches obj's status against base when it differs from before, and reports
 // whether it wrote. An object already gone is not an error: its status no longer matters.
-func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, before, after any, guard statusGuard) (bool, error) {
+//
+// The patch carries the resourceVersion of base, so it applies only to the status it was computed
+// from; a conflict is errStatusConflict. Two things depend on that. A merge patch replaces whole
+// lists such as conditions, so one computed from a stale copy would drop a condition the
+// status-writer added. And the caller records Events and counts metrics for the transitions
+// between base and obj once its write went through: from a stale copy (the cache had not yet
+// seen the previous reconcile's write) the same transition would be recorded twice.
+func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, before, after any) (bool, error) {
 	if equality.Semantic.DeepEqual(before, after) {
 		return false, nil
 	}
-	patch := client.MergeFrom(base)
-	if guard == sharedWithPipeline {
-		patch = client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	}
-	if err := c.Status().Patch(ctx, obj, patch); err != nil {
+	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
 			return false, nil
-		case guard == sharedWithPipeline && apierrors.IsConflict(err):
-			// The pipeline's status-writer (or an earlier reconcile) wrote the status since
-			// the cache's copy: not a failure, but the status must be computed again.
+		case apierrors.IsConflict(err):
+			// Not a failure, but the status must be computed again from a fresh copy.
 			return false, errStatusConflict
 		}
 		return false, fmt.Errorf("patch the status of %s: %w", describeObject(obj), err)
@@ -57,8 +47,8 @@ func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, 
 	return true, nil
 }
 
-// afterStatusPatch is a reconcile's outcome once its deferred status patch ran: a conflict with
-// the other writer of the status runs the reconcile again soon; any other failure to patch
+// afterStatusPatch is a reconcile's outcome once its deferred status patch ran: a conflict (see
+// writeStatus) runs the reconcile again soon; any other failure to patch
 // joins the reconcile's error.
 func afterStatusPatch(result ctrl.Result, reconcileErr, patchErr error) (ctrl.Result, error) {
 	switch {

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/metrics"
 )
 
 // TestPromiseStatusKeepsWhatTheStatusWriterWrote: the Promise's status is written by the engine
@@ -65,5 +66,34 @@ func TestPromiseStatusKeepsWhatTheStatusWriterWrote(t *testing.T) {
 	if meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted) == nil ||
 		!meta.IsStatusConditionFalse(got.Status.Conditions, v1alpha1.ConditionReconciled) {
 		t.Errorf("conditions after the engine's write: %+v", got.Status.Conditions)
+	}
+}
+
+// TestWorkTransitionsAreRecordedOnceFromAStaleCopy: a reconcile that runs before the cache has
+// caught up with the previous reconcile's status write computes the same transition again. Its
+// write must not go through, or the transition's Event and scheduling count are recorded twice.
+func TestWorkTransitionsAreRecordedOnceFromAStaleCopy(t *testing.T) {
+	startManager(t)
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
+	work := newWork(t, ns, "", rootGroup(t, map[string]string{"stale-copy": uniqueName("nowhere")}, namespaceManifest("stale")))
+	createWork(t, work)
+	stale := work.DeepCopy() // as created: the copy a lagging cache still holds
+	// The manager's reconcile records that the group waits for a Destination.
+	waitForWorkCondition(t, work, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonNoMatchingDestination)
+
+	unscheduledBefore := schedulingOutcomes(t, metrics.OutcomeUnscheduled)
+	recorder := events.NewFakeRecorder(10)
+	r := &WorkReconciler{Client: env.Client, Recorder: recorder}
+	f := workFacts{planned: true, desired: 1, unscheduled: []unscheduledGroup{{id: stale.Spec.WorkloadGroups[0].ID}}}
+	err := r.patchStatus(t.Context(), stale.DeepCopy(), stale, f, true)
+	if !errors.Is(err, errStatusConflict) {
+		t.Errorf("patchStatus from a stale copy = %v, want the conflict that makes the reconcile run again", err)
+	}
+	if n := len(recorder.Events); n != 0 {
+		t.Errorf("the stale reconcile recorded %d more Events: %v", n, <-recorder.Events)
+	}
+	if d := schedulingOutcomes(t, metrics.OutcomeUnscheduled) - unscheduledBefore; d != 0 {
+		t.Errorf("the stale reconcile counted %v more unscheduled groups, want none", d)
 	}
 }

@@ -320,7 +320,7 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	if succeeded && f.planned {
 		work.Status.ObservedGeneration = work.Generation
 	}
-	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status, soleWriter); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status); !wrote {
 		return err
 	}
 	recordTransition(r.Recorder, work, base.Status.Conditions, work.Status.Conditions, v1alpha1.ConditionScheduleSucceeded, "Schedule")

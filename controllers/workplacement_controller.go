@@ -265,7 +265,7 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 		return nil
 	}
 	setPlacementStatus(&wp.Status, wp.Generation, f)
-	if wrote, err := writeStatus(ctx, r.Client, base, wp, base.Status, wp.Status, soleWriter); !wrote {
+	if wrote, err := writeStatus(ctx, r.Client, base, wp, base.Status, wp.Status); !wrote {
 		return err
 	}
 	action := "Write"

@@ -19,7 +19,8 @@ func TestUpstreamFinalizersAreRetired(t *testing.T) {
 	promise := apiPromise(t, uniqueName("upstream"), "upstream.example.com", "Upstream")
 	promise.Finalizers = []string{v1alpha1.LegacyFinalizerDependenciesCleanup, v1alpha1.LegacyFinalizerDynamicController}
 	create(t, promise)
-	work := newWork(t, "default", "", rootGroup(t, nil, "kind: ConfigMap\n"))
+	ensureNamespace(t, v1alpha1.DefaultPlatformNS)
+	work := newWork(t, v1alpha1.DefaultPlatformNS, "", rootGroup(t, nil, "kind: ConfigMap\n"))
 	work.Finalizers = []string{v1alpha1.LegacyFinalizerWorkPlacementCleanup}
 	createWork(t, work)
 

@@ -160,7 +160,7 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 	}
 	works := make([]*v1alpha1.Work, benchWorks)
 	for i := range works {
-		// Each Work is its own Promise's: Promise-level placements of one Promise share a directory.
+		// Each Work is one resource request's, in the namespace where its workflows would run.
 		name := fmt.Sprintf("%s-%04d", ns, i)
 		content, err := v1alpha1.EncodeContent([]byte(namespaceManifest(name)))
 		if err != nil {
@@ -169,7 +169,9 @@ func placementRound(b *testing.B, c client.Client, cfg *rest.Config, f *gitFixtu
 		works[i] = &v1alpha1.Work{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			Spec: v1alpha1.WorkSpec{
-				PromiseName: name,
+				PromiseName:       "bench",
+				ResourceName:      name,
+				ResourceNamespace: ns,
 				WorkloadGroups: []v1alpha1.WorkloadGroup{{
 					ID:        scheduling.GroupID(v1alpha1.RootDirectory),
 					Directory: v1alpha1.RootDirectory,

@@ -61,7 +61,8 @@ func releaseOnFailure(t *testing.T, obj client.Object) {
 // and every change made during the outage is in Git.
 func TestPlacementRecoversWhenGitServerIsBack(t *testing.T) {
 	startManager(t)
-	ns := metav1.NamespaceDefault
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
 	f := newGitFixture(t)
 	store := f.readyGitStore(t)
 	selector := map[string]string{"site": uniqueName("outage")}

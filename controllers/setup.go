@@ -175,6 +175,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("work"),
+		Pipeline:  opts.Pipeline,
 	}
 	if err := works.setupWithManager(mgr, opts.Concurrency("work")); err != nil {
 		return fmt.Errorf("set up the work controller: %w", err)

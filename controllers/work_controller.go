@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"kratix.dev/kratix/internal/names"
+	"kratix.dev/kratix/pipeline"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -55,6 +57,8 @@ type WorkReconciler struct {
 	// cache has not seen yet is not left behind.
 	APIReader client.Reader
 	Recorder  events.EventRecorder
+	// Pipeline says where workflows run, and so where their Works must be (work_ownership.go).
+	Pipeline pipeline.Options
 }
 
 // Reconcile schedules one Work, or cleans up its placements when it is being deleted.
@@ -78,6 +82,14 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, work, f, retErr == nil))
 	}()
 
+	refusal, err := r.ownershipRefusal(ctx, work)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if refusal != "" {
+		f = workFacts{planned: true, refusal: refusal}
+		return ctrl.Result{}, reconcile.TerminalError(errors.New(refusal))
+	}
 	plan, existing, err := r.plan(ctx, work)
 	if err != nil {
 		return ctrl.Result{}, err

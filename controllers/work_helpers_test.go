@@ -63,10 +63,11 @@ func rootGroup(t *testing.T, selector map[string]string, manifest string) v1alph
 }
 
 // newWork returns a Work (not created) with one root group; resourceName empty makes it
-// Promise-level.
+// Promise-level, which belongs in the platform namespace. A resource Work is for a request in
+// the Work's namespace, as the work-writer writes it.
 func newWork(t *testing.T, namespace, resourceName string, group v1alpha1.WorkloadGroup) *v1alpha1.Work {
 	t.Helper()
-	return &v1alpha1.Work{
+	work := &v1alpha1.Work{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("work"), Namespace: namespace},
 		Spec: v1alpha1.WorkSpec{
 			PromiseName:    "namespace",
@@ -74,6 +75,10 @@ func newWork(t *testing.T, namespace, resourceName string, group v1alpha1.Worklo
 			WorkloadGroups: []v1alpha1.WorkloadGroup{group},
 		},
 	}
+	if resourceName != "" {
+		work.Spec.ResourceNamespace = namespace
+	}
+	return work
 }
 
 // createWork creates the Work, deleting it when the test ends, and deletes whatever placements

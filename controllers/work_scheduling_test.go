@@ -157,7 +157,8 @@ func TestWorkResourceLevelPlacementIsKept(t *testing.T) {
 // is created.
 func TestWorkScheduledWhenAMatchingDestinationAppears(t *testing.T) {
 	startManager(t)
-	ns := metav1.NamespaceDefault
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
 	selector := map[string]string{"zone": uniqueName("nowhere")}
 	work := newWork(t, ns, "", rootGroup(t, selector, namespaceManifest("foo")))
 	createWork(t, work)
@@ -187,7 +188,8 @@ func TestWorkScheduledWhenAMatchingDestinationAppears(t *testing.T) {
 // owned by the Work) until the platform team deletes them.
 func TestWorkDeletionKeepsMisscheduledPlacements(t *testing.T) {
 	startManager(t)
-	ns := metav1.NamespaceDefault
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
 	key := uniqueName("site")
 	old := labelledDestination(uniqueName("dest"), map[string]string{key: "old"})
 	current := labelledDestination(uniqueName("dest"), map[string]string{key: "new"})

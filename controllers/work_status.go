@@ -17,6 +17,9 @@ type workFacts struct {
 	// planned: the Destinations and placements were read and a plan made; without it the
 	// conditions are left as they are.
 	planned bool
+	// refusal, when set, is why the Work may not be scheduled from its namespace
+	// (work_ownership.go); nothing else was observed.
+	refusal string
 	// unscheduled are the workload groups that no Destination matches, sorted by id.
 	unscheduled []unscheduledGroup
 	// misscheduled are the placements kept on Destinations that no longer take their group,
@@ -74,6 +77,8 @@ func setWorkCounts(status *v1alpha1.WorkStatus, f workFacts) {
 // come first, as they are missing output; misscheduled placements second.
 func workScheduling(f workFacts) (metav1.ConditionStatus, string, string) {
 	switch {
+	case f.refusal != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonWorkNotOwned, f.refusal
 	case len(f.unscheduled) > 0:
 		parts := make([]string, 0, len(f.unscheduled))
 		for _, g := range f.unscheduled {
@@ -102,6 +107,8 @@ func workScheduling(f workFacts) (metav1.ConditionStatus, string, string) {
 func workReadiness(f workFacts) (metav1.ConditionStatus, string, string) {
 	written := fmt.Sprintf("%d of %d placements written", f.ready, f.desired)
 	switch {
+	case f.refusal != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonWorkNotOwned, f.refusal
 	case len(f.unscheduled) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonPlacementsPending,
 			fmt.Sprintf("%s; %d workload groups have no matching Destination", written, len(f.unscheduled))

@@ -48,17 +48,24 @@ func (w Workflow) Pipelines() ([]v1alpha1.Pipeline, error) {
 // for a promise workflow; for a resource workflow the Promise's pipelineNamespace when set, else
 // the request's namespace, else (a cluster-scoped request) the platform namespace.
 func (w Workflow) Namespace(opts Options) string {
-	opts = opts.withDefaults()
 	if w.Type != v1alpha1.WorkflowTypeResource || w.Promise == nil || w.Object == nil {
-		return opts.PlatformNamespace
+		return opts.withDefaults().PlatformNamespace
 	}
-	if ns := w.Promise.Spec.Workflows.Config.PipelineNamespace; ns != "" {
-		return ns
+	return ResourceWorkflowNamespace(w.Promise, w.Object.GetNamespace(), opts)
+}
+
+// ResourceWorkflowNamespace is where the resource workflows of a request in requestNamespace
+// ("" for a cluster-scoped request) run and write their Works: the Promise's pipelineNamespace
+// when set, else the request's namespace, else the platform namespace. A nil Promise (one that
+// no longer exists) counts as one without a pipelineNamespace.
+func ResourceWorkflowNamespace(promise *v1alpha1.Promise, requestNamespace string, opts Options) string {
+	if promise != nil && promise.Spec.Workflows.Config.PipelineNamespace != "" {
+		return promise.Spec.Workflows.Config.PipelineNamespace
 	}
-	if ns := w.Object.GetNamespace(); ns != "" {
-		return ns
+	if requestNamespace != "" {
+		return requestNamespace
 	}
-	return opts.PlatformNamespace
+	return opts.withDefaults().PlatformNamespace
 }
 
 // Selector returns the labels that every Job of this workflow for this object carries and no

@@ -120,6 +120,9 @@ const (
 	ReasonMisscheduled          = "Misscheduled"
 	ReasonPlacementsPending     = "PlacementsPending"
 	ReasonAllPlacementsReady    = "AllPlacementsReady"
+	// ReasonWorkNotOwned: the Work is not in the namespace where its owner's workflows run,
+	// so it may not write in that owner's name; nothing of it is scheduled.
+	ReasonWorkNotOwned = "WorkNotOwned"
 
 	// WorkPlacement writes.
 	ReasonWriteSucceeded        = "WriteSucceeded"

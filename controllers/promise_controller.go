@@ -34,6 +34,7 @@ import (
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promises/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promises/finalizers,verbs=update
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=works,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=promises,verbs=write-promise-works;write-resource-works
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -95,23 +95,42 @@ func (a *Access) add(s step, g grant) {
 	})
 }
 
-// engineGrants is what the reader, work-writer and status-writer need.
+// engineGrants is what the reader, work-writer and status-writer need. Writing Works takes,
+// besides RBAC on works, the verb that the admission policy kratix-work-ownership checks on
+// promises/<the Promise> (ownershipRule): in the Job's namespace, and for a resource workflow of
+// a namespaced API also in the request's namespace, which its Works name.
 func engineGrants(s step) []grant {
 	w, pipeline := s.workflow, s.pipeline.Metadata.Name
 	works := grant{name: accessName(w, pipeline), namespace: s.namespace, rules: []rbacv1.PolicyRule{{
 		APIGroups: []string{v1alpha1.GroupVersion.Group},
 		Resources: []string{"works"},
 		Verbs:     []string{"get", "list", "create", "update", "patch"},
-	}}}
+	}, ownershipRule(w)}}
 	obj := s.object
 	if w.Type == v1alpha1.WorkflowTypePromise {
 		return []grant{works, {name: accessName(w, pipeline), rules: objectRules(obj, []string{obj.Name})}}
 	}
-	access := grant{name: accessName(w, pipeline, "object"), namespace: obj.Namespace, rules: objectRules(obj, nil)}
 	if obj.ClusterScoped {
-		access.namespace = ""
+		// Its Works name no namespace of a request: the one in the Job's namespace suffices.
+		return []grant{works, {name: accessName(w, pipeline, "object"), rules: objectRules(obj, nil)}}
 	}
+	access := grant{name: accessName(w, pipeline, "object"), namespace: obj.Namespace, rules: append(objectRules(obj, nil), ownershipRule(w))}
 	return []grant{works, access}
+}
+
+// ownershipRule admits the workflow's writes of its own Promise's Works: Promise-level Works for
+// a Promise workflow, resource Works for a resource workflow.
+func ownershipRule(w Workflow) rbacv1.PolicyRule {
+	verb := v1alpha1.VerbWriteResourceWorks
+	if w.Type == v1alpha1.WorkflowTypePromise {
+		verb = v1alpha1.VerbWritePromiseWorks
+	}
+	return rbacv1.PolicyRule{
+		APIGroups:     []string{v1alpha1.GroupVersion.Group},
+		Resources:     []string{"promises"},
+		ResourceNames: []string{w.Promise.Name},
+		Verbs:         []string{verb},
+	}
 }
 
 // objectRules let the reader get the object and the status-writer write its status; limited to

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,13 +43,19 @@ func grantViews(a *Access) []grantView {
 
 var (
 	worksRule = rbacv1.PolicyRule{APIGroups: []string{"platform.kratix.io"}, Resources: []string{"works"}, Verbs: []string{"get", "list", "create", "update", "patch"}}
-	readRedis = []rbacv1.PolicyRule{
+	// What the admission policy kratix-work-ownership checks before a Work of redis is written.
+	ownResourceWorks = rbacv1.PolicyRule{APIGroups: []string{"platform.kratix.io"}, Resources: []string{"promises"}, ResourceNames: []string{"redis"}, Verbs: []string{"write-resource-works"}}
+	ownPromiseWorks  = rbacv1.PolicyRule{APIGroups: []string{"platform.kratix.io"}, Resources: []string{"promises"}, ResourceNames: []string{"redis"}, Verbs: []string{"write-promise-works"}}
+	resourceWorks    = []rbacv1.PolicyRule{worksRule, ownResourceWorks}
+	readRedis        = []rbacv1.PolicyRule{
 		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises/status"}, Verbs: []string{"get", "update", "patch"}},
 	}
-	configmaps = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}
-	secrets    = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}
-	namespaces = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}
+	// readRedisAndOwnWorks is the object's Role in a namespaced request's namespace.
+	readRedisAndOwnWorks = append(slices.Clone(readRedis), ownResourceWorks)
+	configmaps           = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}
+	secrets              = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}
+	namespaces           = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}
 )
 
 // TestBuildAccessPermissions: the engine's own access, then each form of resourceNamespace in a
@@ -70,16 +77,16 @@ func TestBuildAccessPermissions(t *testing.T) {
 		{
 			name: "engine only, Jobs in the request's namespace",
 			want: []grantView{
-				{"Role", "team-a", sa, []rbacv1.PolicyRule{worksRule}, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedis, "team-a/" + sa + ".object", sa, "team-a"},
+				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
+				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
 			},
 		},
 		{
 			name:        "each form of resourceNamespace",
 			permissions: permissions,
 			want: []grantView{
-				{"Role", "team-a", sa, []rbacv1.PolicyRule{worksRule}, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedis, "team-a/" + sa + ".object", sa, "team-a"},
+				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
+				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
 				{"Role", "team-a", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + sa + ".permissions", sa, "team-a"},
 				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + sa + ".permissions.shared.team-a", sa, "team-a"},
 				{"ClusterRole", "", sa + ".permissions", []rbacv1.PolicyRule{namespaces}, sa + ".permissions.team-a", sa, "team-a"},
@@ -90,8 +97,8 @@ func TestBuildAccessPermissions(t *testing.T) {
 			pipelineNamespace: "pipelines",
 			permissions:       permissions,
 			want: []grantView{
-				{"Role", "pipelines", sa, []rbacv1.PolicyRule{worksRule}, "pipelines/" + sa, sa, "pipelines"},
-				{"Role", "team-a", sa + ".object", readRedis, "team-a/" + sa + ".object.pipelines", sa, "pipelines"},
+				{"Role", "pipelines", sa, resourceWorks, "pipelines/" + sa, sa, "pipelines"},
+				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object.pipelines", sa, "pipelines"},
 				{"Role", "pipelines", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "pipelines/" + sa + ".permissions", sa, "pipelines"},
 				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + sa + ".permissions.shared.pipelines", sa, "pipelines"},
 				{"ClusterRole", "", sa + ".permissions", []rbacv1.PolicyRule{namespaces}, sa + ".permissions.pipelines", sa, "pipelines"},
@@ -105,8 +112,8 @@ func TestBuildAccessPermissions(t *testing.T) {
 				{ResourceNamespace: "shared", PolicyRule: configmaps},
 			},
 			want: []grantView{
-				{"Role", "team-a", sa, []rbacv1.PolicyRule{worksRule}, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedis, "team-a/" + sa + ".object", sa, "team-a"},
+				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
+				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
 				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets, configmaps}, "shared/" + sa + ".permissions.shared.team-a", sa, "team-a"},
 				{"Role", "team-a", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + sa + ".permissions", sa, "team-a"},
 			},
@@ -151,7 +158,7 @@ func TestBuildAccessPromiseWorkflow(t *testing.T) {
 	const sa = "redis-promise-configure-promise-configure"
 	access := mustAccess(t, promiseWorkflow(testPromise(t), v1alpha1.WorkflowActionConfigure), 0, Options{PlatformNamespace: "platform"})
 	want := []grantView{
-		{"Role", "platform", sa, []rbacv1.PolicyRule{worksRule}, "platform/" + sa, sa, "platform"},
+		{"Role", "platform", sa, []rbacv1.PolicyRule{worksRule, ownPromiseWorks}, "platform/" + sa, sa, "platform"},
 		{"ClusterRole", "", sa, []rbacv1.PolicyRule{
 			{APIGroups: []string{"platform.kratix.io"}, Resources: []string{"promises"}, ResourceNames: []string{"redis"}, Verbs: []string{"get"}},
 			{APIGroups: []string{"platform.kratix.io"}, Resources: []string{"promises/status"}, ResourceNames: []string{"redis"}, Verbs: []string{"get", "update", "patch"}},
@@ -194,7 +201,7 @@ func TestBuildAccessClusterScopedAPI(t *testing.T) {
 	access := mustAccess(t, resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "")), 0, Options{})
 	const sa = "redis-resource-configure-instance-configure"
 	want := []grantView{
-		{"Role", "kratix-platform-system", sa, []rbacv1.PolicyRule{worksRule}, "kratix-platform-system/" + sa, sa, "kratix-platform-system"},
+		{"Role", "kratix-platform-system", sa, resourceWorks, "kratix-platform-system/" + sa, sa, "kratix-platform-system"},
 		{"ClusterRole", "", sa + ".object", readRedis, sa + ".object.kratix-platform-system", sa, "kratix-platform-system"},
 	}
 	if got := grantViews(access); !reflect.DeepEqual(got, want) {

@@ -154,3 +154,12 @@ const (
 	PromiseStatusAvailable   = "Available"
 	PromiseStatusUnavailable = "Unavailable"
 )
+
+// Verbs on promises/<name> that admit a ServiceAccount's writes of that Promise's Works, checked
+// by the ValidatingAdmissionPolicy kratix-work-ownership (config/policy). The engine grants
+// them to each pipeline's ServiceAccount: write-promise-works to a Promise workflow's,
+// write-resource-works to a resource workflow's.
+const (
+	VerbWritePromiseWorks  = "write-promise-works"
+	VerbWriteResourceWorks = "write-resource-works"
+)

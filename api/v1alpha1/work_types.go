@@ -19,7 +19,10 @@ const (
 const RootDirectory = "."
 
 // WorkSpec is the output of one pipeline (or a Promise's static dependencies), split into workload
-// groups that are scheduled independently.
+// groups that are scheduled independently. Whose output it is cannot change: the admission policy
+// kratix-work-ownership checks the writer against the owner the Work names.
+//
+// +kubebuilder:validation:XValidation:rule="self.promiseName == oldSelf.promiseName && has(self.resourceName) == has(oldSelf.resourceName) && (!has(self.resourceName) || self.resourceName == oldSelf.resourceName) && has(self.resourceNamespace) == has(oldSelf.resourceNamespace) && (!has(self.resourceNamespace) || self.resourceNamespace == oldSelf.resourceNamespace)",message="promiseName, resourceName and resourceNamespace say whose output the Work is and cannot change; write a new Work"
 type WorkSpec struct {
 	// PromiseName is the Promise the output belongs to.
 	// +kubebuilder:validation:MinLength=1

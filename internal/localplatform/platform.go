@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/config/policy"
 	"kratix.dev/kratix/controllers"
 )
 
@@ -115,7 +116,7 @@ func (p *platform) startAPIServer(ctx context.Context) error {
 	return p.plane.waitAPIServer(ctx)
 }
 
-// installCRDs installs the CRDs this binary embeds.
+// installCRDs installs the CRDs and the admission policies this binary embeds.
 func (p *platform) installCRDs(ctx context.Context) error {
 	scheme, err := controllers.NewScheme()
 	if err != nil {
@@ -128,7 +129,13 @@ func (p *platform) installCRDs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return installCRDs(ctx, c)
+	if err := installCRDs(ctx, c); err != nil {
+		return err
+	}
+	if err := policy.Apply(ctx, c); err != nil {
+		return fmt.Errorf("install the admission policies: %w", err)
+	}
+	return nil
 }
 
 // startControllerManager starts kube-controller-manager and waits until it is healthy.

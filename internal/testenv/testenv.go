@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/config/policy"
 )
 
 // Env is a running control plane with the engine's CRDs installed.
@@ -45,7 +46,8 @@ type Env struct {
 	kubeconfig string
 }
 
-// Start starts etcd and kube-apiserver on loopback and installs the CRDs of config/crd/bases.
+// Start starts etcd and kube-apiserver on loopback and installs the CRDs of config/crd/bases and
+// the admission policies of config/policy, as the cluster install does.
 // Stop it when done.
 func Start() (*Env, error) {
 	root, err := RepoRoot()
@@ -87,6 +89,9 @@ func Start() (*Env, error) {
 		return nil, errors.Join(fmt.Errorf("build client: %w", err), e.Stop())
 	}
 	e.Client = client.WithFieldValidation(c, metav1.FieldValidationStrict)
+	if err := policy.Apply(context.Background(), e.Client); err != nil {
+		return nil, errors.Join(fmt.Errorf("install the admission policies: %w", err), e.Stop())
+	}
 	e.kubeconfig = filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(e.kubeconfig, te.KubeConfig, 0o600); err != nil {
 		return nil, errors.Join(fmt.Errorf("write kubeconfig: %w", err), e.Stop())

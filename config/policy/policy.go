@@ -1,0 +1,57 @@
+// Package policy holds the engine's admission policies (ValidatingAdmissionPolicies and their
+// bindings), embedded so that `kratix local` and the tests install exactly what the cluster
+// install (config/default) applies.
+package policy
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// FieldOwner is the field manager of the policies that Apply installs.
+const FieldOwner = "kratix"
+
+// WorkOwnership is work_ownership.yaml: only a Promise's own workflows write its Works.
+//
+//go:embed work_ownership.yaml
+var WorkOwnership []byte
+
+// Objects decodes the policies and their bindings, in the order to apply them.
+func Objects() ([]*unstructured.Unstructured, error) {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(WorkOwnership), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode work_ownership.yaml: %w", err)
+		}
+		if len(obj.Object) > 0 {
+			out = append(out, obj)
+		}
+	}
+}
+
+// Apply installs the policies and their bindings with server-side apply, or brings them up to
+// date: a new binary brings its policies along.
+func Apply(ctx context.Context, c client.Client) error {
+	objs, err := Objects()
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	return nil
+}

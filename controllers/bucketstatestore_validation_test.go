@@ -21,7 +21,7 @@ func newS3Fixture(t *testing.T) *s3Fixture {
 	t.Helper()
 	server := s3server.New(t)
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("s3-creds"), Namespace: metav1.NamespaceDefault},
+		ObjectMeta: storeSecretMeta(t, uniqueName("s3-creds")),
 		Data: map[string][]byte{
 			v1alpha1.SecretKeyAccessKeyID:     []byte(server.AccessKey),
 			v1alpha1.SecretKeySecretAccessKey: []byte(server.SecretKey),
@@ -35,7 +35,7 @@ func (f *s3Fixture) bucketStore(bucket string) *v1alpha1.BucketStateStore {
 	return &v1alpha1.BucketStateStore{
 		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("bucket")},
 		Spec: v1alpha1.BucketStateStoreSpec{
-			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &v1alpha1.SecretRef{Name: f.secret.Name}},
+			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: storeSecretRef(f.secret.Name)},
 			Endpoint:             f.server.Endpoint,
 			BucketName:           bucket,
 			Insecure:             true,

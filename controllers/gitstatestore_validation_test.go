@@ -78,7 +78,7 @@ func TestGitStateStoreSecretCreatedLater(t *testing.T) {
 	create(t, store)
 
 	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
-	if !strings.Contains(cond.Message, "default/"+secretName) {
+	if !strings.Contains(cond.Message, v1alpha1.DefaultPlatformNS+"/"+secretName) {
 		t.Errorf("the message does not name the Secret: %q", cond.Message)
 	}
 	waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeWarning, v1alpha1.ReasonSecretNotFound)
@@ -96,7 +96,7 @@ func TestGitStateStoreSecretWithoutPassword(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: metav1.NamespaceDefault},
+		ObjectMeta: storeSecretMeta(t, uniqueName("git-creds")),
 		Data:       map[string][]byte{v1alpha1.SecretKeyUsername: []byte(f.server.Username())},
 	}
 	create(t, secret)
@@ -129,4 +129,54 @@ func TestGitStateStoreSpecChangeIsValidatedAgain(t *testing.T) {
 	if got := factory.builds.Load(); got != 2 {
 		t.Errorf("writers built: %d, want 2 (one per spec)", got)
 	}
+}
+
+// TestStoreSecretOutsideAllowedNamespacesIsNeverRead: whoever may create a store names a Secret
+// of another namespace (here default, holding working credentials) and a URL of their choice.
+// The manager, by default reading store Secrets from the platform namespace alone, never reads
+// it and says why; a manager told to allow any namespace uses it.
+func TestStoreSecretOutsideAllowedNamespacesIsNeverRead(t *testing.T) {
+	f := newGitFixture(t)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team-creds"), Namespace: metav1.NamespaceDefault},
+		Data: map[string][]byte{
+			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
+			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
+		},
+	}
+	create(t, secret)
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	store.Spec.SecretRef.Namespace = metav1.NamespaceDefault
+
+	factory := startManager(t)
+	create(t, store)
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonSecretNamespaceNotAllowed)
+	if !strings.Contains(cond.Message, "default/"+secret.Name) || !strings.Contains(cond.Message, v1alpha1.DefaultPlatformNS) {
+		t.Errorf("the message does not name the Secret and the namespaces allowed: %q", cond.Message)
+	}
+	if n := factory.builds.Load(); n != 0 {
+		t.Errorf("%d writers were built, so the Secret was read and its credentials sent", n)
+	}
+	if n := f.server.Stats().Requests; n != 0 {
+		t.Errorf("the Git server saw %d requests", n)
+	}
+}
+
+// TestStoreSecretNamespacesCanBeWidened: --state-store-secret-namespaces=* lets a store use a
+// Secret of any namespace.
+func TestStoreSecretNamespacesCanBeWidened(t *testing.T) {
+	f := newGitFixture(t)
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team-creds"), Namespace: metav1.NamespaceDefault},
+		Data: map[string][]byte{
+			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
+			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
+		},
+	}
+	create(t, secret)
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	store.Spec.SecretRef.Namespace = metav1.NamespaceDefault
+	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, StateStoreSecretNamespaces: []string{AnyNamespace}})
+	create(t, store)
+	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
 }

@@ -238,24 +238,37 @@ func (f *gitFixture) commits(t testing.TB) int {
 	return n
 }
 
-// basicAuthSecret creates a Secret with a username and password in namespace default.
+// storeSecretMeta is the metadata of a state store's Secret: in the platform namespace, the
+// one namespace where the manager reads store Secrets by default.
+func storeSecretMeta(t testing.TB, name string) metav1.ObjectMeta {
+	t.Helper()
+	ensureNamespace(t, v1alpha1.DefaultPlatformNS)
+	return metav1.ObjectMeta{Name: name, Namespace: v1alpha1.DefaultPlatformNS}
+}
+
+// storeSecretRef names a Secret that storeSecretMeta made.
+func storeSecretRef(name string) *v1alpha1.SecretRef {
+	return &v1alpha1.SecretRef{Name: name, Namespace: v1alpha1.DefaultPlatformNS}
+}
+
+// basicAuthSecret creates a store's Secret with a username and password.
 func basicAuthSecret(t *testing.T, name, username, password string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceDefault},
+		ObjectMeta: storeSecretMeta(t, name),
 		Data:       map[string][]byte{v1alpha1.SecretKeyUsername: []byte(username), v1alpha1.SecretKeyPassword: []byte(password)},
 	}
 	create(t, s)
 	return s
 }
 
-// gitStore returns a GitStateStore for the fixture's repository, with a Secret in namespace
-// default (not created here).
+// gitStore returns a GitStateStore for the fixture's repository, with a Secret in the platform
+// namespace (not created here).
 func (f *gitFixture) gitStore(name, secretName string) *v1alpha1.GitStateStore {
 	return &v1alpha1.GitStateStore{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v1alpha1.GitStateStoreSpec{
-			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &v1alpha1.SecretRef{Name: secretName}},
+			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: storeSecretRef(secretName)},
 			URL:                  f.server.URL(f.repo),
 			Branch:               "main",
 		},

@@ -298,7 +298,7 @@ func benchGitStore(b *testing.B, c client.Client) (*gitFixture, *v1alpha1.GitSta
 		b.Fatal(err)
 	}
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: metav1.NamespaceDefault},
+		ObjectMeta: storeSecretMeta(b, uniqueName("git-creds")),
 		Data: map[string][]byte{
 			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
 			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),

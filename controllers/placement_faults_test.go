@@ -155,7 +155,7 @@ func TestPlacementWaitsForTheStoreSecret(t *testing.T) {
 	ns := metav1.NamespaceDefault
 	f := newGitFixture(t)
 	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("git-creds"), Namespace: ns},
+		ObjectMeta: storeSecretMeta(t, uniqueName("git-creds")),
 		Data: map[string][]byte{
 			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
 			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
@@ -166,7 +166,7 @@ func TestPlacementWaitsForTheStoreSecret(t *testing.T) {
 	store := f.gitStore(uniqueName("git"), secret.Name)
 	create(t, store)
 	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound)
-	if !strings.Contains(cond.Message, ns+"/"+secret.Name) {
+	if !strings.Contains(cond.Message, secret.Namespace+"/"+secret.Name) {
 		t.Errorf("Ready message does not name the Secret: %q", cond.Message)
 	}
 	if store.Status.Status != v1alpha1.StateStoreStatusNotReady {

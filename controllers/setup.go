@@ -89,6 +89,17 @@ type Options struct {
 	// ResourceResyncInterval is how long after a resource request's workflow finished it runs
 	// again; DefaultResourceResyncInterval when zero.
 	ResourceResyncInterval time.Duration
+	// StateStoreSecretNamespaces are the namespaces where state stores' Secrets may be ("*":
+	// any); the platform namespace (Pipeline.PlatformNamespace) alone when empty.
+	StateStoreSecretNamespaces []string
+}
+
+// secretNamespaces resolves StateStoreSecretNamespaces.
+func (o Options) secretNamespaces() SecretNamespaces {
+	if len(o.StateStoreSecretNamespaces) == 0 {
+		return SecretNamespaces{pipeline.Workflow{}.Namespace(o.Pipeline)}
+	}
+	return SecretNamespaces(o.StateStoreSecretNamespaces)
 }
 
 // Concurrency returns the number of concurrent reconciles for the named controller.
@@ -123,6 +134,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	stores := &StateStoreReconciler{
 		Client:             mgr.GetClient(),
 		SecretReader:       mgr.GetAPIReader(),
+		SecretNamespaces:   opts.secretNamespaces(),
 		Writers:            registry,
 		Recorder:           mgr.GetEventRecorder("statestore"),
 		RevalidateInterval: interval,

@@ -117,8 +117,11 @@ type StateStoreReconciler struct {
 	// SecretReader reads Secrets from the API server: the cache holds only their metadata, so
 	// that the manager never caches every Secret of the cluster.
 	SecretReader client.Reader
-	Writers      *writers.Registry
-	Recorder     events.EventRecorder
+	// SecretNamespaces are where stores' Secrets may be; a store that names a Secret elsewhere
+	// is not Ready and its Secret is never read.
+	SecretNamespaces SecretNamespaces
+	Writers          *writers.Registry
+	Recorder         events.EventRecorder
 	// RevalidateInterval is how often a ready store is validated again.
 	RevalidateInterval time.Duration
 }
@@ -168,7 +171,7 @@ func (r *StateStoreReconciler) observe(ctx context.Context, kind storeKind, stor
 	if err != nil {
 		return f, err
 	}
-	if f.secretMissing || len(f.missingKeys) > 0 {
+	if f.secretForbidden || f.secretMissing || len(f.missingKeys) > 0 {
 		// Without usable credentials the old writer must not keep writing.
 		r.Writers.Remove(key)
 		return f, nil
@@ -202,6 +205,12 @@ func (r *StateStoreReconciler) readSecret(ctx context.Context, v storeView, f *s
 	}
 	ref := secretKey(v.secretRef)
 	f.secretRef = ref.String()
+	if !r.SecretNamespaces.Allows(ref.Namespace) {
+		// Never read: whoever may create a store must not be able to send a Secret of any
+		// namespace to a server of their choice.
+		f.secretForbidden, f.secretNamespaces = true, r.SecretNamespaces.List()
+		return nil, nil
+	}
 	var secret corev1.Secret
 	if err := r.SecretReader.Get(ctx, ref, &secret); err != nil {
 		if apierrors.IsNotFound(err) {

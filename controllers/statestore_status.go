@@ -23,6 +23,10 @@ type storeFacts struct {
 	secretRef string
 	// requiredKeys are the Secret keys that the store's authentication method needs.
 	requiredKeys []string
+	// secretForbidden: the Secret is in a namespace the engine does not read store Secrets
+	// from; secretNamespaces lists those it does.
+	secretForbidden  bool
+	secretNamespaces []string
 	// secretMissing: the Secret does not exist.
 	secretMissing bool
 	// missingKeys are the required keys that the Secret lacks (or holds empty).
@@ -46,6 +50,10 @@ func setStoreReadyCondition(status *v1alpha1.StateStoreStatus, generation int64,
 func storeReadiness(f storeFacts) (metav1.ConditionStatus, string, string) {
 	keys := strings.Join(f.requiredKeys, " and ")
 	switch {
+	case f.secretForbidden:
+		return metav1.ConditionFalse, v1alpha1.ReasonSecretNamespaceNotAllowed,
+			fmt.Sprintf("Secret %q is not in a namespace the engine reads state-store Secrets from (%s): move it there, or widen the manager's --%s",
+				f.secretRef, strings.Join(f.secretNamespaces, ", "), FlagStateStoreSecretNamespaces)
 	case f.secretMissing:
 		return metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound,
 			fmt.Sprintf("Secret %q not found: create it with the keys %s", f.secretRef, keys)

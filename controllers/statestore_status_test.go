@@ -35,6 +35,10 @@ func TestSetStoreReadyCondition(t *testing.T) {
 	}{
 		{"validated", base, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady, v1alpha1.StateStoreStatusReady,
 			[]string{"https://git.example.com/state.git"}},
+		{"secret in a namespace the engine does not read", with(func(f *storeFacts) {
+			f.secretForbidden, f.secretNamespaces = true, []string{"kratix-platform-system", "team-a"}
+		}), metav1.ConditionFalse, v1alpha1.ReasonSecretNamespaceNotAllowed, v1alpha1.StateStoreStatusNotReady,
+			[]string{`"default/git-creds"`, "(kratix-platform-system, team-a)", "--state-store-secret-namespaces"}},
 		{"secret missing", with(func(f *storeFacts) { f.secretMissing = true }),
 			metav1.ConditionFalse, v1alpha1.ReasonSecretNotFound, v1alpha1.StateStoreStatusNotReady,
 			[]string{`"default/git-creds" not found`, "username and password"}},

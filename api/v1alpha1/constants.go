@@ -143,8 +143,11 @@ const (
 	ReasonRemovingPlacements = "RemovingWorkPlacements"
 
 	// State stores.
-	ReasonStateStoreReady            = "StateStoreReady"
-	ReasonSecretNotFound             = "SecretNotFound"
+	ReasonStateStoreReady = "StateStoreReady"
+	ReasonSecretNotFound  = "SecretNotFound"
+	// ReasonSecretNamespaceNotAllowed: the store's Secret is in a namespace the manager does not
+	// read state-store Secrets from (its --state-store-secret-namespaces).
+	ReasonSecretNamespaceNotAllowed  = "SecretNamespaceNotAllowed"
 	ReasonErrorValidatingPermissions = "ErrorValidatingPermissions"
 	ReasonInvalidSecret              = "InvalidSecret"
 )

@@ -38,6 +38,7 @@ type managerOptions struct {
 	pipeline                pipeline.Options
 	resourceResync          time.Duration
 	placementResync         time.Duration
+	secretNamespaces        []string
 	zap                     zap.Options
 }
 
@@ -57,6 +58,14 @@ func (o *managerOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.pipeline.PlatformNamespace, "platform-namespace", platformv1alpha1.DefaultPlatformNS, "namespace of Promise workflows and the Promises' Works")
 	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a resource request's workflow finished it runs again")
 	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
+	fs.Func(controllers.FlagStateStoreSecretNamespaces, "namespaces where state stores' Secrets may be, comma-separated; * allows any; default: the platform namespace", func(v string) error {
+		for _, ns := range strings.Split(v, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				o.secretNamespaces = append(o.secretNamespaces, ns)
+			}
+		}
+		return nil
+	})
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 }
@@ -129,6 +138,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		Pipeline:                       opts.pipeline,
 		ResourceResyncInterval:         opts.resourceResync,
 		WorkPlacementResyncInterval:    opts.placementResync,
+		StateStoreSecretNamespaces:     opts.secretNamespaces,
 	}); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
 	}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,5 +157,29 @@ func TestConcurrencyFlag(t *testing.T) {
 	}
 	if c.get("workplacement") != 16 || c.get("promise") != 0 {
 		t.Errorf("get: workplacement=%d promise=%d", c.get("workplacement"), c.get("promise"))
+	}
+}
+
+// TestSecretNamespacesFlag: the flag takes comma-separated namespaces, repeated or not, and
+// without it the controllers fall back to the platform namespace.
+func TestSecretNamespacesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, nil},
+		{[]string{"--state-store-secret-namespaces=kratix-platform-system, default"}, []string{"kratix-platform-system", "default"}},
+		{[]string{"--state-store-secret-namespaces=a", "--state-store-secret-namespaces=b,"}, []string{"a", "b"}},
+		{[]string{"--state-store-secret-namespaces=*"}, []string{"*"}},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var o managerOptions
+		o.bind(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if !slices.Equal(o.secretNamespaces, tc.want) {
+			t.Errorf("%v: namespaces %q, want %q", tc.args, o.secretNamespaces, tc.want)
+		}
 	}
 }

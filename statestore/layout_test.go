@@ -163,9 +163,45 @@ func TestStateFileRoundTrip(t *testing.T) {
 	if _, err := EncodeStateFile("dev", "ns.wp", []string{"prod/a.yaml"}); err == nil {
 		t.Error("a file outside the Destination was encoded")
 	}
-	for _, bad := range []string{"../prod/a.yaml\n", "a.yaml\n.kratix/other.state\n", "/etc/passwd\n"} {
+	for _, bad := range []string{
+		"../prod/a.yaml\n", "a.yaml\n.kratix/other.state\n", "/etc/passwd\n",
+		`{"files": ["../prod/a.yaml"]}`, `{"files": [".kratix/other.state"]}`, `{"files": "a.yaml"}`,
+	} {
 		if got, err := ParseStateFile("dev", []byte(bad)); err == nil {
 			t.Errorf("ParseStateFile(%q) = %v, want an error", bad, got)
 		}
+	}
+}
+
+// A state file lists every name as written: one that starts with "#" (a comment in the line
+// format of earlier versions) or ends in a space (which that format trimmed).
+func TestStateFileKeepsEveryName(t *testing.T) {
+	files := []string{"dev/#notes.yaml", "dev/x.yaml ", "dev/ y.yaml"}
+	data, err := EncodeStateFile("dev", "ns.wp", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseStateFile("dev", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	if !slices.Equal(got, files) {
+		t.Errorf("ParseStateFile = %q, want %q\n%s", got, files, data)
+	}
+}
+
+// A state file of an earlier version (a "#" header, one path per line) is still read, so that
+// an upgraded engine removes what the old one wrote.
+func TestStateFileOfEarlierVersionsIsRead(t *testing.T) {
+	legacy := "# Files written by the WorkPlacement ns.wp, relative to its Destination's directory.\n" +
+		"# The engine removes exactly these when the WorkPlacement is deleted; do not edit.\n" +
+		"a.yaml\nsub/b.yaml\n"
+	got, err := ParseStateFile("dev", []byte(legacy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"dev/a.yaml", "dev/sub/b.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("ParseStateFile = %q, want %q", got, want)
 	}
 }

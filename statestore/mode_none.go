@@ -1,9 +1,12 @@
 package statestore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -95,47 +98,85 @@ func FlatFile(destPath, filePath string) (string, error) {
 	return p, nil
 }
 
-// stateFileHeader starts every state file; it says what the file is to someone who finds it.
-const stateFileHeader = "# Files written by the WorkPlacement %s, relative to its Destination's directory.\n" +
-	"# The engine removes exactly these when the WorkPlacement is deleted; do not edit.\n"
+// stateFile is the content of a state file: JSON, so that any file name (one that starts with
+// "#" or ends in a space, say) is listed exactly as written. The file's name ends in .state, not
+// .json, so that no GitOps agent takes it for a manifest.
+type stateFile struct {
+	// Note says what the file is to someone who finds it.
+	Note string `json:"note"`
+	// WorkPlacement is <namespace>.<name> of the placement that wrote the files.
+	WorkPlacement string `json:"workPlacement"`
+	// Files are the paths written, relative to the Destination's directory, sorted.
+	Files []string `json:"files"`
+}
+
+// stateFileNote is every state file's note.
+const stateFileNote = "Files written by the WorkPlacement, relative to its Destination's directory. " +
+	"The engine removes exactly these when the WorkPlacement is deleted; do not edit."
 
 // EncodeStateFile is the content of the state file of a WorkPlacement that wrote files (paths
 // relative to the store's root, inside the Destination's directory destPath). It lists them
-// relative to destPath, one per line, so that the file does not depend on the store's layout.
+// relative to destPath, so that the file does not depend on the store's layout.
 func EncodeStateFile(destPath, workPlacement string, files []string) ([]byte, error) {
 	dest, err := CleanPath(destPath)
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, stateFileHeader, workPlacement)
+	state := stateFile{Note: stateFileNote, WorkPlacement: workPlacement, Files: make([]string, 0, len(files))}
 	for _, f := range files {
 		rel, ok := strings.CutPrefix(f, dest+"/")
 		if !ok {
 			return nil, invalidPath(f, fmt.Sprintf("is outside the Destination's directory %q", dest))
 		}
-		b.WriteString(rel)
-		b.WriteByte('\n')
+		state.Files = append(state.Files, rel)
 	}
-	return []byte(b.String()), nil
+	sort.Strings(state.Files)
+	data, err := json.MarshalIndent(state, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }
 
 // ParseStateFile reads a state file of a Destination at destPath and returns the files it
 // lists, relative to the store's root. A listed path that would leave the Destination's
 // directory, or name the engine's own files, is an error: a state file edited by hand must not
-// make a delete remove anything else.
+// make a delete remove anything else. State files written before the JSON format (a "#" header,
+// then one path per line) are read too; a later write replaces them.
 func ParseStateFile(destPath string, data []byte) ([]string, error) {
-	var paths []string
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		p, err := FlatFile(destPath, line)
+	rels, err := stateFileEntries(data)
+	if err != nil {
+		return nil, err
+	}
+	paths := make([]string, 0, len(rels))
+	for _, rel := range rels {
+		p, err := FlatFile(destPath, rel)
 		if err != nil {
-			return nil, fmt.Errorf("state file line %d: %w", i+1, err)
+			return nil, fmt.Errorf("state file entry %q: %w", rel, err)
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// stateFileEntries returns the paths a state file lists, as written.
+func stateFileEntries(data []byte) ([]string, error) {
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		var state stateFile
+		if err := json.Unmarshal(trimmed, &state); err != nil {
+			return nil, fmt.Errorf("not a state file: %w", err)
+		}
+		return state.Files, nil
+	}
+	// The line format of earlier versions: a "#" header, then one path per line. It could not
+	// hold a name that starts with "#" or has spaces at its ends; such files were never listed.
+	var rels []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rels = append(rels, line)
+	}
+	return rels, nil
 }

@@ -59,7 +59,10 @@ func TestWorkPlacementInFilepathModeNone(t *testing.T) {
 	if got := f.show(t, "flat/app/deploy.yaml"); got != "kind: Deployment\n" {
 		t.Errorf("flat/app/deploy.yaml = %q", got)
 	}
-	if content := f.show(t, state); !strings.Contains(content, "\napp/deploy.yaml\napp/svc.yaml\n") {
+	if content := f.show(t, state); !strings.Contains(content, `"files": [
+    "app/deploy.yaml",
+    "app/svc.yaml"
+  ]`) {
 		t.Errorf("the state file does not list the files relative to the Destination:\n%s", content)
 	}
 	if wp.Status.Path != "flat" {

@@ -149,14 +149,12 @@ func (r *WorkReconciler) apply(ctx context.Context, work *v1alpha1.Work, plan sc
 		}
 		// Born with the WorkPlacement controller's finalizer, which saves it a write.
 		controllerutil.AddFinalizer(wp, v1alpha1.FinalizerRepoCleanup)
-		err := r.Client.Create(ctx, wp)
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create WorkPlacement %s: %w", wp.Name, err)
+		isNew, err := r.createPlacement(ctx, work, wp)
+		if err != nil {
+			return err
 		}
-		// AlreadyExists: the cache had not seen our own earlier create; its event brings the Work
-		// back with the placement in view.
 		created.Add(1)
-		if err == nil {
+		if isNew {
 			metrics.ObserveScheduling(metrics.OutcomePlaced, 1)
 			log.Info("created a WorkPlacement", "workplacement", wp.Name, "destination", wp.Spec.TargetDestinationName)
 		}
@@ -166,6 +164,32 @@ func (r *WorkReconciler) apply(ctx context.Context, work *v1alpha1.Work, plan sc
 		return int(created.Load()), err
 	}
 	return r.applyChanges(ctx, work, plan, int(created.Load()))
+}
+
+// createPlacement creates a planned placement and reports whether it is new; false with no
+// error means it existed already (the cache had not seen the engine's own earlier create, and
+// its event brings the Work back with the placement in view). When another object holds its
+// name, it is created under scheduling.AlternatePlacementName instead.
+func (r *WorkReconciler) createPlacement(ctx context.Context, work *v1alpha1.Work, wp *v1alpha1.WorkPlacement) (bool, error) {
+	for _, name := range []string{wp.Name, scheduling.AlternatePlacementName(work.Name, wp.Spec.TargetDestinationName, wp.Spec.ID)} {
+		wp.Name = name
+		err := r.Client.Create(ctx, wp)
+		if err == nil {
+			return true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return false, fmt.Errorf("create WorkPlacement %s: %w", name, err)
+		}
+		existing := &v1alpha1.WorkPlacement{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(wp), existing); err != nil {
+			return false, fmt.Errorf("read WorkPlacement %s, whose name is taken: %w", name, err)
+		}
+		if scheduling.IsPlacementOf(existing, work, wp.Spec.ID, wp.Spec.TargetDestinationName) {
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("the names of the placement of workload group %s on Destination %s are taken by other WorkPlacements",
+		wp.Spec.ID, wp.Spec.TargetDestinationName)
 }
 
 // applyChanges carries out the plan's updates, misschedules and deletes; created is how many

@@ -230,3 +230,47 @@ func TestWorkDeletionKeepsMisscheduledPlacements(t *testing.T) {
 		t.Errorf("the kept placement: labels %v, owners %v", wps[0].Labels, wps[0].OwnerReferences)
 	}
 }
+
+// TestPlacementNamesThatCollideAreBothPlaced: Destination names may hold "-", so the placement
+// of one workload group, "<work>.<destination>-<id>", can have the name of another's,
+// "<work>.<destination>". Both groups are placed, each on its Destination, and the Work counts
+// what exists.
+func TestPlacementNamesThatCollideAreBothPlaced(t *testing.T) {
+	startManager(t)
+	ns := uniqueName("collide")
+	ensureNamespace(t, ns)
+	work := newWork(t, ns, "my-request", rootGroup(t, map[string]string{"collide": uniqueName("root")}, namespaceManifest("root")))
+	sub := rootGroup(t, map[string]string{"collide": uniqueName("sub")}, namespaceManifest("sub"))
+	sub.Directory, sub.ID = "sub", scheduling.GroupID("sub")
+	work.Spec.WorkloadGroups = append(work.Spec.WorkloadGroups, sub)
+
+	subDest := uniqueName("d")
+	// The root group's Destination is named so that its placement's name is the sub group's.
+	rootDest := strings.TrimPrefix(scheduling.PlacementName(work.Name, subDest, sub.ID), work.Name+".")
+	if scheduling.PlacementName(work.Name, rootDest, work.Spec.WorkloadGroups[0].ID) != scheduling.PlacementName(work.Name, subDest, sub.ID) {
+		t.Fatal("the test's Destination names do not make the placement names collide")
+	}
+	create(t, labelledDestination(rootDest, work.Spec.WorkloadGroups[0].DestinationSelectors[0].MatchLabels))
+	create(t, labelledDestination(subDest, sub.DestinationSelectors[0].MatchLabels))
+	createWork(t, work)
+
+	waitForPlacements(t, work, "a placement of each group on its Destination", func(wps []v1alpha1.WorkPlacement) error {
+		got := map[string]string{}
+		for _, wp := range wps {
+			got[wp.Spec.ID] = wp.Spec.TargetDestinationName
+		}
+		if got[work.Spec.WorkloadGroups[0].ID] != rootDest || got[sub.ID] != subDest || len(wps) != 2 {
+			return fmt.Errorf("placements %v: groups on %v", placementNames(wps), got)
+		}
+		return nil
+	})
+	waitFor(t, "the Work counts both placements", func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(work), work); err != nil {
+			return err
+		}
+		if work.Status.WorkPlacements != 2 || work.Status.WorkPlacementsCreated != 2 {
+			return fmt.Errorf("%d of %d created", work.Status.WorkPlacementsCreated, work.Status.WorkPlacements)
+		}
+		return nil
+	})
+}

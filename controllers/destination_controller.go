@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/go-logr/logr"
@@ -202,6 +203,13 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 	}, fmt.Sprintf("the removal of the directory %q", dest.Spec.Path))
 	if err != nil {
 		return err
+	}
+	if errors.Is(storeErr, statestore.ErrInvalidPath) {
+		// The check that refuses this removal refused every write under the path, the
+		// canary files included: nothing of the Destination's can be in the store.
+		r.Recorder.Eventf(dest, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidDestinationPath, "Cleanup",
+			"nothing was removed: %v; the engine never wrote under this path", storeErr)
+		return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 	}
 	if storeErr != nil {
 		f.writeErr = storeErr

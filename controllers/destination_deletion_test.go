@@ -82,3 +82,26 @@ func TestDestinationDeletionWithoutStore(t *testing.T) {
 		t.Errorf("the Event does not say that nothing was removed: %q", ev.Note)
 	}
 }
+
+// A Destination whose path the store's writer refuses (here it names a .git directory) is not
+// Ready, and with cleanup all it can still be deleted: nothing can have been written under the
+// path, and a Warning Event says that nothing was removed.
+func TestDestinationWithAnInvalidPathCanBeDeleted(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	store := f.readyGitStore(t)
+	dest := destination(v1alpha1.KindGitStateStore, store.Name, "team/.git/hooks")
+	dest.Spec.Cleanup = v1alpha1.DestinationCleanupAll
+	create(t, dest)
+	cond := waitForCondition(t, dest, metav1.ConditionFalse, v1alpha1.ReasonStateStoreWriteFailed)
+	if !strings.Contains(cond.Message, ".git") {
+		t.Errorf("Ready does not say what is wrong with the path: %q", cond.Message)
+	}
+	commits := f.commits(t)
+
+	deleteAndWait(t, dest)
+	waitForEvent(t, "Destination", dest.Name, corev1.EventTypeWarning, v1alpha1.ReasonInvalidDestinationPath)
+	if got := f.commits(t); got != commits {
+		t.Errorf("commits went from %d to %d", commits, got)
+	}
+}

@@ -125,14 +125,17 @@ const (
 	ReasonWorkNotOwned = "WorkNotOwned"
 
 	// WorkPlacement writes.
-	ReasonWriteSucceeded        = "WriteSucceeded"
-	ReasonWriteFailed           = "WriteFailed"
-	ReasonDestinationNotFound   = "DestinationNotFound"
-	ReasonStateStoreNotFound    = "StateStoreNotFound"
-	ReasonWritePending          = "WritePending"
-	ReasonFrozenWhileMisplaced  = "FrozenWhileMisscheduled"
-	ReasonInvalidWorkloadPath   = "InvalidWorkloadPath"
-	ReasonInvalidWorkloadFormat = "InvalidWorkloadContent"
+	ReasonWriteSucceeded       = "WriteSucceeded"
+	ReasonWriteFailed          = "WriteFailed"
+	ReasonDestinationNotFound  = "DestinationNotFound"
+	ReasonStateStoreNotFound   = "StateStoreNotFound"
+	ReasonWritePending         = "WritePending"
+	ReasonFrozenWhileMisplaced = "FrozenWhileMisscheduled"
+	ReasonInvalidWorkloadPath  = "InvalidWorkloadPath"
+	// ReasonInvalidDestinationPath: the Destination's path is not a directory the state store's
+	// writer accepts (e.g. it names a .git directory).
+	ReasonInvalidDestinationPath = "InvalidDestinationPath"
+	ReasonInvalidWorkloadFormat  = "InvalidWorkloadContent"
 
 	// Destination.
 	ReasonTestDocumentsWritten  = "TestDocumentsWritten"

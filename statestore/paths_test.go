@@ -26,6 +26,27 @@ func TestCleanPath(t *testing.T) {
 		{in: ".GIT/hooks/pre-commit", bad: true},
 		{in: "dev/x\x00y", bad: true},
 		{in: "dev/x\ny", bad: true},
+		// Names that Git servers with receive.fsckObjects refuse, or read as .git,
+		// .gitmodules or .gitattributes on NTFS or HFS+.
+		{in: "dev/.git /config", bad: true},
+		{in: "dev/.git./config", bad: true},
+		{in: "dev/.Git . ./config", bad: true},
+		{in: "dev/GIT~1/config", bad: true},
+		{in: "dev/git~1", bad: true},
+		{in: "dev/.git::$INDEX_ALLOCATION/config", bad: true},
+		{in: "dev/.g\u200cit/config", bad: true},
+		{in: "dev/\ufeff.git/config", bad: true},
+		{in: "dev/.gitmodules", bad: true},
+		{in: "dev/.GITMODULES.", bad: true},
+		{in: "dev/gitmod~1", bad: true},
+		{in: "dev/.gitattributes", bad: true},
+		{in: "dev/gitatt~1", bad: true},
+		// Near misses stay valid.
+		{in: "dev/.gitignore", want: "dev/.gitignore"},
+		{in: "dev/.github/workflows/ci.yaml", want: "dev/.github/workflows/ci.yaml"},
+		{in: "dev/git~2/x.yaml", want: "dev/git~2/x.yaml"},
+		{in: "dev/my.git/x.yaml", want: "dev/my.git/x.yaml"},
+		{in: "dev/x.yaml ", want: "dev/x.yaml "},
 	}
 	for _, tc := range cases {
 		got, err := CleanPath(tc.in)

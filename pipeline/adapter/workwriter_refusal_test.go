@@ -62,9 +62,16 @@ func TestBuildWorkSpecRefuses(t *testing.T) {
 		{
 			name: "a path a state store refuses",
 			setup: func(t *testing.T, out, outside string) {
-				writeTree(t, out, map[string]string{".git/config": "[core]\n", "back\\slash.txt": "x"})
+				writeTree(t, out, map[string]string{
+					".git/config": "[core]\n", "back\\slash.txt": "x",
+					// Names that Git servers with receive.fsckObjects refuse.
+					"app/.git /config": "x", "GIT~1/config": "x", "sub/.gitmodules": "x",
+				})
 			},
-			want: map[string]string{".git": ".git", "back\\slash.txt": "backslash"},
+			want: map[string]string{
+				".git": ".git", "back\\slash.txt": "backslash",
+				"app/.git ": "Git servers read as .git", "GIT~1": "Git servers read as .git", "sub/.gitmodules": "read as .gitmodules",
+			},
 		},
 		{
 			name: "invalid YAML, JSON and a bad document in a stream",

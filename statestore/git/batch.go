@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,12 +79,23 @@ func (w *Writer) replyAll(batch []*request, err error) {
 // commit builds and pushes a batch, replaying it on a fresh clone when the remote moved (someone
 // else pushed), up to PushAttempts times, and answers every caller. Any failure drops the
 // snapshot, since objects that were not pushed must not be taken later for objects the remote has.
+//
+// A change fails alone, never its batch siblings: one that cannot be applied to the tree is
+// answered with its error and the batch is built again without it; a push that the server
+// refuses is split in halves, each pushed on its own, until the refused changes stand alone.
 func (w *Writer) commit(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
 	defer cancel()
 	batch = w.live(batch)
 	for attempt := 1; len(batch) > 0; attempt++ {
 		j, err := w.build(ctx, batch)
+		var bad *changeError
+		if errors.As(err, &bad) {
+			bad.req.reply <- response{err: bad.err}
+			batch = slices.DeleteFunc(batch, func(r *request) bool { return r == bad.req })
+			w.reset()
+			continue
+		}
 		if err == nil && j.commit.IsZero() {
 			w.answer(j)
 			return
@@ -98,6 +110,13 @@ func (w *Writer) commit(batch []*request) {
 			}
 		}
 		w.reset()
+		if errors.Is(err, errRefused) && len(batch) > 1 {
+			w.opts.Logger.V(1).Info("the remote refused the push; pushing the batch in halves to find the refused changes", "url", w.remote.url, "changes", len(batch))
+			half := len(batch) / 2
+			w.commit(batch[:half])
+			w.commit(batch[half:])
+			return
+		}
 		if errors.Is(err, errStale) && attempt < w.opts.PushAttempts {
 			w.opts.Logger.V(1).Info("branch moved during push; replaying the batch on the new head", "url", w.remote.url, "attempt", attempt, "changes", len(batch))
 			if sleepCtx(ctx, backoff(attempt)) == nil {
@@ -125,7 +144,7 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	for i, r := range batch {
 		changed, err := applyChange(w.tree, r.change)
 		if err != nil {
-			return nil, err
+			return nil, &changeError{req: r, err: err}
 		}
 		j.changed[i] = changed
 		if changed {
@@ -169,6 +188,15 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	j.commit, j.root, j.pack = commit, root, pack.Bytes()
 	return j, nil
 }
+
+// changeError is a change of the batch that cannot be applied to the tree, for example a file
+// where the tree has a directory: its caller gets err, and the others go on without it.
+type changeError struct {
+	req *request
+	err error
+}
+
+func (e *changeError) Error() string { return e.err.Error() }
 
 // storeCommit writes a commit object on top of the snapshot's head.
 func (w *Writer) storeCommit(root plumbing.Hash, message string) (plumbing.Hash, error) {

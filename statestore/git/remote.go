@@ -83,6 +83,10 @@ var errEmptyRepo = transport.ErrEmptyRemoteRepository
 // errStale means the branch moved since the writer's snapshot: someone else pushed.
 var errStale = errors.New("the branch moved on the remote")
 
+// errRefused marks a push that the server received and refused: its checks of the objects
+// (receive.fsckObjects) or a hook declined it. Some change of the batch may be the cause.
+var errRefused = errors.New("the remote refused the push")
+
 // push sends a pack of exactly the new objects and moves the branch from old to new. The server refuses
 // the update when the branch is no longer at old, which is what keeps concurrent writers from
 // losing each other's commits: that refusal is errStale.
@@ -121,21 +125,32 @@ func (r *remote) push(ctx context.Context, pack []byte, old, new plumbing.Hash) 
 	}
 	req.Commands = []*packp.Command{{Name: r.branch, Old: old, New: new}}
 	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	// What the server's hooks print comes on the side band; it says why a push was refused.
+	said := &serverMessages{}
+	if caps != nil && caps.Supports(capability.Sideband64k) {
+		_ = req.Capabilities.Set(capability.Sideband64k) // setting a capability without arguments cannot fail
+		req.Progress = said
+	}
 
 	report, err := sess.ReceivePack(ctx, req)
+	if report != nil {
+		// The server's report of what it did: a refusal of the objects or the update, which
+		// ReceivePack also returns as its error.
+		if refusal := report.Error(); refusal != nil {
+			if isStaleRefusal(refusal) {
+				return errStale
+			}
+			if msg := said.String(); msg != "" {
+				refusal = fmt.Errorf("%w (the server said: %s)", refusal, msg)
+			}
+			return statestore.NewError(statestore.ErrTransient, "push to "+r.url, fmt.Errorf("%w: %w", errRefused, refusal))
+		}
+	}
 	if err != nil {
 		if isStaleRefusal(err) {
 			return errStale
 		}
 		return r.classify("push", err)
-	}
-	if report != nil {
-		if err := report.Error(); err != nil {
-			if isStaleRefusal(err) {
-				return errStale
-			}
-			return statestore.NewError(statestore.ErrTransient, "push to "+r.url, err)
-		}
 	}
 	return nil
 }
@@ -198,4 +213,29 @@ func isSSHAuthFailure(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "knownhosts:") ||
 		strings.Contains(msg, "key mismatch") || strings.Contains(msg, "host key")
+}
+
+// serverMessages keeps the first maxServerMessages bytes that a server sends on the side band
+// during a push, for the error that reports its refusal.
+type serverMessages struct{ buf []byte }
+
+// maxServerMessages bounds what a server's messages add to an error.
+const maxServerMessages = 512
+
+func (m *serverMessages) Write(p []byte) (int, error) {
+	if room := maxServerMessages - len(m.buf); room > 0 {
+		m.buf = append(m.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// String is the messages on one line, without the progress meters servers also send.
+func (m *serverMessages) String() string {
+	var lines []string
+	for _, line := range strings.FieldsFunc(string(m.buf), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if line = strings.TrimSpace(line); line != "" && !strings.Contains(line, "%") {
+			lines = append(lines, strings.ToValidUTF8(line, ""))
+		}
+	}
+	return strings.Join(lines, "; ")
 }

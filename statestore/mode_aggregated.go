@@ -2,11 +2,13 @@ package statestore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/manifests"
 )
 
 // aggregatedChange writes the Destination's one file with the workloads of every placement on
@@ -39,16 +41,27 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 		return placements[i].Name < placements[j].Name
 	})
 	var buf bytes.Buffer
+	budget := v1alpha1.MaxDecodedContent
 	for _, p := range placements {
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		files, err := DecodeWorkloads(p)
-		if err != nil {
-			// The placement at hand was decoded already; another one reports its own invalid
-			// content and is left out.
+		files, left, err := decodeWithin(p, budget)
+		if err == nil {
+			err = aggregatable(files)
+		}
+		switch {
+		case err != nil && p == wp:
+			return PlacementChange{}, err
+		case errors.Is(err, errOverBudget) && budget < v1alpha1.MaxDecodedContent:
+			// The placements before it fill the file: no write of the Destination can succeed.
+			return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("the aggregated file %q", file),
+				fmt.Errorf("the Destination's placements decode to more than %d bytes in all", v1alpha1.MaxDecodedContent))
+		case err != nil:
+			// Another placement reports its own invalid content and is left out.
 			continue
 		}
+		budget = left
 		for _, f := range files {
 			appendDocument(&buf, fmt.Sprintf("%s/%s: %s", p.Namespace, p.Name, f.Path), f.Content)
 		}
@@ -60,6 +73,23 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 	}
 	pc.Change.Files = []File{{Path: file, Content: buf.Bytes()}}
 	return pc, nil
+}
+
+// aggregatable refuses workloads that cannot go into one YAML file: files that GitOps tools
+// would not read as manifests, and content that does not parse as YAML, which would break the
+// whole Destination's file.
+func aggregatable(files []File) error {
+	for _, f := range files {
+		if !manifests.IsManifestFile(f.Path) {
+			return NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path),
+				errors.New("filepath mode aggregatedYAML holds only .yaml, .yml and .json files"))
+		}
+		if err := manifests.CheckYAML(f.Content); err != nil {
+			return NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path),
+				fmt.Errorf("filepath mode aggregatedYAML holds only YAML: %w", err))
+		}
+	}
+	return nil
 }
 
 // appendDocument adds one workload file to an aggregated YAML file as its own document(s),

@@ -2,6 +2,7 @@ package statestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -90,17 +91,33 @@ func BuildPlacementChange(ctx context.Context, r FileReader, in PlacementInput) 
 }
 
 // DecodeWorkloads decodes the placement's workloads, in spec order; paths are as the pipeline
-// wrote them, relative to the workload group's directory.
+// wrote them, relative to the workload group's directory. They may decode to
+// v1alpha1.MaxDecodedContent bytes in all.
 func DecodeWorkloads(wp *v1alpha1.WorkPlacement) ([]File, error) {
+	files, _, err := decodeWithin(wp, v1alpha1.MaxDecodedContent)
+	return files, err
+}
+
+// errOverBudget marks workloads that decode to more than the budget they were decoded within.
+var errOverBudget = errors.New("over the budget of decoded bytes")
+
+// decodeWithin decodes the placement's workloads within a budget of decoded bytes and returns
+// what is left of it; past the budget, the error names the workload and the limit.
+func decodeWithin(wp *v1alpha1.WorkPlacement, budget int) ([]File, int, error) {
 	files := make([]File, 0, len(wp.Spec.Workloads))
 	for _, wl := range wp.Spec.Workloads {
-		content, err := v1alpha1.DecodeContent(wl.Content)
-		if err != nil {
-			return nil, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", wl.Filepath), err)
+		content, err := v1alpha1.DecodeContentWithin(wl.Content, budget)
+		if errors.Is(err, v1alpha1.ErrContentTooLarge) {
+			return nil, 0, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", wl.Filepath),
+				fmt.Errorf("%w: the workloads decode to more than %d bytes in all", errOverBudget, v1alpha1.MaxDecodedContent))
 		}
+		if err != nil {
+			return nil, 0, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", wl.Filepath), err)
+		}
+		budget -= len(content)
 		files = append(files, File{Path: wl.Filepath, Content: content})
 	}
-	return files, nil
+	return files, budget, nil
 }
 
 // PlacementOf says whose files the placement's directory holds.

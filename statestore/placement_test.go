@@ -178,6 +178,30 @@ func TestBuildPlacementChange(t *testing.T) {
 		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: &wp, Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, "../prod.yaml")},
 		wantErr: statestore.ErrInvalidPath,
 	}, {
+		name:    "aggregatedYAML refuses a workload that is not a manifest file",
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "notes", map[string]string{"README.md": "# notes\n"})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, "")},
+		wantErr: statestore.ErrInvalidContent,
+	}, {
+		name:    "aggregatedYAML refuses a workload that is not YAML",
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "broken", map[string]string{"cm.yaml": "a: [1, 2\n"})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, "")},
+		wantErr: statestore.ErrInvalidContent,
+	}, {
+		name:        "aggregatedYAML leaves out a neighbour that is not YAML",
+		in:          statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: &other, Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "broken", map[string]string{"cm.yaml": "a: [1, 2\n"})}},
+		wantPath:    "clusters/dev/aggregated.yaml",
+		wantFiles:   []string{"clusters/dev/aggregated.yaml"},
+		wantCount:   1,
+		wantContent: "---\n# team-a/another: cm.yaml\nkind: ConfigMap\n",
+	}, {
+		name:    "workloads that decode to more than a Work holds in all are invalid content",
+		reader:  files{},
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "bomb", map[string]string{"a.txt": zeros(40 << 20), "b.txt": zeros(40 << 20)})), Destination: destinationIn(v1alpha1.FilepathModeNone, "")},
+		wantErr: statestore.ErrInvalidContent,
+	}, {
+		name:    "a Destination's placements that decode to more than its aggregated file holds",
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "zz-last", map[string]string{"cm.yaml": "kind: ConfigMap\n"})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "big-1", map[string]string{"a.yaml": "# " + zeros(40<<20)}), placement(t, "big-2", map[string]string{"a.yaml": "# " + zeros(40<<20)})}},
+		wantErr: statestore.ErrInvalidContent,
+	}, {
 		name:    "a workload that cannot be decoded is invalid content, in every mode",
 		reader:  files{},
 		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: &invalid, Destination: destinationIn(v1alpha1.FilepathModeNone, "")},
@@ -244,3 +268,6 @@ func TestNoneStateFileListsWhatWasWritten(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// zeros is n bytes of "0": a decompression bomb when gzip'd.
+func zeros(n int) string { return strings.Repeat("0", n) }

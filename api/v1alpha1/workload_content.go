@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -22,12 +23,22 @@ func EncodeContent(data []byte) (string, error) {
 	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
 
-// MaxDecodedContent is the most bytes DecodeContent returns for one workload: far more than a Work
+// ErrContentTooLarge is the error of content that decodes to more than its limit.
+var ErrContentTooLarge = errors.New("workload content decompresses to too many bytes")
+
+// MaxDecodedContent is the most bytes the workloads of one Work decode to in all, and the most
+// the one file of a Destination in filepath mode aggregatedYAML holds: far more than a Work
 // within the API server's limit holds for honest output, and a stop to a compressed bomb.
 const MaxDecodedContent = 64 << 20
 
 // DecodeContent returns the bytes of a Workload's content, refusing more than MaxDecodedContent.
 func DecodeContent(content string) ([]byte, error) {
+	return DecodeContentWithin(content, MaxDecodedContent)
+}
+
+// DecodeContentWithin returns the bytes of a Workload's content, refusing more than limit: what
+// is left of a budget shared by several workloads. It never holds more than limit+1 bytes.
+func DecodeContentWithin(content string, limit int) ([]byte, error) {
 	compressed, err := base64.StdEncoding.DecodeString(content)
 	if err != nil {
 		return nil, fmt.Errorf("workload content is not base64: %w", err)
@@ -36,12 +47,12 @@ func DecodeContent(content string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workload content is not gzip: %w", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(zr, MaxDecodedContent+1))
+	data, err := io.ReadAll(io.LimitReader(zr, int64(max(limit, 0))+1))
 	if err != nil {
 		return nil, fmt.Errorf("workload content is not gzip: %w", err)
 	}
-	if len(data) > MaxDecodedContent {
-		return nil, fmt.Errorf("workload content decompresses to more than %d bytes", MaxDecodedContent)
+	if len(data) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrContentTooLarge, limit)
 	}
 	return data, nil
 }

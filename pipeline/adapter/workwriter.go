@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/manifests"
 	"kratix.dev/kratix/scheduling"
 	"kratix.dev/kratix/statestore"
 )
@@ -94,6 +96,7 @@ func readOutput(dir string) ([]outputFile, error) {
 
 	var files []outputFile
 	var problems []error
+	total := 0 // bytes of the files read so far
 	walkErr := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -111,11 +114,16 @@ func readOutput(dir string) ([]outputFile, error) {
 		if d.IsDir() {
 			return nil
 		}
-		data, err := root.ReadFile(p)
+		data, problem, err := readOutputFile(root, p, v1alpha1.MaxDecodedContent-total)
 		if err != nil {
 			return err
 		}
-		if problem := contentProblem(p, data); problem != "" {
+		if problem != "" {
+			problems = append(problems, &FileError{Path: p, Problem: problem})
+			return nil
+		}
+		total += len(data)
+		if problem := manifests.Problem(p, data); problem != "" {
 			problems = append(problems, &FileError{Path: p, Problem: problem})
 			return nil
 		}
@@ -130,6 +138,34 @@ func readOutput(dir string) ([]outputFile, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, nil
+}
+
+// readOutputFile reads one output file of at most budget bytes, the room left in the Work. The
+// size is checked before reading and the read is bounded too, so neither a sparse file of any
+// size nor one that grows meanwhile is read whole.
+func readOutputFile(root *os.Root, p string, budget int) (data []byte, problem string, err error) {
+	tooLarge := fmt.Sprintf("makes the output larger than %d bytes, the most one Work holds", v1alpha1.MaxDecodedContent)
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, "", err
+	}
+	// Closing a file opened for reading cannot lose anything.
+	defer func() { _ = f.Close() }()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, "", err
+	}
+	if info.Size() > int64(budget) {
+		return nil, fmt.Sprintf("is %d bytes and %s", info.Size(), tooLarge), nil
+	}
+	data, err = io.ReadAll(io.LimitReader(f, int64(budget)+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(data) > budget {
+		return nil, "grew while it was read and " + tooLarge, nil
+	}
+	return data, "", nil
 }
 
 // entryProblem says what makes a directory entry unacceptable, if anything.

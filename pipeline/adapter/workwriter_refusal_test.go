@@ -97,6 +97,22 @@ func TestBuildWorkSpecRefuses(t *testing.T) {
 				"UPPER.YAML":      "is not valid YAML",
 			},
 		},
+		{
+			name: "a file larger than a Work holds, which is not read",
+			setup: func(t *testing.T, out, outside string) {
+				// 100 GiB, sparse: reading it whole would take the memory of any machine.
+				sizedFile(t, filepath.Join(out, "huge.yaml"), 100<<30)
+			},
+			want: map[string]string{"huge.yaml": "is 107374182400 bytes and makes the output larger than 67108864 bytes"},
+		},
+		{
+			name: "files that together are larger than a Work holds",
+			setup: func(t *testing.T, out, outside string) {
+				sizedFile(t, filepath.Join(out, "a.txt"), 40<<20)
+				sizedFile(t, filepath.Join(out, "b.txt"), 40<<20)
+			},
+			want: map[string]string{"b.txt": "makes the output larger than 67108864 bytes"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +177,21 @@ func symlink(t *testing.T, target, link string) {
 func mkdir(t *testing.T, dir string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sizedFile creates a file of size bytes (zeros, sparse where the file system allows).
+func sizedFile(t *testing.T, path string, size int64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

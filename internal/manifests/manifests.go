@@ -1,4 +1,7 @@
-package adapter
+// Package manifests checks files that GitOps tools parse as Kubernetes manifests: the
+// work-writer checks a pipeline's output with it, and filepath mode aggregatedYAML what it
+// puts into a Destination's one file.
+package manifests
 
 import (
 	"bufio"
@@ -14,13 +17,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// contentProblem says why a file that GitOps tools parse does not parse, if it does not: a .yaml
+// Problem says why a file that GitOps tools parse does not parse, if it does not: a .yaml
 // or .yml file must be YAML document by document (duplicate keys are an error, as they are for
-// Flux and kubectl), a .json file one JSON value.
-func contentProblem(p string, data []byte) string {
+// Flux and kubectl), a .json file one JSON value. Other files are not parsed.
+func Problem(p string, data []byte) string {
 	switch strings.ToLower(path.Ext(p)) {
 	case ".yaml", ".yml":
-		if err := checkYAML(data); err != nil {
+		if err := CheckYAML(data); err != nil {
 			return fmt.Sprintf("is not valid YAML: %v", err)
 		}
 	case ".json":
@@ -32,8 +35,8 @@ func contentProblem(p string, data []byte) string {
 	return ""
 }
 
-// checkYAML parses each document of a multi-document YAML stream, split as kubectl splits it.
-func checkYAML(data []byte) error {
+// CheckYAML parses each document of a multi-document YAML stream, split as kubectl splits it.
+func CheckYAML(data []byte) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for doc := 1; ; doc++ {
 		chunk, err := reader.Read()
@@ -47,4 +50,14 @@ func checkYAML(data []byte) error {
 			return fmt.Errorf("document %d: %w", doc, err)
 		}
 	}
+}
+
+// IsManifestFile reports whether GitOps tools read a file of this name as manifests: a .yaml,
+// .yml or .json file.
+func IsManifestFile(p string) bool {
+	switch strings.ToLower(path.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -53,23 +54,44 @@ type controlPlane struct {
 }
 
 // startEtcd starts etcd on a free loopback port, with its data in the data directory.
+//
+// etcd holds every object, Secrets and RBAC included, and checks no permission: it serves TLS
+// only and accepts only clients with a certificate of the etcd CA: kube-apiserver's, and its
+// own for its gRPC gateway. Its peer listener, which a single member never uses, is locked the
+// same way.
 func (c *controlPlane) startEtcd() (etcdURL string, err error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
 	}
-	etcdURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	args := []string{
+	etcdURL = "https://127.0.0.1:" + strconv.Itoa(port)
+	args := append([]string{
 		"--name=kratix-local",
 		"--data-dir=" + c.dirs.etcd(),
 		"--listen-client-urls=" + etcdURL,
 		"--advertise-client-urls=" + etcdURL,
 		// No peers: any free port, as envtest does.
-		"--listen-peer-urls=http://127.0.0.1:0",
+		"--listen-peer-urls=https://127.0.0.1:0",
 		"--log-level=warn",
-	}
+	}, c.etcdTLSArgs()...)
 	c.etcd, err = startProcess("etcd", c.bin.etcd, args, filepath.Join(c.dirs.logs(), "etcd.log"))
 	return etcdURL, err
+}
+
+// etcdTLSArgs are etcd's TLS flags: its certificate, and a client certificate of the etcd CA
+// required on the client and on the peer listener.
+func (c *controlPlane) etcdTLSArgs() []string {
+	cert, key, ca := c.pki.cert(etcdServerName), c.pki.key(etcdServerName), c.pki.cert(etcdCAName)
+	return []string{
+		"--cert-file=" + cert,
+		"--key-file=" + key,
+		"--client-cert-auth=true",
+		"--trusted-ca-file=" + ca,
+		"--peer-cert-file=" + cert,
+		"--peer-key-file=" + key,
+		"--peer-client-cert-auth=true",
+		"--peer-trusted-ca-file=" + ca,
+	}
 }
 
 // startAPIServer starts kube-apiserver on 127.0.0.1 and writes the kubeconfigs that reach it.
@@ -84,6 +106,9 @@ func (c *controlPlane) startAPIServer(etcdURL string) error {
 	}
 	args := []string{
 		"--etcd-servers=" + etcdURL,
+		"--etcd-cafile=" + c.pki.cert(etcdCAName),
+		"--etcd-certfile=" + c.pki.cert(apiserverEtcdClientName),
+		"--etcd-keyfile=" + c.pki.key(apiserverEtcdClientName),
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + c.dirs.controlPlane(),
@@ -231,20 +256,31 @@ func (c *controlPlane) poll(ctx context.Context, what string, check func() error
 	}
 }
 
+// getOK says whether a GET of url answers 200 OK.
 func getOK(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	_, err := requestOK(ctx, client, http.MethodGet, url, nil)
+	return err
+}
+
+// requestOK sends a request and returns the body of the answer, which must be 200 OK.
+func requestOK(ctx context.Context, client *http.Client, method, url string, body io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return nil, fmt.Errorf("%s %s: %s", method, url, resp.Status)
 	}
-	return nil
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read the answer: %w", method, url, err)
+	}
+	return data, nil
 }
 
 // exitError reports the first child that has ended.

@@ -11,11 +11,17 @@
 //	kubeconfig               an administrator's kubeconfig, rewritten at every start
 //	state.git/               the bare repository of the GitStateStore `default`
 //	etcd/                    etcd's data: the platform's objects survive a restart
-//	pki/                     the CA, serving and client certificates, the service-account keys
+//	pki/                     the CAs (the platform's and etcd's), serving and client certificates,
+//	                         the service-account keys; the owner's alone, keys of mode 0600
 //	control-plane/           kube-controller-manager's kubeconfig
 //	jobs/                    the local job runner's volumes and container logs, per Job
 //	logs/                    one log per process; the previous start's as <name>.log.1
 //	kratix.lock              held (flock) while a platform runs on the directory
+//
+// etcd serves TLS on loopback and accepts only kube-apiserver, by a client certificate of a CA of
+// its own kept in pki/: a user or process that cannot read the data directory cannot reach the
+// objects behind the API server's back either. A data directory of an earlier version, whose
+// etcd served plain HTTP, gains these certificates at its next start.
 //
 // kube-controller-manager runs without its Job controller: the local job runner plays that part.
 // It is there for garbage collection (owner references) and namespace deletion, which behave as

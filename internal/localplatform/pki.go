@@ -35,40 +35,76 @@ const (
 	controllerManagerServingName = "kube-controller-manager-serving"
 	serviceAccountKeyFile        = "sa.key"
 	serviceAccountPubFile        = "sa.pub"
+
+	// etcdCAName is the CA that etcd trusts, and nothing else does. etcd does not trust the
+	// platform's CA: that one signs the administrator's certificate, which the engine and its
+	// adapters hold, and, through kube-controller-manager, every approved CSR.
+	etcdCAName = "etcd-ca"
+	// etcdServerName is etcd's certificate: it serves the client and peer listeners, and etcd's
+	// gRPC gateway presents it when it dials etcd as a client.
+	etcdServerName = "etcd-server"
+	// apiserverEtcdClientName is kube-apiserver's client certificate to etcd, etcd's only client.
+	apiserverEtcdClientName = "apiserver-etcd-client"
 )
+
+// authorities are the certificate authorities of the PKI: the platform's, and etcd's own.
+var authorities = []struct{ name, commonName string }{
+	{caName, "kratix-local-ca"},
+	{etcdCAName, "kratix-local-etcd-ca"},
+}
 
 // serviceIP is the first address of the API server's service range (10.0.0.0/24): the
 // `kubernetes` Service's ClusterIP, which the serving certificate names as a cluster's does.
 var serviceIP = net.ParseIP("10.0.0.1")
 
-// leafSpec describes one certificate signed by the CA.
+// leafSpec describes one certificate signed by one of the authorities.
 type leafSpec struct {
-	name       string
+	name string
+	// issuer is the name of the authority that signs it.
+	issuer     string
 	commonName string
 	orgs       []string
-	usage      x509.ExtKeyUsage
+	usages     []x509.ExtKeyUsage
 	dnsNames   []string
 	ips        []net.IP
 }
 
-// leaves are the certificates of the platform: the API server's serving certificate, the
-// administrator (system:masters: the kubeconfig that the user, the engine and its adapters use),
-// kube-controller-manager's client identity (bound by the API server's bootstrap RBAC, as with
-// kubeadm) and its serving certificate.
+// The extended key usages of the leaves.
+var (
+	serverAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	clientAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+)
+
+// leaves are the certificates of the platform. The platform's CA signs the API server's serving
+// certificate, the administrator (system:masters: the kubeconfig that the user, the engine and
+// its adapters use), kube-controller-manager's client identity (bound by the API server's
+// bootstrap RBAC, as with kubeadm) and its serving certificate. The etcd CA signs etcd's
+// certificate and kube-apiserver's client certificate to etcd.
 var leaves = []leafSpec{
-	{name: apiserverName, commonName: "kube-apiserver", usage: x509.ExtKeyUsageServerAuth,
+	{name: apiserverName, issuer: caName, commonName: "kube-apiserver", usages: serverAuth,
 		dnsNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		ips:      []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, serviceIP}},
-	{name: adminName, commonName: "kratix-local-admin", orgs: []string{"system:masters"}, usage: x509.ExtKeyUsageClientAuth},
-	{name: controllerManagerName, commonName: "system:kube-controller-manager", usage: x509.ExtKeyUsageClientAuth},
-	{name: controllerManagerServingName, commonName: "kube-controller-manager", usage: x509.ExtKeyUsageServerAuth,
+	{name: adminName, issuer: caName, commonName: "kratix-local-admin", orgs: []string{"system:masters"}, usages: clientAuth},
+	{name: controllerManagerName, issuer: caName, commonName: "system:kube-controller-manager", usages: clientAuth},
+	{name: controllerManagerServingName, issuer: caName, commonName: "kube-controller-manager", usages: serverAuth,
 		dnsNames: []string{"localhost"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}},
+	{name: etcdServerName, issuer: etcdCAName, commonName: "etcd",
+		usages:   []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		dnsNames: []string{"localhost"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}},
+	{name: apiserverEtcdClientName, issuer: etcdCAName, commonName: "kube-apiserver-etcd-client", usages: clientAuth},
 }
 
 // pki is the platform's certificates and keys, kept in dir across starts.
 type pki struct {
 	dir string
-	ca  *x509.Certificate
+	// ca is the platform's CA, which the API server and kube-controller-manager trust.
+	ca *x509.Certificate
+}
+
+// authority is a CA's certificate and the key it signs with.
+type authority struct {
+	cert *x509.Certificate
+	key  crypto.Signer
 }
 
 func (p *pki) cert(name string) string { return filepath.Join(p.dir, name+".crt") }
@@ -77,17 +113,25 @@ func (p *pki) saKey() string           { return filepath.Join(p.dir, serviceAcco
 func (p *pki) saPub() string           { return filepath.Join(p.dir, serviceAccountPubFile) }
 
 // ensurePKI loads the PKI from dir, creating or renewing what is missing, expiring or no longer
-// signed by the CA. The service-account key pair is kept as long as it exists: tokens that the
-// API server issued stay valid across restarts.
+// signed by its CA: a directory of an older version gains the certificates it lacks. The
+// service-account key pair is kept as long as it exists: tokens that the API server issued stay
+// valid across restarts. dir is made readable by its owner only, whatever its mode was.
 func ensurePKI(dir string) (*pki, error) {
-	p := &pki{dir: dir}
-	caCert, caKey, err := p.ensureCA()
-	if err != nil {
-		return nil, fmt.Errorf("certificate authority: %w", err)
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("make the PKI directory private: %w", err)
 	}
-	p.ca = caCert
+	p := &pki{dir: dir}
+	cas := map[string]authority{}
+	for _, a := range authorities {
+		ca, err := p.ensureCA(a.name, a.commonName)
+		if err != nil {
+			return nil, fmt.Errorf("certificate authority %s: %w", a.name, err)
+		}
+		cas[a.name] = ca
+	}
+	p.ca = cas[caName].cert
 	for _, spec := range leaves {
-		if err := p.ensureLeaf(spec, caCert, caKey); err != nil {
+		if err := p.ensureLeaf(spec, cas[spec.issuer]); err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", spec.name, err)
 		}
 	}
@@ -97,31 +141,34 @@ func ensurePKI(dir string) (*pki, error) {
 	return p, nil
 }
 
-// ensureCA loads the CA, or creates a new one when it is missing or expiring.
-func (p *pki) ensureCA() (*x509.Certificate, crypto.Signer, error) {
-	if cert, key, err := loadPair(p.cert(caName), p.key(caName)); err == nil && fresh(cert) {
-		return cert, key, nil
+// ensureCA loads the CA stored as name, or creates a new one when it is missing or expiring.
+func (p *pki) ensureCA(name, commonName string) (authority, error) {
+	if cert, key, err := loadPair(p.cert(name), p.key(name)); err == nil && fresh(cert) {
+		return authority{cert: cert, key: key}, nil
 	}
 	key, err := newKey()
 	if err != nil {
-		return nil, nil, err
+		return authority{}, err
 	}
-	tmpl, err := template("kratix-local-ca", nil)
+	tmpl, err := template(commonName, nil)
 	if err != nil {
-		return nil, nil, err
+		return authority{}, err
 	}
 	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
 	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
 	cert, err := issue(tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, nil, err
+		return authority{}, err
 	}
-	return cert, key, writePair(p.cert(caName), p.key(caName), cert, key)
+	return authority{cert: cert, key: key}, writePair(p.cert(name), p.key(name), cert, key)
 }
 
-// ensureLeaf keeps a valid certificate, or issues it again.
-func (p *pki) ensureLeaf(spec leafSpec, ca *x509.Certificate, caKey crypto.Signer) error {
-	if cert, _, err := loadPair(p.cert(spec.name), p.key(spec.name)); err == nil && fresh(cert) && cert.CheckSignatureFrom(ca) == nil {
+// ensureLeaf keeps a valid certificate signed by ca, or has ca issue it again.
+func (p *pki) ensureLeaf(spec leafSpec, ca authority) error {
+	if ca.cert == nil {
+		return fmt.Errorf("no certificate authority %q", spec.issuer)
+	}
+	if cert, _, err := loadPair(p.cert(spec.name), p.key(spec.name)); err == nil && fresh(cert) && cert.CheckSignatureFrom(ca.cert) == nil {
 		return nil
 	}
 	key, err := newKey()
@@ -133,9 +180,9 @@ func (p *pki) ensureLeaf(spec leafSpec, ca *x509.Certificate, caKey crypto.Signe
 		return err
 	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{spec.usage}
+	tmpl.ExtKeyUsage = spec.usages
 	tmpl.DNSNames, tmpl.IPAddresses = spec.dnsNames, spec.ips
-	cert, err := issue(tmpl, ca, key.Public(), caKey)
+	cert, err := issue(tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
 		return err
 	}

@@ -84,8 +84,8 @@ func (l *local) subtest(name, skip string, f func()) bool {
 	return ran && passed
 }
 
-// checkStarted checks what a start must have done: one ready line after the instructions, and a
-// ready store and Destination.
+// checkStarted checks what a start must have done: one ready line after the instructions, etcd on
+// HTTPS only, and a ready store and Destination.
 func (l *local) checkStarted() {
 	t := l.t
 	t.Helper()
@@ -98,6 +98,7 @@ func (l *local) checkStarted() {
 			t.Errorf("the output does not say %q:\n%s", want, out)
 		}
 	}
+	l.checkEtcdRefusesPlainHTTP()
 	if got := l.kubectl("get", "gitstatestore", localplatform.StoreName, "-o", "jsonpath={.status.status}"); got != "Ready" {
 		t.Errorf("GitStateStore %s status = %q", localplatform.StoreName, got)
 	}

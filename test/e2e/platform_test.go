@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,6 +275,51 @@ func (l *local) processesOf() []string {
 		out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 	}
 	return out
+}
+
+// checkEtcdRefusesPlainHTTP finds etcd's client URL on its command line and checks that etcd,
+// which keeps every Secret, serves HTTPS only: a plain HTTP request, even for its version, gets
+// no answer.
+func (l *local) checkEtcdRefusesPlainHTTP() {
+	t := l.t
+	t.Helper()
+	etcdURL, err := url.Parse(l.etcdClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etcdURL.Scheme != "https" {
+		t.Errorf("etcd listens on %s, not HTTPS", etcdURL)
+	}
+	etcdURL.Scheme, etcdURL.Path = "http", "/version"
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, etcdURL.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: transport, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Errorf("etcd answers plain HTTP: GET %s: %s", etcdURL, resp.Status)
+	}
+}
+
+// etcdClientURL is the value of --listen-client-urls on etcd's command line.
+func (l *local) etcdClientURL() string {
+	l.t.Helper()
+	const flag = "--listen-client-urls="
+	for _, proc := range l.processesOf() {
+		for _, arg := range strings.Fields(proc) {
+			if value, ok := strings.CutPrefix(arg, flag); ok {
+				return value
+			}
+		}
+	}
+	l.t.Fatalf("no process of the platform has %s", flag)
+	return ""
 }
 
 // eventually calls check until it returns nil, failing the test with its last error after

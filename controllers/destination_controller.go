@@ -74,7 +74,7 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		}
 		return destinationResult(f)
 	}
-	w, err := r.observeStore(ctx, dest, &f)
+	w, err := r.observe(ctx, dest, &f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -84,6 +84,19 @@ func (r *DestinationReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		}
 	}
 	return destinationResult(f)
+}
+
+// observe checks that the Destination's directory is its own, then finds its store's writer
+// (observeStore); a Destination whose path overlaps another's gets no writer.
+func (r *DestinationReconciler) observe(ctx context.Context, dest *v1alpha1.Destination, f *destinationFacts) (statestore.Writer, error) {
+	winner, err := overlappingDestination(ctx, r.Client, dest)
+	if err != nil || winner != nil {
+		if winner != nil {
+			f.overlaps = overlapMessage(dest, winner)
+		}
+		return nil, err
+	}
+	return r.observeStore(ctx, dest, f)
 }
 
 // observeStore finds the Destination's state store and its writer. It returns the writer when
@@ -178,9 +191,15 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 		// WorkPlacements brings the Destination back as they go.
 		return err
 	}
-	w, err := r.observeStore(ctx, dest, f)
+	w, err := r.observe(ctx, dest, f)
 	if err != nil {
 		return err
+	}
+	if f.overlaps != "" {
+		// The directory is another Destination's: nothing of this one's is in it.
+		r.Recorder.Eventf(dest, nil, corev1.EventTypeWarning, v1alpha1.ReasonPathOverlaps, "Cleanup",
+			"nothing was removed: %s", f.overlaps)
+		return finishCleanup(ctx, r.Client, dest, v1alpha1.FinalizerDestinationCleanup, &f.finalized)
 	}
 	if f.storeMissing {
 		logr.FromContextOrDiscard(ctx).Info("the state store does not exist; leaving the Destination's files, if any, in place", "stateStore", f.store)
@@ -275,6 +294,10 @@ func (r *DestinationReconciler) setupWithManager(mgr ctrl.Manager, concurrency i
 			return destinationsOf(ctx, mgr.GetClient(), log, writers.Key{Kind: kind.kind(), Name: store.GetName()})
 		}))
 	}
+	// Whether a Destination's directory is its own depends on the others of its store.
+	b = b.Watches(&v1alpha1.Destination{}, overlapAwareHandler(mgr.GetClient(), log, func(_ context.Context, dest string) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: dest}}}
+	}), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
 	// A Destination being deleted with cleanup all waits for its placements to be gone.
 	b = b.Watches(&v1alpha1.WorkPlacement{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: obj.(*v1alpha1.WorkPlacement).Spec.TargetDestinationName}}}

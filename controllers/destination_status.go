@@ -27,6 +27,9 @@ type destinationFacts struct {
 	// storePending: the store reports Ready but the engine has not validated it since it started;
 	// its Destinations wait without changing their condition.
 	storePending bool
+	// overlaps says why nothing is written for the Destination: its path overlaps another's
+	// (destination_overlap.go); empty when its directory is its own.
+	overlaps string
 	// placementsLeft is how many WorkPlacements of a Destination being deleted with cleanup all
 	// have yet to remove their files.
 	placementsLeft int
@@ -70,6 +73,8 @@ func destinationReadiness(f destinationFacts) (metav1.ConditionStatus, string, s
 		afterwards = "; the Destination's files are removed once it can be written to (or set spec.cleanup to none to delete the Destination and leave them)"
 	}
 	switch {
+	case f.overlaps != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonPathOverlaps, f.overlaps
 	case f.placementsLeft > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonRemovingPlacements,
 			fmt.Sprintf("waiting for %d WorkPlacements to remove their files before the Destination's directory is removed", f.placementsLeft)

@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -122,6 +121,14 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 		}
 		return nil, nil, fmt.Errorf("get Destination %s: %w", wp.Spec.TargetDestinationName, err)
 	}
+	winner, err := overlappingDestination(ctx, r.Client, dest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if winner != nil {
+		f.destinationOverlaps = overlapMessage(dest, winner)
+		return dest, nil, nil
+	}
 	ref := dest.Spec.StateStoreRef
 	w, err := r.Writers.Get(ref.Kind, ref.Name)
 	if err != nil {
@@ -198,6 +205,13 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 		log.Info("the Destination does not exist; leaving the placement's files, if any, in place")
 		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonDestinationNotFound, "Cleanup",
 			"Destination %q does not exist: nothing was removed; delete the directory %q from its store by hand if it is still there", f.destination, wp.Status.Path)
+		return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
+	}
+	if f.destinationOverlaps != "" {
+		// Nothing was written for a Destination whose directory is another's; what is there
+		// is the other's.
+		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonPathOverlaps, "Cleanup",
+			"nothing was removed: %s", f.destinationOverlaps)
 		return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 	}
 	if w == nil {
@@ -288,8 +302,8 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("workplacement").
 		For(&v1alpha1.WorkPlacement{}, builder.WithPredicates(placementSpecChanged())).
-		Watches(&v1alpha1.Destination{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, dest client.Object) []reconcile.Request {
-			return placementsOn(ctx, c, log, dest.GetName())
+		Watches(&v1alpha1.Destination{}, overlapAwareHandler(c, log, func(ctx context.Context, dest string) []reconcile.Request {
+			return placementsOn(ctx, c, log, dest)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(func(req *reconcile.Request) logr.Logger {

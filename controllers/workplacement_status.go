@@ -25,6 +25,9 @@ type placementFacts struct {
 	misscheduled bool
 	// destinationMissing: the target Destination does not exist.
 	destinationMissing bool
+	// destinationOverlaps says why nothing is written for the Destination: its path overlaps
+	// another's (destination_overlap.go); empty when its directory is its own.
+	destinationOverlaps string
 	// storeNotReady says why the Destination's state store cannot be written to; empty when it
 	// can.
 	storeNotReady string
@@ -126,6 +129,9 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 	case f.destinationMissing:
 		return metav1.ConditionFalse, v1alpha1.ReasonDestinationNotFound,
 			fmt.Sprintf("Destination %q does not exist: nothing is written until it is created", f.destination)
+	case f.destinationOverlaps != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonPathOverlaps,
+			fmt.Sprintf("Destination %q: %s", f.destination, f.destinationOverlaps)
 	case f.storeNotReady != "":
 		return metav1.ConditionFalse, v1alpha1.ReasonStateStoreNotReady,
 			fmt.Sprintf("the state store of Destination %q cannot be written to: %s%s", f.destination, f.storeNotReady, afterwards)
@@ -155,7 +161,8 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 // until the placement or its Destination changes.
 func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
 	switch {
-	case f.finalized, f.misscheduled && !f.deleting, f.destinationMissing, f.storeNotReady != "":
+	case f.finalized, f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
+		// The watches bring the placement back when that changes.
 		return ctrl.Result{}, nil
 	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)

@@ -109,3 +109,14 @@ func hfsIgnorable(r rune) bool {
 	}
 	return false
 }
+
+// PathsOverlap reports whether two directories of one store overlap: they are the same, or one
+// holds the other. Paths that CleanPath refuses overlap nothing.
+func PathsOverlap(a, b string) bool {
+	a, errA := CleanPath(a)
+	b, errB := CleanPath(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return IsWithin(a, b) || IsWithin(b, a)
+}

@@ -132,6 +132,9 @@ const (
 	ReasonWritePending         = "WritePending"
 	ReasonFrozenWhileMisplaced = "FrozenWhileMisscheduled"
 	ReasonInvalidWorkloadPath  = "InvalidWorkloadPath"
+	// ReasonPathOverlaps: the Destination's path overlaps that of another Destination of the
+	// same state store, created first; nothing is written for it.
+	ReasonPathOverlaps = "PathOverlaps"
 	// ReasonInvalidDestinationPath: the Destination's path is not a directory the state store's
 	// writer accepts (e.g. it names a .git directory).
 	ReasonInvalidDestinationPath = "InvalidDestinationPath"

@@ -22,6 +22,7 @@ type localOptions struct {
 	binDir      string
 	apiPort     int
 	metricsAddr string
+	intervals   intervals
 	zap         zap.Options
 }
 
@@ -30,6 +31,7 @@ func (o *localOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.binDir, "bin-dir", "", "directory that holds k8s/<version>/{etcd,kube-apiserver,kube-controller-manager,kubectl}; default: this binary's directory if it holds k8s/, else ./bin")
 	fs.IntVar(&o.apiPort, "api-port", 0, "port of the API server on 127.0.0.1; 0 picks a free one at each start (the kubeconfig is rewritten)")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "address of the engine's Prometheus metrics endpoint, e.g. 127.0.0.1:8080; 0 turns it off")
+	o.intervals.bind(fs)
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
 	// The log is a file for people to read: console lines with readable times, unless the
@@ -72,7 +74,10 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 		APIPort:     opts.apiPort,
 		MetricsAddr: opts.metricsAddr,
 		Self:        self,
-		Out:         os.Stdout,
-		NewLogger:   newLogger,
+
+		ResourceResyncInterval:      opts.intervals.resourceResync,
+		WorkPlacementResyncInterval: opts.intervals.placementResync,
+		Out:                         os.Stdout,
+		NewLogger:                   newLogger,
 	})
 }

@@ -36,8 +36,7 @@ type managerOptions struct {
 	concurrency             concurrencyFlag
 	gracefulShutdown        time.Duration
 	pipeline                pipeline.Options
-	resourceResync          time.Duration
-	placementResync         time.Duration
+	intervals               intervals
 	secretNamespaces        []string
 	zap                     zap.Options
 }
@@ -56,8 +55,7 @@ func (o *managerOptions) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long running reconciles may take to finish on shutdown")
 	fs.StringVar(&o.pipeline.AdapterImage, "pipeline-adapter-image", pipeline.DefaultAdapterImage, "image of the engine's containers in pipeline Jobs (reader, work-writer, status-writer)")
 	fs.StringVar(&o.pipeline.PlatformNamespace, "platform-namespace", platformv1alpha1.DefaultPlatformNS, "namespace of Promise workflows and the Promises' Works")
-	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a resource request's workflow finished it runs again")
-	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
+	o.intervals.bind(fs)
 	fs.Func(controllers.FlagStateStoreSecretNamespaces, "namespaces where state stores' Secrets may be, comma-separated; * allows any; default: the platform namespace", func(v string) error {
 		for _, ns := range strings.Split(v, ",") {
 			if ns = strings.TrimSpace(ns); ns != "" {
@@ -136,8 +134,8 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		MaxConcurrentReconciles:        opts.concurrency,
 		DefaultMaxConcurrentReconciles: opts.concurrency.get("default"),
 		Pipeline:                       opts.pipeline,
-		ResourceResyncInterval:         opts.resourceResync,
-		WorkPlacementResyncInterval:    opts.placementResync,
+		ResourceResyncInterval:         opts.intervals.resourceResync,
+		WorkPlacementResyncInterval:    opts.intervals.placementResync,
 		StateStoreSecretNamespaces:     opts.secretNamespaces,
 	}); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
@@ -176,4 +174,15 @@ func (c concurrencyFlag) Set(value string) error {
 		c[name] = n
 	}
 	return nil
+}
+
+// intervals are the engine's timing flags, shared by `kratix manager` and `kratix local`.
+type intervals struct {
+	resourceResync  time.Duration
+	placementResync time.Duration
+}
+
+func (o *intervals) bind(fs *flag.FlagSet) {
+	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a resource request's workflow finished it runs again")
+	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
 }

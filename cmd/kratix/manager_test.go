@@ -19,6 +19,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"kratix.dev/kratix/controllers"
 	"kratix.dev/kratix/internal/testenv"
 )
 
@@ -180,6 +181,27 @@ func TestSecretNamespacesFlag(t *testing.T) {
 		}
 		if !slices.Equal(o.secretNamespaces, tc.want) {
 			t.Errorf("%v: namespaces %q, want %q", tc.args, o.secretNamespaces, tc.want)
+		}
+	}
+}
+
+// TestIntervalFlags: `kratix manager` and `kratix local` take the engine's intervals by the same
+// flags, with the controllers' defaults.
+func TestIntervalFlags(t *testing.T) {
+	for _, bind := range []func(*flag.FlagSet) *intervals{
+		func(fs *flag.FlagSet) *intervals { var o managerOptions; o.bind(fs); return &o.intervals },
+		func(fs *flag.FlagSet) *intervals { var o localOptions; o.bind(fs); return &o.intervals },
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		got := bind(fs)
+		if got.resourceResync != controllers.DefaultResourceResyncInterval || got.placementResync != controllers.DefaultWorkPlacementResyncInterval {
+			t.Errorf("defaults %+v", *got)
+		}
+		if err := fs.Parse([]string{"--resource-resync-interval=5m", "--workplacement-resync-interval=30s"}); err != nil {
+			t.Fatal(err)
+		}
+		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second {
+			t.Errorf("parsed %+v", *got)
 		}
 	}
 }

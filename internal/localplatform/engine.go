@@ -39,7 +39,9 @@ type engineConfig struct {
 	dataDir     string
 	self        string
 	metricsAddr string
-	log         logr.Logger
+	// resourceResync and placementResync are the controllers' intervals; defaults when zero.
+	resourceResync, placementResync time.Duration
+	log                             logr.Logger
 }
 
 // newEngine builds the controller manager: the engine's controllers as `kratix manager` runs
@@ -70,6 +72,8 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		MaxConcurrentReconciles:        concurrency,
 		DefaultMaxConcurrentReconciles: concurrency["default"],
 		WriterFactory:                  watch,
+		ResourceResyncInterval:         cfg.resourceResync,
+		WorkPlacementResyncInterval:    cfg.placementResync,
 	}); err != nil {
 		return nil, fmt.Errorf("set up the controllers: %w", err)
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	APIPort int
 	// MetricsAddr is the address of the manager's metrics endpoint; "0" or empty turns it off.
 	MetricsAddr string
+	// ResourceResyncInterval and WorkPlacementResyncInterval are the engine's, as
+	// controllers.Options has them; the controllers' defaults when zero.
+	ResourceResyncInterval      time.Duration
+	WorkPlacementResyncInterval time.Duration
 	// Self is this binary: the local job runner re-executes it for the engine's adapter
 	// containers and to build the sandboxes of the others.
 	Self string

@@ -161,6 +161,9 @@ func (p *platform) startEngine(context.Context) error {
 		self:        p.opts.Self,
 		metricsAddr: p.opts.MetricsAddr,
 		log:         p.opts.NewLogger(f),
+
+		resourceResync:  p.opts.ResourceResyncInterval,
+		placementResync: p.opts.WorkPlacementResyncInterval,
 	})
 	if err != nil {
 		return err

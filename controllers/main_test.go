@@ -258,6 +258,8 @@ func (f *gitFixture) gitStore(name, secretName string) *v1alpha1.GitStateStore {
 			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: &v1alpha1.SecretRef{Name: secretName}},
 			URL:                  f.server.URL(f.repo),
 			Branch:               "main",
+			// The loopback server takes basic auth over plain http.
+			Insecure: true,
 		},
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/statestore"
+	"kratix.dev/kratix/statestore/git"
 )
 
 func TestSetStoreReadyCondition(t *testing.T) {
@@ -51,6 +52,11 @@ func TestSetStoreReadyCondition(t *testing.T) {
 			f.writerErr = statestore.NewError(statestore.ErrNotFound, `bucket "b"`, nil)
 		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
 			[]string{"not found", "create it"}},
+		{"credentials over plain http", with(func(f *storeFacts) {
+			f.target = `repository "http://git.example.com/state.git" branch "main"`
+			f.writerErr = statestore.NewError(statestore.ErrInvalidConfig, "git state store", git.ErrCredentialsOverHTTP)
+		}), metav1.ConditionFalse, v1alpha1.ReasonCredentialsOverHTTP, v1alpha1.StateStoreStatusNotReady,
+			[]string{`credentials in Secret "default/git-creds"`, "clear text", "http://git.example.com/state.git", "https", "spec.insecure"}},
 		{"unreachable", with(func(f *storeFacts) {
 			f.writerErr = statestore.NewError(statestore.ErrTransient, "clone", errors.New("connection refused"))
 		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,

@@ -120,7 +120,11 @@ type GitStateStoreSpec struct {
 	// +optional
 	GitAuthor GitAuthor `json:"gitAuthor,omitempty"`
 
-	// Insecure skips TLS verification of an https URL. Off by default; prefer ca.crt in the Secret.
+	// Insecure skips TLS verification of an https URL, and lets the Secret's username and
+	// password go to an http URL in clear text, where anyone on the network path can read them;
+	// without it such a store is refused (Ready=False, reason CredentialsOverPlainHTTP). An http
+	// URL without credentials needs no insecure. Off by default; prefer https, with ca.crt in
+	// the Secret for a private CA.
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
 }

@@ -102,3 +102,39 @@ func TestURLsWithPasswordsAreRefusedUnshown(t *testing.T) {
 		}
 	}
 }
+
+// Basic-auth credentials, from the Secret or a token as the URL's user, go over plain http only
+// when the store says insecure; an http URL without credentials sends nothing secret, and https
+// needs no permission.
+func TestCredentialsOverPlainHTTPNeedInsecure(t *testing.T) {
+	basic := Auth{Username: "kratix", Password: "hunter2-pw"}
+	cases := []struct {
+		name    string
+		opts    Options
+		refused bool
+	}{
+		{"http with the Secret's credentials", Options{URL: "http://git.example.com/x.git", Auth: basic}, true},
+		{"http with a password only", Options{URL: "http://git.example.com/x.git", Auth: Auth{Password: "hunter2-pw"}}, true},
+		{"http with a token as the URL's user", Options{URL: "http://hunter2-token@git.example.com/x.git"}, true},
+		{"upper-case HTTP", Options{URL: "HTTP://git.example.com/x.git", Auth: basic}, true},
+		{"http with credentials and insecure", Options{URL: "http://git.example.com/x.git", Auth: basic, Insecure: true}, false},
+		{"http without credentials", Options{URL: "http://git.example.com/x.git"}, false},
+		{"https with credentials", Options{URL: "https://git.example.com/x.git", Auth: basic}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := New(tc.opts)
+			if err == nil {
+				defer w.Close()
+			}
+			switch {
+			case tc.refused && (!errors.Is(err, ErrCredentialsOverHTTP) || !errors.Is(err, statestore.ErrInvalidConfig)):
+				t.Errorf("New = %v, want an invalid configuration for credentials over http", err)
+			case !tc.refused && err != nil:
+				t.Errorf("New = %v, want a writer", err)
+			case err != nil && strings.Contains(err.Error(), "hunter2"):
+				t.Errorf("the refusal shows a credential: %v", err)
+			}
+		})
+	}
+}

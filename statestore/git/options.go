@@ -30,7 +30,8 @@ type Options struct {
 	Auth Auth
 	// CABundle is PEM certificates to trust for https in addition to the system's.
 	CABundle []byte
-	// Insecure skips TLS verification. Only when asked for by name.
+	// Insecure skips TLS verification over https, and lets basic-auth credentials go over plain
+	// http, in clear text (ErrCredentialsOverHTTP otherwise). Only when asked for by name.
 	Insecure bool
 	// Author of the commits; default name "kratix".
 	Author Author
@@ -66,6 +67,12 @@ type Auth struct {
 	SSHPrivateKey []byte
 	SSHKnownHosts []byte
 }
+
+// ErrCredentialsOverHTTP is the cause of the ErrInvalidConfig of a writer for an http:// URL
+// with basic-auth credentials (from Auth or the URL's user) and without Options.Insecure: over
+// plain http anyone on the network path reads them. An http URL without credentials sends
+// nothing secret and is accepted.
+var ErrCredentialsOverHTTP = errors.New("refusing to send credentials in clear text over http: use https, or set insecure to accept the risk")
 
 // Author is the identity written into commits.
 type Author struct {
@@ -155,6 +162,9 @@ func (o Options) authMethod(ep *transport.Endpoint, urlUser string) (transport.A
 		}
 		if basic.Username == "" && basic.Password == "" {
 			return nil, "", nil
+		}
+		if ep.Protocol == "http" && !o.Insecure {
+			return nil, "", statestore.NewError(statestore.ErrInvalidConfig, "git state store", ErrCredentialsOverHTTP)
 		}
 		return basic, "", nil
 	case "ssh":

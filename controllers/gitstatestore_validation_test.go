@@ -180,3 +180,35 @@ func TestStoreSecretNamespacesCanBeWidened(t *testing.T) {
 	create(t, store)
 	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
 }
+
+// A store that would send its Secret's credentials over plain http is not Ready, with a reason of
+// its own and a Warning Event, and the server hears nothing from it; insecure: true accepts the
+// risk.
+func TestGitStateStoreRefusesCredentialsOverPlainHTTP(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	secret := basicAuthSecret(t, uniqueName("git-creds"), f.server.Username(), f.server.Password())
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	store.Spec.Insecure = false
+	requests := f.server.Stats().Requests
+	create(t, store)
+
+	cond := waitForCondition(t, store, metav1.ConditionFalse, v1alpha1.ReasonCredentialsOverHTTP)
+	for _, want := range []string{secret.Name, "clear text", f.server.Addr(), "https", "insecure"} {
+		if !strings.Contains(cond.Message, want) {
+			t.Errorf("the message does not say %q: %s", want, cond.Message)
+		}
+	}
+	ev := waitForEvent(t, "GitStateStore", store.Name, corev1.EventTypeWarning, v1alpha1.ReasonCredentialsOverHTTP)
+	for _, text := range []string{cond.Message, ev.Note} {
+		if strings.Contains(text, f.server.Password()) {
+			t.Errorf("the password shows: %s", text)
+		}
+	}
+	if n := f.server.Stats().Requests - requests; n != 0 {
+		t.Errorf("the server got %d requests from a refused store", n)
+	}
+
+	update(t, store, func(s *v1alpha1.GitStateStore) { s.Spec.Insecure = true })
+	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+}

@@ -58,15 +58,16 @@ func TestMain(m *testing.M) {
 // waitTimeout bounds every wait for the controllers.
 const waitTimeout = 20 * time.Second
 
-// countingFactory builds the real writers and counts the builds.
+// countingFactory builds writers with next, the real ones unless a test wraps them, and counts
+// the builds.
 type countingFactory struct {
-	writers.DefaultFactory
+	next   writers.Factory
 	builds atomic.Int64
 }
 
 func (f *countingFactory) New(store client.Object, secret map[string][]byte) (statestore.Writer, error) {
 	f.builds.Add(1)
-	return f.DefaultFactory.New(store, secret)
+	return f.next.New(store, secret)
 }
 
 // startManager runs a manager with the engine's controllers (metrics and probes off) until the
@@ -97,6 +98,31 @@ func startManagerWithOptions(t testing.TB, cfg *rest.Config, opts Options) *coun
 // the writers it builds. The manager's log is printed when the test fails.
 func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Manager) error) (*countingFactory, func()) {
 	t.Helper()
+	run := runManagerWith(t, cfg, opts, managerHooks{extra: extra})
+	return run.factory, run.stop
+}
+
+// managerHooks change what runManagerWith runs beyond the controllers' Options.
+type managerHooks struct {
+	// extra, when set, adds more to the manager, e.g. the local job runner.
+	extra func(ctrl.Manager) error
+	// wrapWriters, when set, wraps the factory of the real writers.
+	wrapWriters func(writers.Factory) writers.Factory
+}
+
+// managerRun is a manager that runManagerWith started.
+type managerRun struct {
+	// factory counts the writers the manager builds; it replaced opts.WriterFactory.
+	factory *countingFactory
+	// logs is the manager's log, the writers' included.
+	logs *testenv.LogBuffer
+	// stop stops the manager and waits for it; the caller arranges for it before the test ends.
+	stop func()
+}
+
+// runManagerWith is runManager with hooks, and returns the manager's log too.
+func runManagerWith(t testing.TB, cfg *rest.Config, opts Options, hooks managerHooks) *managerRun {
+	t.Helper()
 	logs := &testenv.LogBuffer{}
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -111,13 +137,17 @@ func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Ma
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	factory := &countingFactory{}
+	var real writers.Factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer")}
+	if hooks.wrapWriters != nil {
+		real = hooks.wrapWriters(real)
+	}
+	factory := &countingFactory{next: real}
 	opts.WriterFactory = factory
 	if err := SetupWithManager(mgr, opts); err != nil {
 		t.Fatalf("set up controllers: %v", err)
 	}
-	if extra != nil {
-		if err := extra(mgr); err != nil {
+	if hooks.extra != nil {
+		if err := hooks.extra(mgr); err != nil {
 			t.Fatalf("set up the manager: %v", err)
 		}
 	}
@@ -136,7 +166,7 @@ func runManager(t testing.TB, cfg *rest.Config, opts Options, extra func(ctrl.Ma
 			}
 		})
 	}
-	return factory, stop
+	return &managerRun{factory: factory, logs: logs, stop: stop}
 }
 
 // waitFor polls check until it returns nil, failing the test with check's last error after
@@ -271,6 +301,8 @@ func (f *gitFixture) gitStore(name, secretName string) *v1alpha1.GitStateStore {
 			StateStoreCoreFields: v1alpha1.StateStoreCoreFields{SecretRef: storeSecretRef(secretName)},
 			URL:                  f.server.URL(f.repo),
 			Branch:               "main",
+			// The loopback server takes basic auth over plain http.
+			Insecure: true,
 		},
 	}
 }

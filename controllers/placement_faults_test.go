@@ -28,6 +28,18 @@ func onlyPlacement(t *testing.T, work *v1alpha1.Work) *v1alpha1.WorkPlacement {
 	return &wps[0]
 }
 
+// writtenWork creates a Promise-level Work of pipeline configure with one file holding manifest,
+// for the one Destination that selector matches, and waits until its placement is written.
+func writtenWork(t *testing.T, namespace string, selector map[string]string, manifest string) (*v1alpha1.Work, *v1alpha1.WorkPlacement) {
+	t.Helper()
+	work := newWork(t, namespace, "", rootGroup(t, selector, manifest))
+	work.Spec.PipelineName = "configure"
+	createWork(t, work)
+	wp := onlyPlacement(t, work)
+	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	return work, wp
+}
+
 // releaseOnFailure removes the finalizers of obj, if it is still there, when the test has failed
 // and its cleanups run (the ones registered before this one run after it): an object stuck on a
 // finalizer would otherwise outlive the test, and its Work's and placements' cleanups would wait
@@ -67,11 +79,7 @@ func TestPlacementRecoversWhenGitServerIsBack(t *testing.T) {
 	store := f.readyGitStore(t)
 	selector := map[string]string{"site": uniqueName("outage")}
 	dest := readyDestinationOn(t, store, uniqueName("dest"), selector)
-	work := newWork(t, ns, "", rootGroup(t, selector, namespaceManifest("v1")))
-	work.Spec.PipelineName = "configure"
-	createWork(t, work)
-	wp := onlyPlacement(t, work)
-	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	work, wp := writtenWork(t, ns, selector, namespaceManifest("v1"))
 	dir := dest.Spec.Path + "/dependencies/namespace/configure/" + wp.Spec.ID[:5]
 	if got := f.show(t, dir+"/manifest.yaml"); got != namespaceManifest("v1") {
 		t.Fatalf("manifest before the outage = %q", got)

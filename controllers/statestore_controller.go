@@ -53,7 +53,8 @@ type storeView struct {
 	requiredKeys []string
 	// status points into the object.
 	status *v1alpha1.StateStoreStatus
-	// target describes the store for messages.
+	// target describes the store for messages; its URL or endpoint has no userinfo
+	// (statestore.RedactURL).
 	target string
 }
 
@@ -75,7 +76,7 @@ func (gitStoreKind) view(obj client.Object) storeView {
 		secretRef:    s.Spec.SecretRef,
 		requiredKeys: keys,
 		status:       &s.Status,
-		target:       fmt.Sprintf("repository %q branch %q", s.Spec.URL, branch),
+		target:       fmt.Sprintf("repository %q branch %q", statestore.RedactURL(s.Spec.URL), branch),
 	}
 }
 
@@ -93,7 +94,7 @@ func (bucketStoreKind) view(obj client.Object) storeView {
 		secretRef:    s.Spec.SecretRef,
 		requiredKeys: keys,
 		status:       &s.Status,
-		target:       fmt.Sprintf("bucket %q at %s", s.Spec.BucketName, s.Spec.Endpoint),
+		target:       fmt.Sprintf("bucket %q at %s", s.Spec.BucketName, statestore.RedactURL(s.Spec.Endpoint)),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/statestore"
+	"kratix.dev/kratix/statestore/git"
 )
 
 // storeFacts is what one reconcile of a state store observed. The Ready condition and the
@@ -60,6 +61,9 @@ func storeReadiness(f storeFacts) (metav1.ConditionStatus, string, string) {
 	case len(f.missingKeys) > 0:
 		return metav1.ConditionFalse, v1alpha1.ReasonInvalidSecret,
 			fmt.Sprintf("Secret %q lacks the keys %s: the authentication method needs %s", f.secretRef, strings.Join(f.missingKeys, " and "), keys)
+	case errors.Is(f.writerErr, git.ErrCredentialsOverHTTP):
+		return metav1.ConditionFalse, v1alpha1.ReasonCredentialsOverHTTP,
+			fmt.Sprintf("refusing to send %s in clear text to %s, where anyone on the network path can read them: use an https URL, or set spec.insecure to true to accept that", storeCredentials(f), f.target)
 	case f.writerErr != nil:
 		return metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions,
 			fmt.Sprintf("cannot write to %s: %v; %s", f.target, f.writerErr, writerErrHint(f))
@@ -69,12 +73,18 @@ func storeReadiness(f storeFacts) (metav1.ConditionStatus, string, string) {
 	}
 }
 
+// storeCredentials names the store's credentials for messages: those in its Secret, or those of
+// its URL when it names no Secret.
+func storeCredentials(f storeFacts) string {
+	if f.secretRef != "" {
+		return fmt.Sprintf("the credentials in Secret %q", f.secretRef)
+	}
+	return "the credentials"
+}
+
 // writerErrHint says what to do about a writer's failure.
 func writerErrHint(f storeFacts) string {
-	credentials := "the credentials"
-	if f.secretRef != "" {
-		credentials = fmt.Sprintf("the credentials in Secret %q", f.secretRef)
-	}
+	credentials := storeCredentials(f)
 	switch {
 	case errors.Is(f.writerErr, statestore.ErrAuthentication):
 		return fmt.Sprintf("the store refused %s or presented a certificate that is not trusted: correct them, or add its CA as ca.crt to the Secret", credentials)

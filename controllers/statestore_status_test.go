@@ -8,10 +8,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/statestore"
+	"kratix.dev/kratix/statestore/git"
 )
 
 func TestSetStoreReadyCondition(t *testing.T) {
@@ -53,6 +56,11 @@ func TestSetStoreReadyCondition(t *testing.T) {
 			f.writerErr = statestore.NewError(statestore.ErrNotFound, `bucket "b"`, nil)
 		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
 			[]string{"not found", "create it"}},
+		{"credentials over plain http", with(func(f *storeFacts) {
+			f.target = `repository "http://git.example.com/state.git" branch "main"`
+			f.writerErr = statestore.NewError(statestore.ErrInvalidConfig, "git state store", git.ErrCredentialsOverHTTP)
+		}), metav1.ConditionFalse, v1alpha1.ReasonCredentialsOverHTTP, v1alpha1.StateStoreStatusNotReady,
+			[]string{`credentials in Secret "default/git-creds"`, "clear text", "http://git.example.com/state.git", "https", "spec.insecure"}},
 		{"unreachable", with(func(f *storeFacts) {
 			f.writerErr = statestore.NewError(statestore.ErrTransient, "clone", errors.New("connection refused"))
 		}), metav1.ConditionFalse, v1alpha1.ReasonErrorValidatingPermissions, v1alpha1.StateStoreStatusNotReady,
@@ -143,5 +151,28 @@ func TestRedactError(t *testing.T) {
 	}
 	if redactError(nil, secret) != nil {
 		t.Error("nil became an error")
+	}
+}
+
+// The description of a store in its messages shows its URL or endpoint without userinfo, and a
+// URL that does not parse not at all.
+func TestStoreTargetHidesCredentials(t *testing.T) {
+	for _, store := range []client.Object{
+		&v1alpha1.GitStateStore{Spec: v1alpha1.GitStateStoreSpec{URL: "https://ghp_hunter2token@github.com/org/state.git"}},
+		&v1alpha1.GitStateStore{Spec: v1alpha1.GitStateStoreSpec{URL: "https://user:hunter2-pw@git.example.com/state.git"}},
+		&v1alpha1.GitStateStore{Spec: v1alpha1.GitStateStoreSpec{URL: "https://user:hunter2-pw%zz@git.example.com/state.git"}},
+		&v1alpha1.BucketStateStore{Spec: v1alpha1.BucketStateStoreSpec{BucketName: "b", Endpoint: "key:hunter2-secret@s3.example.com:9000"}},
+	} {
+		kind, err := writers.KeyOf(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := storeKinds[kind.Kind].view(store).target
+		if strings.Contains(target, "hunter2") {
+			t.Errorf("the description shows a credential: %s", target)
+		}
+		if !strings.Contains(target, "example.com") && !strings.Contains(target, "github.com") && !strings.Contains(target, "unparseable") {
+			t.Errorf("the description lost the host: %s", target)
+		}
 	}
 }

@@ -44,15 +44,20 @@ func NewError(kind error, op string, cause error) *Error {
 	return &Error{Kind: kind, Op: op, Err: cause}
 }
 
+// Error is "op: kind: cause". The userinfo of any URL in it is removed (RedactURLsIn): a cause
+// from a client library may quote the URL of its request, and this text reaches conditions,
+// Events and logs.
 func (e *Error) Error() string {
+	var msg string
 	switch {
 	case e.Err == nil:
-		return fmt.Sprintf("%s: %v", e.Op, e.Kind)
+		msg = fmt.Sprintf("%s: %v", e.Op, e.Kind)
 	case errors.Is(e.Err, e.Kind):
-		return fmt.Sprintf("%s: %v", e.Op, e.Err)
+		msg = fmt.Sprintf("%s: %v", e.Op, e.Err)
 	default:
-		return fmt.Sprintf("%s: %v: %v", e.Op, e.Kind, e.Err)
+		msg = fmt.Sprintf("%s: %v: %v", e.Op, e.Kind, e.Err)
 	}
+	return RedactURLsIn(msg)
 }
 
 // Unwrap returns the cause.

@@ -156,6 +156,9 @@ const (
 	ReasonSecretNamespaceNotAllowed  = "SecretNamespaceNotAllowed"
 	ReasonErrorValidatingPermissions = "ErrorValidatingPermissions"
 	ReasonInvalidSecret              = "InvalidSecret"
+	// ReasonCredentialsOverHTTP: a GitStateStore with an http:// URL would send its Secret's
+	// username and password in clear text, and does not set insecure to accept that.
+	ReasonCredentialsOverHTTP = "CredentialsOverPlainHTTP"
 )
 
 // Status values of a Promise's status.status.

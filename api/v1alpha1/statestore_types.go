@@ -93,8 +93,13 @@ type GitStateStoreSpec struct {
 	StateStoreCoreFields `json:",inline"`
 
 	// URL of the repository: https://, http:// or ssh:// (or scp-like user@host:path for ssh).
+	// It must not hold credentials, which belong in the Secret named by secretRef: neither a
+	// password (user:password@, in any form) nor a user in an http(s) URL, often a token
+	// (https://TOKEN@host/...). The user of an ssh URL (ssh://git@host/..., git@host:path) is
+	// no credential and is fine. The refusal (Forbidden) does not repeat the URL.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@') && !self.matches('^(?i)https?://[^/?#]*@') && !self.matches('^[^:/@]*:[^/]*@[^:/@]+:')",message="url must not hold credentials (user:password@, or a user such as a token in an http(s) URL): put them in the Secret named by secretRef; an ssh user such as git@ is fine",reason=FieldValueForbidden
 	URL string `json:"url"`
 
 	// Branch that receives the commits; created by the first commit if the repository is empty.
@@ -115,7 +120,11 @@ type GitStateStoreSpec struct {
 	// +optional
 	GitAuthor GitAuthor `json:"gitAuthor,omitempty"`
 
-	// Insecure skips TLS verification of an https URL. Off by default; prefer ca.crt in the Secret.
+	// Insecure skips TLS verification of an https URL, and lets the Secret's username and
+	// password go to an http URL in clear text, where anyone on the network path can read them;
+	// without it such a store is refused (Ready=False, reason CredentialsOverPlainHTTP). An http
+	// URL without credentials needs no insecure. Off by default; prefer https, with ca.crt in
+	// the Secret for a private CA.
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
 }
@@ -163,10 +172,12 @@ type GitStateStoreList struct {
 type BucketStateStoreSpec struct {
 	StateStoreCoreFields `json:",inline"`
 
-	// Endpoint of the S3 service, host[:port] without a scheme.
+	// Endpoint of the S3 service, host[:port] without a scheme or credentials. The refusals
+	// (Forbidden) do not repeat the endpoint.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",message="endpoint is host[:port] without a scheme; set insecure for plain HTTP"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('://')",message="endpoint is host[:port] without a scheme; set insecure for plain HTTP",reason=FieldValueForbidden
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="endpoint is host[:port] and must not hold credentials: put them in the Secret named by secretRef",reason=FieldValueForbidden
 	Endpoint string `json:"endpoint"`
 
 	// BucketName of the bucket.

@@ -46,7 +46,8 @@ func newFixture(t *testing.T) *fixture {
 		factory: &countingFactory{},
 		store: &v1alpha1.GitStateStore{
 			ObjectMeta: metav1.ObjectMeta{Name: "default"},
-			Spec:       v1alpha1.GitStateStoreSpec{URL: server.URL("state.git"), Branch: "main"},
+			// insecure: basic auth over the loopback server's plain http.
+			Spec: v1alpha1.GitStateStoreSpec{URL: server.URL("state.git"), Branch: "main", Insecure: true},
 		},
 		secret: map[string][]byte{
 			v1alpha1.SecretKeyUsername: []byte(server.Username()),

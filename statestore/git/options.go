@@ -3,7 +3,6 @@ package git
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -31,7 +30,8 @@ type Options struct {
 	Auth Auth
 	// CABundle is PEM certificates to trust for https in addition to the system's.
 	CABundle []byte
-	// Insecure skips TLS verification. Only when asked for by name.
+	// Insecure skips TLS verification over https, and lets basic-auth credentials go over plain
+	// http, in clear text (ErrCredentialsOverHTTP otherwise). Only when asked for by name.
 	Insecure bool
 	// Author of the commits; default name "kratix".
 	Author Author
@@ -67,6 +67,12 @@ type Auth struct {
 	SSHPrivateKey []byte
 	SSHKnownHosts []byte
 }
+
+// ErrCredentialsOverHTTP is the cause of the ErrInvalidConfig of a writer for an http:// URL
+// with basic-auth credentials (from Auth or the URL's user) and without Options.Insecure: over
+// plain http anyone on the network path reads them. An http URL without credentials sends
+// nothing secret and is accepted.
+var ErrCredentialsOverHTTP = errors.New("refusing to send credentials in clear text over http: use https, or set insecure to accept the risk")
 
 // Author is the identity written into commits.
 type Author struct {
@@ -113,37 +119,54 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// endpoint parses the URL and applies the TLS settings.
-func (o Options) endpoint() (*transport.Endpoint, error) {
-	ep, err := transport.NewEndpoint(o.URL)
+// endpoint parses the URL and applies the TLS settings. The endpoint of an http(s) URL holds no
+// userinfo: go-git builds the URLs of its requests from the endpoint, and the errors of those
+// requests quote them. The URL's user, often a token (https://TOKEN@host/...), is returned apart
+// for authMethod to send as basic auth, as go-git would have.
+func (o Options) endpoint() (ep *transport.Endpoint, urlUser string, err error) {
+	ep, err = transport.NewEndpoint(o.URL)
 	if err != nil {
-		return nil, invalidConfig(fmt.Sprintf("repository URL: %v", redactErr(err, o.URL)))
+		// The parser's error quotes the URL, or a piece of it: neither is shown.
+		return nil, "", invalidConfig(fmt.Sprintf("the repository URL %s does not parse", statestore.RedactURL(o.URL)))
 	}
 	switch ep.Protocol {
 	case "http", "https", "ssh", "file":
 	default:
-		return nil, invalidConfig(fmt.Sprintf("repository URL scheme %q is not supported; use https, http, ssh or file", ep.Protocol))
+		return nil, "", invalidConfig(fmt.Sprintf("repository URL scheme %q is not supported; use https, http, ssh or file", ep.Protocol))
 	}
-	if ep.User != "" && ep.Password != "" {
-		return nil, invalidConfig("the repository URL holds a password; put credentials in the state store's Secret")
+	// A scp-like URL's user:password@ comes out of the parser as a user with a colon.
+	if ep.Password != "" || strings.Contains(ep.User, ":") {
+		return nil, "", invalidConfig("the repository URL holds a password; put credentials in the state store's Secret")
+	}
+	if ep.Protocol == "http" || ep.Protocol == "https" {
+		urlUser, ep.User = ep.User, ""
 	}
 	ep.CaBundle = o.CABundle
 	ep.InsecureSkipTLS = o.Insecure
-	return ep, nil
+	return ep, urlUser, nil
 }
 
-// authMethod builds go-git's credentials for the endpoint. For ssh it writes the known hosts to a
-// private temporary file (the knownhosts package reads files) and returns its path for removal.
-func (o Options) authMethod(ep *transport.Endpoint) (transport.AuthMethod, string, error) {
+// authMethod builds go-git's credentials for the endpoint: over http(s), the Auth's username and
+// password, else the URL's user (urlUser, from endpoint) with no password. For ssh it writes the
+// known hosts to a private temporary file (the knownhosts package reads files) and returns its
+// path for removal.
+func (o Options) authMethod(ep *transport.Endpoint, urlUser string) (transport.AuthMethod, string, error) {
 	switch ep.Protocol {
 	case "http", "https":
 		if len(o.Auth.SSHPrivateKey) > 0 {
 			return nil, "", invalidConfig("an ssh key was given for an http(s) URL")
 		}
-		if o.Auth.Username == "" && o.Auth.Password == "" {
+		basic := &githttp.BasicAuth{Username: o.Auth.Username, Password: o.Auth.Password}
+		if basic.Username == "" && basic.Password == "" {
+			basic.Username = urlUser
+		}
+		if basic.Username == "" && basic.Password == "" {
 			return nil, "", nil
 		}
-		return &githttp.BasicAuth{Username: o.Auth.Username, Password: o.Auth.Password}, "", nil
+		if ep.Protocol == "http" && !o.Insecure {
+			return nil, "", statestore.NewError(statestore.ErrInvalidConfig, "git state store", ErrCredentialsOverHTTP)
+		}
+		return basic, "", nil
 	case "ssh":
 		return o.sshAuth(ep)
 	default:
@@ -186,26 +209,4 @@ func (o Options) sshAuth(ep *transport.Endpoint) (transport.AuthMethod, string, 
 
 func invalidConfig(msg string) error {
 	return statestore.NewError(statestore.ErrInvalidConfig, "git state store", errors.New(msg))
-}
-
-// redactURL removes any credentials from a URL for messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = url.User(u.User.Username())
-	return u.String()
-}
-
-// redactErr replaces the raw URL in an error's text with its redacted form.
-func redactErr(err error, raw string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if red := redactURL(raw); red != raw {
-		msg = strings.ReplaceAll(msg, raw, red)
-	}
-	return errors.New(msg)
 }

@@ -180,8 +180,9 @@ func isStaleRefusal(err error) bool {
 	return false
 }
 
-// classify turns a go-git or network error into a statestore error of the right kind, with the
-// URL redacted.
+// classify turns a go-git or network error into a statestore error of the right kind. The
+// endpoint holds no credentials for go-git to quote, and statestore.Error removes the userinfo
+// of any URL in its text all the same.
 func (r *remote) classify(op string, err error) error {
 	op = op + " " + r.url
 	switch {
@@ -189,12 +190,12 @@ func (r *remote) classify(op string, err error) error {
 		return statestore.NewError(statestore.ErrTransient, op, err)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod), isSSHAuthFailure(err), isTLSVerificationFailure(err):
-		return statestore.NewError(statestore.ErrAuthentication, op, redactErr(err, r.ep.String()))
+		return statestore.NewError(statestore.ErrAuthentication, op, err)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
-		return statestore.NewError(statestore.ErrNotFound, op, redactErr(err, r.ep.String()))
+		return statestore.NewError(statestore.ErrNotFound, op, err)
 	}
 	// Network failures, server errors and anything unrecognised: trying again later may work.
-	return statestore.NewError(statestore.ErrTransient, op, redactErr(err, r.ep.String()))
+	return statestore.NewError(statestore.ErrTransient, op, err)
 }
 
 // isTLSVerificationFailure recognises a server certificate that the store does not trust: the

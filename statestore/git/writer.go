@@ -72,17 +72,17 @@ func New(opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep, err := opts.endpoint()
+	ep, urlUser, err := opts.endpoint()
 	if err != nil {
 		return nil, err
 	}
-	auth, knownHosts, err := opts.authMethod(ep)
+	auth, knownHosts, err := opts.authMethod(ep, urlUser)
 	if err != nil {
 		return nil, err
 	}
 	w := &Writer{
 		opts:           opts,
-		remote:         &remote{url: redactURL(opts.URL), ep: ep, auth: auth, branch: plumbing.NewBranchReferenceName(opts.Branch)},
+		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, branch: plumbing.NewBranchReferenceName(opts.Branch)},
 		knownHostsFile: knownHosts,
 		reqs:           make(chan *request),
 		stop:           make(chan struct{}),

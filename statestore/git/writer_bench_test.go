@@ -74,7 +74,7 @@ func (r *benchRepo) path(i int) string { return r.dir(i) + "/file.yaml" }
 // find b.N do not stay in memory together and inflate the peak RSS.
 func (r *benchRepo) writer(b *testing.B) *Writer {
 	b.Helper()
-	w, err := New(Options{URL: r.server.URL(r.repo), Auth: Auth{Username: r.server.Username(), Password: r.server.Password()}})
+	w, err := New(Options{URL: r.server.URL(r.repo), Auth: Auth{Username: r.server.Username(), Password: r.server.Password()}, Insecure: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -38,6 +38,7 @@ func newRepoFixture(t *testing.T, opts Options) *repoFixture {
 func (f *repoFixture) newWriter(t *testing.T, opts Options) *Writer {
 	t.Helper()
 	opts.URL = f.server.URL(f.repo)
+	opts.Insecure = true // basic auth over the loopback server's plain http
 	if opts.Auth.Username == "" && len(opts.Auth.SSHPrivateKey) == 0 {
 		opts.Auth = Auth{Username: f.server.Username(), Password: f.server.Password()}
 	}
@@ -410,7 +411,7 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("Validate with the right password: %v", err)
 	}
 
-	missing, err := New(Options{URL: f.server.URL("missing.git"), Auth: Auth{Username: f.server.Username(), Password: f.server.Password()}})
+	missing, err := New(Options{URL: f.server.URL("missing.git"), Auth: Auth{Username: f.server.Username(), Password: f.server.Password()}, Insecure: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,10 @@ func New(opts Options) (*Writer, error) {
 	if opts.Endpoint == "" || strings.Contains(opts.Endpoint, "://") {
 		return nil, invalidConfig("endpoint must be host[:port] without a scheme")
 	}
+	if strings.Contains(opts.Endpoint, "@") {
+		// user:secret@host would be quoted by every message that names the endpoint.
+		return nil, invalidConfig("endpoint must be host[:port]; put the keys in the state store's Secret")
+	}
 	if opts.Bucket == "" {
 		return nil, invalidConfig("a bucket name is required")
 	}

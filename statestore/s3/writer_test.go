@@ -342,3 +342,14 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint with userinfo is refused: every message that names the endpoint would show it.
+func TestEndpointWithCredentialsIsRefused(t *testing.T) {
+	_, err := New(Options{Endpoint: "key:hunter2-secret@127.0.0.1:9000", Bucket: "b", AccessKeyID: "a", SecretAccessKey: "s"})
+	if !errors.Is(err, statestore.ErrInvalidConfig) {
+		t.Fatalf("New = %v, want ErrInvalidConfig", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the secret: %v", err)
+	}
+}

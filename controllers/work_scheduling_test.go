@@ -242,6 +242,8 @@ func TestPlacementNamesThatCollideAreBothPlaced(t *testing.T) {
 	work := newWork(t, ns, "my-request", rootGroup(t, map[string]string{"collide": uniqueName("root")}, namespaceManifest("root")))
 	sub := rootGroup(t, map[string]string{"collide": uniqueName("sub")}, namespaceManifest("sub"))
 	sub.Directory, sub.ID = "sub", scheduling.GroupID("sub")
+	// A directory group ignores the Promise's selectors; its own come from the workflow.
+	sub.DestinationSelectors[0].Source = v1alpha1.SelectorSourceResourceWorkflow
 	work.Spec.WorkloadGroups = append(work.Spec.WorkloadGroups, sub)
 
 	subDest := uniqueName("d")

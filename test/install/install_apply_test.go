@@ -30,6 +30,7 @@ func TestInstallAppliesToTheAPIServer(t *testing.T) {
 		namespaces.Write(data)
 	}
 	kubectl(t, namespaces.Bytes(), "apply", "--server-side", "--field-manager=kratix-install-test", "-f", "-")
+	asOnAFreshCluster(t)
 
 	out := kubectl(t, m.yaml, "apply", "--server-side", "--dry-run=server", "--field-manager=kratix-install-test", "-f", "-")
 	// kubectl prints a line per object, e.g.

@@ -110,6 +110,7 @@ func TestPromiseAPIsRoleAggregatesThePromiseControllersRoles(t *testing.T) {
 // leader Lease and Events in its own namespace (and not elsewhere), the platform.kratix.io kinds,
 // pipeline Jobs and RBAC; and, before any Promise is installed, nothing on other API groups.
 func TestManagerServiceAccountAccess(t *testing.T) {
+	asOnAFreshCluster(t)
 	kubectl(t, install(t).yaml, "apply", "--server-side", "--field-manager=kratix-install-test", "-f", "-")
 
 	cases := []struct {

@@ -15,10 +15,12 @@ import (
 	"sync"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"kratix.dev/kratix/config/policy"
 	"kratix.dev/kratix/internal/testenv"
 )
 
@@ -178,4 +180,20 @@ func kubectl(t *testing.T, stdin []byte, args ...string) string {
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// asOnAFreshCluster removes what testenv installs besides the CRDs, the admission policies, so
+// that the install applies to the API server as to a cluster that never had it: testenv applied
+// them with a field manager of its own, with which the install's apply would conflict.
+func asOnAFreshCluster(t *testing.T) {
+	t.Helper()
+	objs, err := policy.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objs {
+		if err := env.Client.Delete(t.Context(), obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("delete %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
 }

@@ -137,16 +137,7 @@ func TestGitStateStoreSpecChangeIsValidatedAgain(t *testing.T) {
 // it and says why; a manager told to allow any namespace uses it.
 func TestStoreSecretOutsideAllowedNamespacesIsNeverRead(t *testing.T) {
 	f := newGitFixture(t)
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team-creds"), Namespace: metav1.NamespaceDefault},
-		Data: map[string][]byte{
-			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
-			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
-		},
-	}
-	create(t, secret)
-	store := f.gitStore(uniqueName("git"), secret.Name)
-	store.Spec.SecretRef.Namespace = metav1.NamespaceDefault
+	store, secret := storeWithSecretInDefault(t, f)
 
 	factory := startManager(t)
 	create(t, store)
@@ -166,16 +157,7 @@ func TestStoreSecretOutsideAllowedNamespacesIsNeverRead(t *testing.T) {
 // Secret of any namespace.
 func TestStoreSecretNamespacesCanBeWidened(t *testing.T) {
 	f := newGitFixture(t)
-	secret := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team-creds"), Namespace: metav1.NamespaceDefault},
-		Data: map[string][]byte{
-			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
-			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
-		},
-	}
-	create(t, secret)
-	store := f.gitStore(uniqueName("git"), secret.Name)
-	store.Spec.SecretRef.Namespace = metav1.NamespaceDefault
+	store, _ := storeWithSecretInDefault(t, f)
 	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, StateStoreSecretNamespaces: []string{AnyNamespace}})
 	create(t, store)
 	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
@@ -211,4 +193,22 @@ func TestGitStateStoreRefusesCredentialsOverPlainHTTP(t *testing.T) {
 
 	update(t, store, func(s *v1alpha1.GitStateStore) { s.Spec.Insecure = true })
 	waitForCondition(t, store, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+}
+
+// storeWithSecretInDefault creates a Secret with the server's credentials in namespace default,
+// outside the namespaces the manager reads store Secrets from by default, and returns a store
+// (not created) that names it.
+func storeWithSecretInDefault(t *testing.T, f *gitFixture) (*v1alpha1.GitStateStore, *corev1.Secret) {
+	t.Helper()
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("team-creds"), Namespace: metav1.NamespaceDefault},
+		Data: map[string][]byte{
+			v1alpha1.SecretKeyUsername: []byte(f.server.Username()),
+			v1alpha1.SecretKeyPassword: []byte(f.server.Password()),
+		},
+	}
+	create(t, secret)
+	store := f.gitStore(uniqueName("git"), secret.Name)
+	store.Spec.SecretRef.Namespace = metav1.NamespaceDefault
+	return store, secret
 }

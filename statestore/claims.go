@@ -150,10 +150,12 @@ func precedes(a *v1alpha1.WorkPlacement, aHolds bool, b *v1alpha1.WorkPlacement,
 }
 
 // checkClaims refuses, with ErrClaimed, a write of paths that overlap a path another placement
-// is first to. written is what the placement's own state file lists; the others' state files
-// are read through r, each at most once and only when it claims one of the same paths.
+// is first to; the refusal names, of those, one whose state file lists its path if any. written
+// is what the placement's own state file lists; the others' state files are read through r,
+// each at most once and only when it claims one of the same paths.
 func checkClaims(ctx context.Context, r FileReader, dest string, self *v1alpha1.WorkPlacement, written, paths []string, idx claimIndex) error {
 	held := map[*v1alpha1.WorkPlacement][]string{}
+	var lost *conflict
 	for _, c := range idx.conflicts(paths) {
 		other := c.theirs.placement
 		theirs, ok := held[other]
@@ -167,11 +169,50 @@ func checkClaims(ctx context.Context, r FileReader, dest string, self *v1alpha1.
 			}
 			held[other] = theirs
 		}
-		if !precedes(self, slices.Contains(written, c.mine), other, slices.Contains(theirs, c.theirs.path)) {
-			return NewError(ErrClaimed, fmt.Sprintf("path %q", c.mine),
-				fmt.Errorf("WorkPlacement %s/%s writes %q; this placement writes nothing until it is deleted or stops writing it",
-					other.Namespace, other.Name, c.theirs.path))
+		otherHolds := slices.Contains(theirs, c.theirs.path)
+		if precedes(self, slices.Contains(written, c.mine), other, otherHolds) {
+			continue
+		}
+		if lost == nil {
+			lost = &c
+		}
+		if otherHolds {
+			lost = &c
+			break
 		}
 	}
-	return nil
+	if lost == nil {
+		return nil
+	}
+	other := lost.theirs.placement
+	return NewError(ErrClaimed, fmt.Sprintf("path %q", lost.mine),
+		fmt.Errorf("WorkPlacement %s/%s writes %q; this placement writes nothing until it is deleted or stops writing it",
+			other.Namespace, other.Name, lost.theirs.path))
+}
+
+// Overlapping returns the candidates whose files in filepath mode none overlap a file of one
+// of the changed placements (old and new versions of one, or one deleted): those that a change
+// of theirs may let write. The changed placements themselves are left out.
+func Overlapping(changed []*v1alpha1.WorkPlacement, candidates []v1alpha1.WorkPlacement) []*v1alpha1.WorkPlacement {
+	if len(changed) == 0 {
+		return nil
+	}
+	// Overlaps do not depend on the Destination's directory: any will do.
+	const dest = "d"
+	others := make([]v1alpha1.WorkPlacement, 0, len(changed))
+	for _, wp := range changed {
+		others = append(others, *wp)
+	}
+	idx := newClaimIndex(dest, &v1alpha1.WorkPlacement{}, others)
+	var out []*v1alpha1.WorkPlacement
+	for i := range candidates {
+		cand := &candidates[i]
+		if cand.Namespace == changed[0].Namespace && cand.Name == changed[0].Name {
+			continue
+		}
+		if slices.ContainsFunc(claimedPaths(dest, cand), func(p string) bool { return len(idx.overlapping(p)) > 0 }) {
+			out = append(out, cand)
+		}
+	}
+	return out
 }

@@ -62,6 +62,7 @@ func TestClaimsInFilepathModeNone(t *testing.T) {
 	newerHolds, newerState := stateOf(t, "newer", "foo.yaml")
 	dropped := claimant(t, "newer", 2, "other.yaml")
 	fileHolds, fileState := stateOf(t, "file-newer", "foo")
+	holderState, holderContent := stateOf(t, "b-holder", "foo/b.yaml")
 
 	for _, tc := range []struct {
 		name       string
@@ -85,6 +86,9 @@ func TestClaimsInFilepathModeNone(t *testing.T) {
 		{name: "a file where another has a directory", self: fileNewer, neighbours: []v1alpha1.WorkPlacement{dirOlder}, store: files{}, wantClaimedBy: "team-a/dir-older"},
 		{name: "a directory where another has a file it wrote", self: dirOlder, neighbours: []v1alpha1.WorkPlacement{fileNewer},
 			store: files{fileHolds: fileState}, wantClaimedBy: "team-a/file-newer"},
+		{name: "the refusal names a placement whose state file lists its path", self: claimant(t, "late", 3, "foo"),
+			neighbours: []v1alpha1.WorkPlacement{claimant(t, "a-early", 1, "foo/a.yaml"), claimant(t, "b-holder", 2, "foo/b.yaml")},
+			store:      files{holderState: holderContent}, wantClaimedBy: "team-a/b-holder"},
 		{name: "paths that share a prefix do not overlap", self: newer, neighbours: []v1alpha1.WorkPlacement{unrelated}, store: files{}},
 		{name: "one being deleted still claims its path", self: newer, neighbours: []v1alpha1.WorkPlacement{leaving}, store: files{}, wantClaimedBy: "team-a/leaving"},
 		{name: "a path it stopped writing that a live placement claims is not removed", self: dropped,
@@ -140,5 +144,26 @@ func TestClaimsNeedTheOthersStateFile(t *testing.T) {
 		Action: statestore.ActionUpdate, Placement: &self, Destination: destinationIn(v1alpha1.FilepathModeNone, ""), Neighbours: []v1alpha1.WorkPlacement{other}})
 	if !errors.Is(err, statestore.ErrTransient) || !strings.Contains(err.Error(), "team-a/older") {
 		t.Errorf("err = %v, want the store's transient error reading the state file of team-a/older", err)
+	}
+}
+
+// A change of a placement concerns the others whose files overlap its own, old or new.
+func TestOverlapping(t *testing.T) {
+	before := claimant(t, "changed", 1, "foo.yaml", "a/b.yaml")
+	after := claimant(t, "changed", 1, "a/b.yaml")
+	candidates := []v1alpha1.WorkPlacement{
+		claimant(t, "changed", 1, "foo.yaml"),
+		claimant(t, "same-file", 2, "foo.yaml"),
+		claimant(t, "file-over-dir", 2, "a"),
+		claimant(t, "below", 2, "a/b.yaml/c.yaml"),
+		claimant(t, "prefix-only", 2, "foo.yml", "a/bb.yaml"),
+		claimant(t, "none", 2),
+	}
+	var got []string
+	for _, wp := range statestore.Overlapping([]*v1alpha1.WorkPlacement{&before, &after}, candidates) {
+		got = append(got, wp.Name)
+	}
+	if want := []string{"same-file", "file-over-dir", "below"}; !slices.Equal(got, want) {
+		t.Errorf("Overlapping = %v, want %v", got, want)
 	}
 }

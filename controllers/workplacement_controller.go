@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -146,10 +147,13 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, action statestore.Action) error {
 	in := statestore.PlacementInput{Action: action, Placement: wp, Destination: dest}
 	if statestore.SharesFile(dest) {
-		defer r.locks.Lock(dest.Name)()
 		// The Destination's one file holds every placement's workloads.
+		defer r.locks.Lock(dest.Name)()
+	}
+	if statestore.NeedsNeighbours(dest) {
+		// Read only: the cache's own copies, not deep copies of every placement's workloads.
 		var wps v1alpha1.WorkPlacementList
-		if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}); err != nil {
+		if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("list the WorkPlacements of Destination %s: %w", dest.Name, err)
 		}
 		in.Neighbours = wps.Items
@@ -160,6 +164,9 @@ func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer
 		return fmt.Errorf("read the placement's state: %w", ctx.Err())
 	case errors.Is(err, statestore.ErrInvalidContent):
 		f.invalidContent = err
+		return nil
+	case errors.Is(err, statestore.ErrClaimed):
+		f.claimed = err
 		return nil
 	case err != nil:
 		f.writeErr = err
@@ -291,7 +298,8 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 }
 
 // setupWithManager registers the controller "workplacement": WorkPlacements (spec, label and
-// deletion changes), their Destinations through the field index, and the writer registry's
+// deletion changes), the placements whose paths a placement's change or deletion frees
+// (claimantsOf), their Destinations through the field index, and the writer registry's
 // readiness changes, mapped to the placements of the store's Destinations.
 func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.ResyncInterval <= 0 {
@@ -305,6 +313,7 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 		Watches(&v1alpha1.Destination{}, overlapAwareHandler(c, log, func(ctx context.Context, dest string) []reconcile.Request {
 			return placementsOn(ctx, c, log, dest)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&v1alpha1.WorkPlacement{}, claimantsOf(c, log)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(func(req *reconcile.Request) logr.Logger {
 			log := mgr.GetLogger().WithValues("controller", "workplacement")
@@ -353,6 +362,63 @@ func placementsOn(ctx context.Context, c client.Reader, log logr.Logger, destina
 	}
 	reqs := make([]reconcile.Request, 0, len(wps.Items))
 	for _, wp := range wps.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: wp.Namespace, Name: wp.Name}})
+	}
+	return reqs
+}
+
+// claimantsOf maps a WorkPlacement's spec change or deletion to the other placements on its
+// Destination, in filepath mode none, whose files overlap its files before or after: one that
+// was refused a path it claims (ReasonFileClaimed) may write it now.
+func claimantsOf(c client.Reader, log logr.Logger) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		changed := make([]*v1alpha1.WorkPlacement, 0, len(objs))
+		for _, obj := range objs {
+			if wp, ok := obj.(*v1alpha1.WorkPlacement); ok {
+				changed = append(changed, wp)
+			}
+		}
+		if len(changed) == 0 {
+			return
+		}
+		for _, req := range overlappingPlacements(ctx, c, log, changed) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+				enqueue(ctx, q, e.ObjectOld, e.ObjectNew)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, q, e.Object)
+		},
+	}
+}
+
+// overlappingPlacements lists the placements whose files in filepath mode none overlap those of
+// the changed placement (its versions, all on one Destination); none when its Destination is
+// in another mode, where placements cannot claim one path.
+func overlappingPlacements(ctx context.Context, c client.Reader, log logr.Logger, changed []*v1alpha1.WorkPlacement) []reconcile.Request {
+	name := changed[0].Spec.TargetDestinationName
+	dest := &v1alpha1.Destination{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, dest); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.Error(err, "get the Destination of a changed WorkPlacement", "destination", name)
+		}
+		return nil
+	}
+	if dest.Spec.Filepath.Mode != v1alpha1.FilepathModeNone {
+		return nil
+	}
+	var wps v1alpha1.WorkPlacementList
+	if err := c.List(ctx, &wps, client.MatchingFields{indexTargetDestination: name}, client.UnsafeDisableDeepCopy); err != nil {
+		log.Error(err, "list the WorkPlacements of a Destination", "destination", name)
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, wp := range statestore.Overlapping(changed, wps.Items) {
 		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: wp.Namespace, Name: wp.Name}})
 	}
 	return reqs

@@ -33,6 +33,9 @@ type placementFacts struct {
 	storeNotReady string
 	// invalidContent is why a workload's content could not be decoded.
 	invalidContent error
+	// claimed is why the files were not written: another placement is first to one of their
+	// paths (statestore.ErrClaimed).
+	claimed error
 	// writeErr is why writing the files, or removing the directory, failed.
 	writeErr error
 	// written: the files were written (or found as they should be) in dir.
@@ -138,6 +141,9 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 	case f.invalidContent != nil:
 		return metav1.ConditionFalse, v1alpha1.ReasonInvalidWorkloadFormat,
 			fmt.Sprintf("cannot decode the workloads: %v", f.invalidContent)
+	case f.claimed != nil:
+		return metav1.ConditionFalse, v1alpha1.ReasonFileClaimed,
+			fmt.Sprintf("nothing is written to Destination %q: %v", f.destination, f.claimed)
 	case f.writeErr != nil && errors.Is(f.writeErr, statestore.ErrInvalidPath):
 		return metav1.ConditionFalse, v1alpha1.ReasonInvalidWorkloadPath,
 			fmt.Sprintf("cannot write to Destination %q: %v", f.destination, f.writeErr)
@@ -158,12 +164,16 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 // placementResult is the outcome of a reconcile for the facts. A written placement comes back
 // after resync to correct drift in the store; a missing Destination or an unready store brings
 // it back through the watches; a write that may pass later backs off; one that cannot stops
-// until the placement or its Destination changes.
+// until the placement or its Destination changes. A placement refused a claimed path comes back
+// when the placement first to it changes or goes (claimantsOf), and after resync in case that
+// event was missed.
 func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
 	switch {
 	case f.finalized, f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
 		// The watches bring the placement back when that changes.
 		return ctrl.Result{}, nil
+	case f.claimed != nil:
+		return ctrl.Result{RequeueAfter: resync}, nil
 	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)
 		return storeErrorResult(errors.Join(f.writeErr, f.invalidContent), msg)

@@ -117,6 +117,15 @@ func TestSetPlacementStatus(t *testing.T) {
 			ready:    wantCondition{metav1.ConditionFalse, v1alpha1.ReasonInvalidWorkloadPath, ""},
 		},
 		{
+			name:     "a path claimed by another placement keeps the last write",
+			before:   written(2),
+			facts:    placementFacts{destination: "dev", claimed: statestore.NewError(statestore.ErrClaimed, `path "dev/foo"`, errors.New("WorkPlacement ns/first writes")), now: now},
+			schedule: wantCondition{metav1.ConditionTrue, v1alpha1.ReasonScheduled, ""},
+			write:    &wantCondition{metav1.ConditionFalse, v1alpha1.ReasonFileClaimed, `nothing is written to Destination "dev": path "dev/foo"`},
+			ready:    wantCondition{metav1.ConditionFalse, v1alpha1.ReasonFileClaimed, "WorkPlacement ns/first writes"},
+			version:  "old", lastWrite: &earlier, observedGn: 2,
+		},
+		{
 			name:     "store failure",
 			before:   written(2),
 			facts:    placementFacts{destination: "dev", writeErr: statestore.NewError(statestore.ErrTransient, "push", nil), now: now},
@@ -170,6 +179,8 @@ func TestPlacementResult(t *testing.T) {
 		{name: "closed writer", facts: placementFacts{writeErr: statestore.ErrClosed}, err: statestore.ErrClosed},
 		{name: "authentication", facts: placementFacts{writeErr: statestore.NewError(statestore.ErrAuthentication, "push", nil)}, terminal: true},
 		{name: "invalid content", facts: placementFacts{invalidContent: errors.New("not gzip")}, terminal: true},
+		{name: "a claimed path waits for its claimant's change, resync as a safety net",
+			facts: placementFacts{claimed: statestore.NewError(statestore.ErrClaimed, "path", nil)}, requeueAfter: resync},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

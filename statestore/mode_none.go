@@ -12,7 +12,10 @@ import (
 
 // flatChange writes the files at their own paths under the Destination's directory with the
 // placement's state file, and removes those that its previous state file lists and this write
-// lacks; a delete removes every file the state file lists, and the state file.
+// lacks; a delete removes every file the state file lists, and the state file. A path that
+// another of the Destination's placements (in.Neighbours) is first to refuses the write with
+// ErrClaimed, and a path that another placement not being deleted claims is never removed
+// (claims.go).
 func flatChange(ctx context.Context, r FileReader, in PlacementInput, files []File) (PlacementChange, error) {
 	dest, err := CleanPath(in.Destination.Spec.Path)
 	if err != nil {
@@ -39,8 +42,14 @@ func flatChange(ctx context.Context, r FileReader, in PlacementInput, files []Fi
 		paths = append(paths, p)
 		pc.Change.Files = append(pc.Change.Files, File{Path: p, Content: f.Content})
 	}
+	idx := newClaimIndex(dest, in.Placement, in.Neighbours)
+	if in.Action != ActionDelete {
+		if err := checkClaims(ctx, r, dest, in.Placement, written, paths, idx); err != nil {
+			return PlacementChange{}, err
+		}
+	}
 	for _, p := range written {
-		if !keep[p] {
+		if !keep[p] && !idx.claimedByLive(p) {
 			pc.Change.Remove = append(pc.Change.Remove, p)
 		}
 	}

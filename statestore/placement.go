@@ -35,7 +35,8 @@ type PlacementInput struct {
 	// Destination is the placement's Destination: its path and filepath mode.
 	Destination *v1alpha1.Destination
 	// Neighbours are the WorkPlacements on the Destination, Placement's older copy included or
-	// not; read only when SharesFile(Destination). Those being deleted are left out of the file.
+	// not; read only when NeedsNeighbours(Destination). In aggregatedYAML mode those being
+	// deleted are left out of the file; in mode none their claims on paths are checked.
 	Neighbours []v1alpha1.WorkPlacement
 }
 
@@ -56,12 +57,20 @@ func SharesFile(dest *v1alpha1.Destination) bool {
 	return dest.Spec.Filepath.Mode == v1alpha1.FilepathModeAggregatedYAML
 }
 
+// NeedsNeighbours reports whether a placement's change depends on the Destination's other
+// placements (PlacementInput.Neighbours): in aggregatedYAML mode they share one file, in mode
+// none one directory, where two may claim one path (claims.go).
+func NeedsNeighbours(dest *v1alpha1.Destination) bool {
+	return SharesFile(dest) || dest.Spec.Filepath.Mode == v1alpha1.FilepathModeNone
+}
+
 // BuildPlacementChange turns a WorkPlacement's workloads into the change that writes them into
 // its Destination's directory in the Destination's filepath mode, or, for ActionDelete, into
 // the change that removes what the placement wrote. Filepath mode none reads the placement's
 // state file through r. An error matches ErrInvalidContent when a workload cannot be decoded,
-// ErrInvalidPath when a path would leave the Destination's directory, and is the store's own
-// error when the state file could not be read.
+// ErrInvalidPath when a path would leave the Destination's directory, ErrClaimed when another
+// placement is first to one of its paths (filepath mode none), and is the store's own error
+// when a state file could not be read.
 func BuildPlacementChange(ctx context.Context, r FileReader, in PlacementInput) (PlacementChange, error) {
 	var files []File
 	if in.Action != ActionDelete {

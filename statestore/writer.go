@@ -51,7 +51,8 @@ type Change struct {
 	Dir string
 	// Files to write.
 	Files []File
-	// Remove lists files or directories to delete.
+	// Remove lists files to delete. A directory at one of these paths is left alone, and so is
+	// every file below it: in filepath mode none it may hold another placement's files.
 	Remove []string
 	// Origin says who the change is for; Git writers turn it into the commit message.
 	Origin Origin

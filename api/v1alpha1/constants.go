@@ -139,6 +139,10 @@ const (
 	// writer accepts (e.g. it names a .git directory).
 	ReasonInvalidDestinationPath = "InvalidDestinationPath"
 	ReasonInvalidWorkloadFormat  = "InvalidWorkloadContent"
+	// ReasonFileClaimed: in filepath mode none, another WorkPlacement on the Destination is first
+	// to a path that this one writes; this one writes nothing until the other goes or stops
+	// writing the path.
+	ReasonFileClaimed = "FileClaimed"
 
 	// Destination.
 	ReasonTestDocumentsWritten  = "TestDocumentsWritten"

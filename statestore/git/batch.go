@@ -232,7 +232,7 @@ func (w *Writer) compactIfLarge() {
 func applyChange(t *tree, c statestore.Change) (bool, error) {
 	changed := false
 	for _, p := range c.Remove {
-		ch, err := t.remove(p)
+		ch, err := t.removeFile(p)
 		if err != nil {
 			return false, err
 		}

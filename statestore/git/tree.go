@@ -138,12 +138,25 @@ func (t *tree) writeFile(p string, content []byte) (bool, error) {
 // remove deletes the file or directory at p, and the directories it leaves empty. It reports
 // whether the tree changed.
 func (t *tree) remove(p string) (bool, error) {
+	return t.removeEntry(p, true)
+}
+
+// removeFile deletes the file at p, and the directories it leaves empty; a directory at p is
+// left alone, for it holds files that the removal does not name. It reports whether the tree
+// changed.
+func (t *tree) removeFile(p string) (bool, error) {
+	return t.removeEntry(p, false)
+}
+
+// removeEntry deletes the entry at p, a directory only when dirs is set, and the directories
+// it leaves empty.
+func (t *tree) removeEntry(p string, dirs bool) (bool, error) {
 	segs := strings.Split(p, "/")
 	parent, err := t.walk(segs[:len(segs)-1], false)
 	if err != nil || parent == nil {
 		return false, err
 	}
-	if _, ok := parent.entries[segs[len(segs)-1]]; !ok {
+	if e, ok := parent.entries[segs[len(segs)-1]]; !ok || (!dirs && e.mode == filemode.Dir) {
 		return false, nil
 	}
 	t.markDirty(segs[:len(segs)-1])

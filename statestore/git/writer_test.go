@@ -142,7 +142,7 @@ func TestReplaceAddDeleteAndNoEmptyCommits(t *testing.T) {
 			map[string]string{"platform/" + dir + "/cm.yaml": "v2", "platform/" + dir + "x/keep.yaml": "keep"}},
 		{"delete the directory", statestore.Change{Dir: dir, Origin: statestore.Origin{Action: statestore.ActionDelete, Destination: "dev"}}, true,
 			map[string]string{"platform/" + dir + "x/keep.yaml": "keep"}},
-		{"exact files and removals", statestore.Change{Files: []statestore.File{{Path: "dev/.kratix/wp.state", Content: []byte("a.yaml")}}, Remove: []string{dir + "x"}}, true,
+		{"exact files and removals", statestore.Change{Files: []statestore.File{{Path: "dev/.kratix/wp.state", Content: []byte("a.yaml")}}, Remove: []string{dir + "x/keep.yaml"}}, true,
 			map[string]string{"platform/dev/.kratix/wp.state": "a.yaml"}},
 		{"removing what is gone: no commit", statestore.Change{Remove: []string{dir}}, false,
 			map[string]string{"platform/dev/.kratix/wp.state": "a.yaml"}},
@@ -179,6 +179,27 @@ func TestReplaceAddDeleteAndNoEmptyCommits(t *testing.T) {
 		t.Errorf("Read of a deleted file: %v, want ErrNotFound", err)
 	}
 	f.fsck(t)
+}
+
+// A removal names a file: when the path is now a directory of another placement's files (filepath
+// mode none: its state file lists "foo", another wrote "foo/bar.yaml"), the directory stays.
+func TestRemoveLeavesADirectoryAlone(t *testing.T) {
+	f := newRepoFixture(t, Options{})
+	ctx := testContext(t)
+	if _, err := f.writer.Apply(ctx, statestore.Change{Files: []statestore.File{{Path: "dev/foo/bar.yaml", Content: []byte("theirs")}}}); err != nil {
+		t.Fatal(err)
+	}
+	commits := f.commits(t)
+	res, err := f.writer.Apply(ctx, statestore.Change{Remove: []string{"dev/foo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed || f.commits(t) != commits {
+		t.Errorf("removing the file dev/foo changed the store (%+v)", res)
+	}
+	if got := f.files(t); got["dev/foo/bar.yaml"] != "theirs" {
+		t.Errorf("after removing dev/foo the store holds %v", got)
+	}
 }
 
 func TestHistoryTellsWhatChanged(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -191,18 +192,13 @@ func (w *Writer) Apply(ctx context.Context, change statestore.Change) (statestor
 }
 
 // existing returns the objects the change may replace, with their content hashes: everything
-// under Dir and under each removed path, and each file written outside a Dir.
+// under Dir, and each removed file and each file written outside a Dir. A removal names one
+// object, never a prefix: removing "foo" must not take "foo/bar.yaml", which may be another
+// placement's.
 func (w *Writer) existing(ctx context.Context, c statestore.Change) (map[string]objectState, error) {
-	// Each base is a directory or a file: list it and everything below it.
-	var bases []string
-	if c.Dir != "" {
-		bases = append(bases, w.key(c.Dir))
-	}
-	for _, r := range c.Remove {
-		bases = append(bases, w.key(r))
-	}
 	listed := map[string]minio.ObjectInfo{}
-	for _, base := range bases {
+	if c.Dir != "" {
+		base := w.key(c.Dir)
 		for obj := range w.client.ListObjects(ctx, w.opts.Bucket, minio.ListObjectsOptions{Prefix: base, Recursive: true}) {
 			if obj.Err != nil {
 				return nil, w.classify("list "+base, obj.Err)
@@ -212,18 +208,22 @@ func (w *Writer) existing(ctx context.Context, c statestore.Change) (map[string]
 			}
 		}
 	}
+	exact := slices.Clone(c.Remove)
 	if c.Dir == "" {
 		for _, f := range c.Files {
-			key := w.key(f.Path)
-			info, err := w.client.StatObject(ctx, w.opts.Bucket, key, minio.StatObjectOptions{})
-			if err != nil {
-				if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-					continue
-				}
-				return nil, w.classify("stat "+key, err)
-			}
-			listed[key] = info
+			exact = append(exact, f.Path)
 		}
+	}
+	for _, p := range exact {
+		key := w.key(p)
+		info, err := w.client.StatObject(ctx, w.opts.Bucket, key, minio.StatObjectOptions{})
+		if err != nil {
+			if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+				continue
+			}
+			return nil, w.classify("stat "+key, err)
+		}
+		listed[key] = info
 	}
 	return w.hashes(ctx, listed)
 }

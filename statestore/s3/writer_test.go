@@ -353,3 +353,27 @@ func TestEndpointWithCredentialsIsRefused(t *testing.T) {
 		t.Errorf("the error shows the secret: %v", err)
 	}
 }
+
+// A removal names a file: removing "foo" leaves "foo/bar.yaml" and "foo.yaml" alone, which may
+// be another WorkPlacement's files in filepath mode none (its state file may still list "foo"
+// after the file went). The test server, a file system underneath, cannot hold "foo" and
+// "foo/bar.yaml" at once; AWS S3 can, and the removal must not take the prefix there either.
+func TestRemoveDeletesOnlyTheFile(t *testing.T) {
+	server := s3server.New(t)
+	f := newFixture(t, server, "platform")
+	ctx := testContext(t)
+	if _, err := f.writer.Apply(ctx, statestore.Change{Files: files("dev/foo/bar.yaml", "theirs", "dev/foo.yaml", "theirs too", "dev/gone", "mine")}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.writer.Apply(ctx, statestore.Change{Remove: []string{"dev/foo", "dev/gone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed {
+		t.Errorf("the removal of dev/gone changed nothing")
+	}
+	want := map[string]string{"platform/dev/foo/bar.yaml": "theirs", "platform/dev/foo.yaml": "theirs too"}
+	if got := f.objects(t); !maps.Equal(got, want) {
+		t.Errorf("after removing dev/foo and dev/gone the bucket holds %v, want %v", got, want)
+	}
+}

@@ -137,7 +137,7 @@ func runManagerWith(t testing.TB, cfg *rest.Config, opts Options, hooks managerH
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	var real writers.Factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer")}
+	var real writers.Factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer"), GitHeadCheckInterval: opts.GitHeadCheckInterval}
 	if hooks.wrapWriters != nil {
 		real = hooks.wrapWriters(real)
 	}

@@ -89,6 +89,10 @@ type Options struct {
 	// ResourceResyncInterval is how long after a resource request's workflow finished it runs
 	// again; DefaultResourceResyncInterval when zero.
 	ResourceResyncInterval time.Duration
+	// GitHeadCheckInterval is how often an idle Git state store's writer checks that its branch
+	// is as the engine left it; when someone else changed it, every Destination and placement on
+	// the store writes its files again. One minute when zero.
+	GitHeadCheckInterval time.Duration
 	// StateStoreSecretNamespaces are the namespaces where state stores' Secrets may be ("*":
 	// any); the platform namespace (Pipeline.PlatformNamespace) alone when empty.
 	StateStoreSecretNamespaces []string
@@ -121,7 +125,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	factory := opts.WriterFactory
 	if factory == nil {
-		factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer")}
+		factory = writers.DefaultFactory{Logger: mgr.GetLogger().WithName("statestore-writer"), GitHeadCheckInterval: opts.GitHeadCheckInterval}
 	}
 	registry := writers.NewRegistry(factory, mgr.GetLogger().WithName("writers"))
 	if err := mgr.Add(registry); err != nil {

@@ -25,6 +25,16 @@ type Writer interface {
 	Close() error
 }
 
+// DriftReporter is a Writer that notices when its store was changed by someone else's hand (files
+// deleted, the branch deleted or rewritten) and drops what it remembered of the store's content.
+// The handler then has whoever owns the content apply it again: a Writer only knows the changes
+// it was given, not what the store should hold.
+type DriftReporter interface {
+	// OnDrift sets the function called on each drift; it must be quick and must not call the
+	// writer.
+	OnDrift(handler func())
+}
+
 // Action is what a change does, as it appears in commit messages.
 type Action string
 

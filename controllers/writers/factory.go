@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/go-logr/logr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,6 +53,9 @@ type Factory interface {
 type DefaultFactory struct {
 	// Logger receives the writers' logs; the zero value discards them.
 	Logger logr.Logger
+	// GitHeadCheckInterval is how often an idle Git writer checks that its branch is as it
+	// left it (git.Options.HeadCheckInterval); the writer's default when zero.
+	GitHeadCheckInterval time.Duration
 }
 
 var _ Factory = DefaultFactory{}
@@ -61,6 +65,7 @@ func (f DefaultFactory) New(store client.Object, secret map[string][]byte) (stat
 	switch s := store.(type) {
 	case *v1alpha1.GitStateStore:
 		opts := GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name))
+		opts.HeadCheckInterval = f.GitHeadCheckInterval
 		name := s.Name
 		opts.OnCommit = func(changes int) { metrics.ObserveCommit(v1alpha1.KindGitStateStore, name, changes) }
 		w, err := git.New(opts)

@@ -106,10 +106,26 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 		r.dropLocked(key)
 		return nil, true, fmt.Errorf("build a writer for %s: %w", key, err)
 	}
+	if d, ok := w.(statestore.DriftReporter); ok {
+		d.OnDrift(func() { r.drifted(key) })
+	}
 	w = instrument(key, w)
 	r.dropLocked(key)
 	r.entries[key] = &entry{writer: w, fingerprint: fp}
 	return w, true, nil
+}
+
+// drifted tells the subscribers that the store's content may differ from what the engine
+// wrote (someone else changed it): the Destinations and placements on it write their files
+// again.
+func (r *Registry) drifted(key Key) {
+	r.mu.Lock()
+	subs := r.subscribersLocked()
+	closed := r.closed
+	r.mu.Unlock()
+	if !closed {
+		notify(subs, key)
+	}
 }
 
 // SetReady records whether w, the store's writer, passed validation. It does nothing when w is
@@ -145,7 +161,8 @@ func (r *Registry) Remove(key Key) {
 }
 
 // Subscribe calls fn, outside the registry's lock, whenever a store's writer becomes ready or
-// stops being ready. fn must not block. The returned function ends the subscription.
+// stops being ready, and when a writer reports that someone else changed its store
+// (statestore.DriftReporter). fn must not block. The returned function ends the subscription.
 func (r *Registry) Subscribe(fn func(Key)) (cancel func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

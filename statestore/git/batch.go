@@ -87,6 +87,12 @@ func (w *Writer) commit(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
 	defer cancel()
 	batch = w.live(batch)
+	stale := false // someone else pushed: what they changed may be the engine's files
+	defer func() {
+		if stale {
+			w.reportDrift()
+		}
+	}()
 	for attempt := 1; len(batch) > 0; attempt++ {
 		j, err := w.build(ctx, batch)
 		var bad *changeError
@@ -102,7 +108,9 @@ func (w *Writer) commit(batch []*request) {
 		}
 		if err == nil {
 			err = w.remote.push(ctx, j.pack, j.parent, j.commit)
+			stale = stale || errors.Is(err, errStale)
 			if err == nil {
+				w.lastRemoteContact = time.Now()
 				w.snap.head, w.snap.root = j.commit, j.root
 				w.observeCommit(j)
 				w.answer(j)

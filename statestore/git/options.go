@@ -47,6 +47,10 @@ type Options struct {
 	// uncompressed) before the writer starts again from a fresh shallow clone between batches;
 	// default 64 MiB.
 	CompactBytes int64
+	// HeadCheckInterval is how often the writer asks the remote for its branch's head when it has
+	// written nothing for that long, to notice a change made by someone else's hand; default 1
+	// minute. A push the remote refuses as stale notices it too.
+	HeadCheckInterval time.Duration
 	// Timeout bounds one network operation (clone, fetch, push); default 2 minutes.
 	Timeout time.Duration
 	// Logger receives the writer's logs; default discards.
@@ -109,6 +113,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CompactBytes <= 0 {
 		o.CompactBytes = 64 << 20
+	}
+	if o.HeadCheckInterval <= 0 {
+		o.HeadCheckInterval = time.Minute
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute

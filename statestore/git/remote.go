@@ -240,3 +240,25 @@ func (m *serverMessages) String() string {
 	}
 	return strings.Join(lines, "; ")
 }
+
+// head asks the remote for the branch's commit, zero when the branch does not exist: one
+// advertisement of the refs, read access only.
+func (r *remote) head(ctx context.Context) (plumbing.Hash, error) {
+	cli, err := client.NewClient(r.ep)
+	if err != nil {
+		return plumbing.ZeroHash, r.classify("read the head of", err)
+	}
+	sess, err := cli.NewUploadPackSession(r.ep, r.auth)
+	if err != nil {
+		return plumbing.ZeroHash, r.classify("read the head of", err)
+	}
+	defer sess.Close() // nothing was sent; a close error changes nothing
+	adv, err := sess.AdvertisedReferencesContext(ctx)
+	if errors.Is(err, errEmptyRepo) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, r.classify("read the head of", err)
+	}
+	return branchHead(adv, r.branch), nil
+}

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -41,6 +42,53 @@ type Writer struct {
 	lastBatch  int   // size of the previous batch, for collect
 	// dropTreeAfter asks for a fresh clone before the next batch.
 	dropTreeAfter bool
+	// lastRemoteContact is when the writer last learnt the remote's head (clone or push).
+	lastRemoteContact time.Time
+
+	// onDrift is the DriftReporter handler; nil when none is set.
+	onDrift atomic.Pointer[func()]
+}
+
+var _ statestore.DriftReporter = (*Writer)(nil)
+
+// OnDrift implements statestore.DriftReporter.
+func (w *Writer) OnDrift(handler func()) { w.onDrift.Store(&handler) }
+
+// drifted drops the snapshot, whose content the remote no longer holds, and tells the handler.
+func (w *Writer) drifted(why string) {
+	w.opts.Logger.Info("the branch was changed by someone else's hand; dropping the clone so that the engine writes its files again", "url", w.remote.url, "branch", w.opts.Branch, "why", why)
+	w.reset()
+	w.reportDrift()
+}
+
+// reportDrift tells the handler, if any, that the store's content may differ from what the
+// engine wrote.
+func (w *Writer) reportDrift() {
+	if h := w.onDrift.Load(); h != nil {
+		(*h)()
+	}
+}
+
+// checkHead asks the remote for the branch's head when the writer has not heard of it for
+// HeadCheckInterval, and reports a drift when it is not the snapshot's.
+func (w *Writer) checkHead() {
+	if w.snap == nil || time.Since(w.lastRemoteContact) < w.opts.HeadCheckInterval {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
+	defer cancel()
+	head, err := w.remote.head(ctx)
+	if err != nil {
+		w.opts.Logger.V(1).Info("cannot check the branch's head", "url", w.remote.url, "error", err.Error())
+		return
+	}
+	w.lastRemoteContact = time.Now()
+	switch {
+	case head.IsZero() && !w.snap.head.IsZero():
+		w.drifted("the branch was deleted")
+	case head != w.snap.head:
+		w.drifted(fmt.Sprintf("the branch moved from %s to %s", w.snap.head, head))
+	}
 }
 
 type opKind int
@@ -183,12 +231,18 @@ func (w *Writer) rootedPath(p string) string {
 // batch, commits and pushes the batch once, and answers every caller.
 func (w *Writer) run() {
 	defer close(w.done)
+	// An idle writer checks now and then that the branch is still as it left it.
+	ticker := time.NewTicker(w.opts.HeadCheckInterval)
+	defer ticker.Stop()
 	for {
 		w.compactIfLarge()
 		var first *request
 		select {
 		case <-w.stop:
 			return
+		case <-ticker.C:
+			w.checkHead()
+			continue
 		case first = <-w.reqs:
 		}
 		var batch, others []*request
@@ -281,6 +335,7 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 		return err
 	}
 	w.snap, w.tree, w.addedBytes = snap, newTree(snap.store, snap.root), 0
+	w.lastRemoteContact = time.Now()
 	return nil
 }
 

@@ -309,6 +309,28 @@ func TestOthersCommitsAreKept(t *testing.T) {
 // another client would, and returns its hash.
 func (f *repoFixture) commitExternally(t *testing.T, path, content string) string {
 	t.Helper()
+	return f.editExternally(t, func(run gitRun) {
+		blob := run(content, "hash-object", "-w", "--stdin")
+		run("", "update-index", "--add", "--cacheinfo", "100644,"+blob+","+path)
+	})
+}
+
+// removeExternally commits the removal of a file on main, as someone running `git rm` and
+// pushing would, and returns the commit's hash.
+func (f *repoFixture) removeExternally(t *testing.T, path string) string {
+	t.Helper()
+	// Mode 0 in --index-info removes the entry; unlike --force-remove it needs no work tree.
+	return f.editExternally(t, func(run gitRun) {
+		run("0 0000000000000000000000000000000000000000\t"+path+"\n", "update-index", "--index-info")
+	})
+}
+
+// gitRun runs the git CLI on the bare repository with stdin and returns its trimmed output.
+type gitRun func(stdin string, args ...string) string
+
+// editExternally commits on main what edit does to an index of main's tree.
+func (f *repoFixture) editExternally(t *testing.T, edit func(gitRun)) string {
+	t.Helper()
 	gitDir := filepath.Join(f.server.Root(), f.repo)
 	tmp := t.TempDir()
 	run := func(stdin string, args ...string) string {
@@ -322,9 +344,8 @@ func (f *repoFixture) commitExternally(t *testing.T, path, content string) strin
 		return strings.TrimSpace(string(out))
 	}
 	head := run("", "rev-parse", "main")
-	blob := run(content, "hash-object", "-w", "--stdin")
 	run("", "read-tree", head)
-	run("", "update-index", "--add", "--cacheinfo", "100644,"+blob+","+path)
+	edit(run)
 	tree := run("", "write-tree")
 	commit := run("", "-c", "user.name=someone", "-c", "user.email=someone@example.com", "commit-tree", tree, "-p", head, "-m", "external change")
 	run("", "update-ref", "refs/heads/main", commit, head)

@@ -43,6 +43,9 @@ const (
 	ActionUpdate Action = "update"
 	// ActionDelete removes files.
 	ActionDelete Action = "delete"
+	// ActionRestore writes files again that someone else removed or changed in the store: the
+	// writes of the engine's objects gathered after a writer reported a drift.
+	ActionRestore Action = "restore"
 )
 
 // File is one file to write.

@@ -90,6 +90,7 @@ func (w *Writer) commit(batch []*request) {
 	stale := false // someone else pushed: what they changed may be the engine's files
 	defer func() {
 		if stale {
+			w.restoring = true
 			w.reportDrift()
 		}
 	}()
@@ -156,7 +157,11 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 		}
 		j.changed[i] = changed
 		if changed {
-			origins = append(origins, r.change.Origin)
+			o := r.change.Origin
+			if w.labelRestore && (o.Action == "" || o.Action == statestore.ActionUpdate) {
+				o.Action = statestore.ActionRestore
+			}
+			origins = append(origins, o)
 		}
 	}
 	if len(origins) == 0 {

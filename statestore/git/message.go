@@ -62,7 +62,7 @@ func countActions(origins []statestore.Origin) string {
 		counts[actionOf(o)]++
 	}
 	var parts []string
-	for _, a := range []statestore.Action{statestore.ActionUpdate, statestore.ActionDelete} {
+	for _, a := range []statestore.Action{statestore.ActionUpdate, statestore.ActionRestore, statestore.ActionDelete} {
 		if counts[a] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", a, counts[a]))
 		}

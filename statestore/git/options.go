@@ -51,6 +51,11 @@ type Options struct {
 	// written nothing for that long, to notice a change made by someone else's hand; default 1
 	// minute. A push the remote refuses as stale notices it too.
 	HeadCheckInterval time.Duration
+	// RestoreQuiet is how long, after a drift, the writer gathers the engine's writes into one
+	// restore commit: until no write came for RestoreQuiet, at most RestoreMax; default 1 s and
+	// 30 s. So a deleted branch comes back whole in one commit, not one placement at a time
+	// while GitOps agents prune what is missing.
+	RestoreQuiet, RestoreMax time.Duration
 	// Timeout bounds one network operation (clone, fetch, push); default 2 minutes.
 	Timeout time.Duration
 	// Logger receives the writer's logs; default discards.
@@ -113,6 +118,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CompactBytes <= 0 {
 		o.CompactBytes = 64 << 20
+	}
+	if o.RestoreQuiet <= 0 {
+		o.RestoreQuiet = time.Second
+	}
+	if o.RestoreMax <= 0 {
+		o.RestoreMax = 30 * time.Second
 	}
 	if o.HeadCheckInterval <= 0 {
 		o.HeadCheckInterval = time.Minute

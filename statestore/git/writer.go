@@ -44,6 +44,10 @@ type Writer struct {
 	dropTreeAfter bool
 	// lastRemoteContact is when the writer last learnt the remote's head (clone or push).
 	lastRemoteContact time.Time
+	// restoring: a drift was reported; the next batch gathers the engine's writes again into one
+	// restore commit (gatherRestore). labelRestore: the batch being committed is that one, and its
+	// updates are restores in the commit message.
+	restoring, labelRestore bool
 
 	// onDrift is the DriftReporter handler; nil when none is set.
 	onDrift atomic.Pointer[func()]
@@ -58,6 +62,7 @@ func (w *Writer) OnDrift(handler func()) { w.onDrift.Store(&handler) }
 func (w *Writer) drifted(why string) {
 	w.opts.Logger.Info("the branch was changed by someone else's hand; dropping the clone so that the engine writes its files again", "url", w.remote.url, "branch", w.opts.Branch, "why", why)
 	w.reset()
+	w.restoring = true
 	w.reportDrift()
 }
 
@@ -254,10 +259,18 @@ func (w *Writer) run() {
 			}
 		}
 		add(first)
-		w.collect(add, func() int { return len(batch) })
+		if w.restoring {
+			w.gatherRestore(add)
+		} else {
+			w.collect(add, func() int { return len(batch) })
+		}
 		if len(batch) > 0 {
 			w.lastBatch = len(batch)
+			// The gathered writes make the restore commit; a drift the commit meets (a stale
+			// push) has the next batch gather again.
+			w.labelRestore, w.restoring = w.restoring, false
 			w.commit(w.live(batch))
+			w.labelRestore = false
 		}
 		for _, r := range others {
 			w.serve(r)
@@ -291,6 +304,29 @@ func (w *Writer) collect(add func(*request), size func() int) {
 		case r := <-w.reqs:
 			add(r)
 		case <-deadline:
+			return
+		case <-w.stop:
+			return
+		}
+	}
+}
+
+// gatherRestore adds the requests that arrive until none came for RestoreQuiet, or RestoreMax
+// passed: after a drift, every Destination and placement of the store writes again, and their
+// writes make one commit, whatever MaxBatch says.
+func (w *Writer) gatherRestore(add func(*request)) {
+	deadline := time.NewTimer(w.opts.RestoreMax)
+	defer deadline.Stop()
+	quiet := time.NewTimer(w.opts.RestoreQuiet)
+	defer quiet.Stop()
+	for {
+		select {
+		case r := <-w.reqs:
+			add(r)
+			quiet.Reset(w.opts.RestoreQuiet)
+		case <-quiet.C:
+			return
+		case <-deadline.C:
 			return
 		case <-w.stop:
 			return

@@ -1,8 +1,12 @@
 package git
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"kratix.dev/kratix/statestore"
 )
 
 // TestDriftIsNoticedAndWrittenAgain: someone deletes one of the engine's files and pushes. An
@@ -28,6 +32,9 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	if !res.Changed {
 		t.Error("writing the deleted file again changed nothing: the writer answered from its old clone")
 	}
+	if msg := f.git(t, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "kratix: restore dev: p") || !strings.Contains(msg, "Kratix-Action: restore") {
+		t.Errorf("the commit that puts the file back does not say it restores it:\n%s", msg)
+	}
 	if got := f.files(t)["dev/app/cm.yaml"]; got != "kind: ConfigMap" {
 		t.Errorf("dev/app/cm.yaml = %q after the write, want it back", got)
 	}
@@ -36,16 +43,43 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	}
 }
 
-// TestDeletedBranchIsNoticed: the branch is deleted; the writer notices and tells its handler.
-func TestDeletedBranchIsNoticed(t *testing.T) {
-	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond})
+// TestDeletedBranchComesBackInOneCommit: the branch is deleted; the writer notices and tells
+// its handler, and the writes that follow (every placement of the store, in the engine) are
+// gathered into the one commit that creates the branch again, which says it restores them.
+func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
+	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond, RestoreQuiet: 300 * time.Millisecond})
 	drifts := make(chan struct{}, 16)
 	f.writer.OnDrift(func() { drifts <- struct{}{} })
-	if _, err := f.writer.Apply(testContext(t), change("dev/app", "cm.yaml", "x")); err != nil {
-		t.Fatal(err)
+	ctx := testContext(t)
+	changes := []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"), change("dev/c", "c.yaml", "c")}
+	for _, c := range changes {
+		if _, err := f.writer.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.git(t, "update-ref", "-d", "refs/heads/main")
 	waitForDrift(t, drifts)
+
+	var wg sync.WaitGroup
+	for _, c := range changes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.writer.Apply(ctx, c); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := f.commits(t); n != 1 {
+		t.Errorf("the branch came back in %d commits, want 1", n)
+	}
+	if got := f.files(t); len(got) != 3 {
+		t.Errorf("files %v, want the three", got)
+	}
+	if msg := f.git(t, "log", "-1", "--format=%s", "main"); !strings.Contains(msg, "restore 3") {
+		t.Errorf("commit subject %q, want one that restores 3", msg)
+	}
 }
 
 // waitForDrift waits for the writer's drift handler to be called.

@@ -30,8 +30,13 @@ func RedactURL(raw string) string {
 		if err != nil {
 			return UnparseableURL
 		}
-		u.User = nil
+		// A query or fragment may hold a token too (?private_token=...); a repository's URL
+		// needs neither.
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 		return u.String()
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
 	}
 	if !strings.Contains(raw, "@") {
 		return raw

@@ -49,6 +49,8 @@ spec:
 		"endpoint with a user":            bucketStore(secret + "@s3.example.com"),
 		"endpoint with a scheme and keys": bucketStore("https://key:" + secret + "@s3.example.com"),
 		"https user with a port, IPv6":    gitStore("https://" + secret + "@[::1]:8443/state.git"),
+		"token in the query":              gitStore("https://git.example.com/org/state.git?private_token=" + secret),
+		"token in the fragment":           gitStore("https://git.example.com/org/state.git#" + secret),
 	}
 	for name, manifest := range refused {
 		t.Run("refused/"+name, func(t *testing.T) {

@@ -118,6 +118,11 @@ func TestFlatFile(t *testing.T) {
 		{dest: "dev", file: "/etc/passwd", wantErr: "empty segment"},
 		{dest: "dev", file: ".git/config", wantErr: ".git"},
 		{dest: "dev", file: "/", wantErr: "not a file"},
+		{dest: "dev", file: "resources", wantErr: "resources/ directory"},
+		{dest: "dev", file: "dependencies/", wantErr: "dependencies/ directory"},
+		{dest: "dev", file: "resources/kratix-canary-configmap.yaml", wantErr: "canary file"},
+		{dest: "dev", file: "dependencies/kratix-canary-namespace.yaml", wantErr: "canary file"},
+		{dest: "dev", file: "resources/app.yaml", want: "dev/resources/app.yaml"},
 	}
 	for _, tt := range tests {
 		got, err := FlatFile(tt.dest, tt.file)

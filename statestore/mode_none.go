@@ -104,6 +104,15 @@ func FlatFile(destPath, filePath string) (string, error) {
 	if IsWithin(dest+"/"+StateDir, p) {
 		return "", invalidPath(filePath, fmt.Sprintf("is in %s/, which holds the engine's own files", StateDir))
 	}
+	for _, dir := range []string{DependenciesDir, ResourcesDir} {
+		if p == dest+"/"+dir {
+			// A file there would replace the directory that GitOps agents apply.
+			return "", invalidPath(filePath, fmt.Sprintf("names the Destination's %s/ directory, not a file in it", dir))
+		}
+	}
+	if p == dest+"/"+DependenciesDir+"/"+canaryDependencyFilename || p == dest+"/"+ResourcesDir+"/"+canaryResourceFilename {
+		return "", invalidPath(filePath, "is the Destination's canary file, which the engine writes")
+	}
 	return p, nil
 }
 

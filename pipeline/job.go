@@ -3,9 +3,12 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -64,7 +67,8 @@ func resolve(w Workflow, index int, opts Options) (step, error) {
 		return step{}, err
 	}
 	p := *pipelines[index].DeepCopy()
-	if err := checkReserved(p); err != nil {
+	namespace := w.Namespace(opts)
+	if err := errors.Join(checkReserved(p), checkAccess(p, namespace, opts)); err != nil {
 		return step{}, fmt.Errorf("pipeline %q of Promise %q: %w", p.Metadata.Name, w.Promise.Name, err)
 	}
 	sa := p.Spec.RBAC.ServiceAccount
@@ -76,7 +80,7 @@ func resolve(w Workflow, index int, opts Options) (step, error) {
 		pipeline:       p,
 		last:           index == len(pipelines)-1,
 		object:         obj,
-		namespace:      w.Namespace(opts),
+		namespace:      namespace,
 		serviceAccount: sa,
 	}, nil
 }
@@ -104,6 +108,54 @@ func checkReserved(p v1alpha1.Pipeline) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAccess refuses a pipeline that would hold the engine's powers: running as the engine's
+// ServiceAccount or as the namespace's default one (which every Pod there runs as, so every Pod
+// would gain the pipeline's permissions), or asking in rbac.permissions for write access to the
+// engine's own kinds, or for the verbs that admit Works (VerbWritePromiseWorks,
+// VerbWriteResourceWorks), which the engine grants each pipeline for its own Promise alone.
+func checkAccess(p v1alpha1.Pipeline, namespace string, opts Options) error {
+	var errs []error
+	switch sa := p.Spec.RBAC.ServiceAccount; {
+	case sa == "default":
+		errs = append(errs, errors.New("rbac.serviceAccount default is every Pod's of its namespace; name a ServiceAccount of the pipeline's own"))
+	case sa != "" && namespace+"/"+sa == opts.EngineServiceAccount:
+		errs = append(errs, fmt.Errorf("rbac.serviceAccount %s is the engine's own", sa))
+	}
+	for _, perm := range p.Spec.RBAC.Permissions {
+		if why := reservedPermission(perm.PolicyRule); why != "" {
+			errs = append(errs, fmt.Errorf("rbac.permissions: %s", why))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// engineKinds are the platform.kratix.io resources whose writes only the engine grants.
+var engineKinds = map[string]bool{"works": true, "workplacements": true, "promises": true, "*": true}
+
+// reservedPermission says why a rule of rbac.permissions is not the pipeline's to ask for, or "".
+func reservedPermission(rule rbacv1.PolicyRule) string {
+	for _, verb := range rule.Verbs {
+		if verb == v1alpha1.VerbWritePromiseWorks || verb == v1alpha1.VerbWriteResourceWorks {
+			return fmt.Sprintf("verb %q admits writes of Works; the engine grants it to each pipeline for its own Promise", verb)
+		}
+	}
+	if !slices.Contains(rule.APIGroups, v1alpha1.GroupVersion.Group) && !slices.Contains(rule.APIGroups, "*") {
+		return ""
+	}
+	for _, resource := range rule.Resources {
+		kind, _, _ := strings.Cut(resource, "/")
+		if !engineKinds[kind] {
+			continue
+		}
+		for _, verb := range rule.Verbs {
+			if verb != "get" && verb != "list" && verb != "watch" {
+				return fmt.Sprintf("verb %q on %s of %s: only the engine writes its own kinds", verb, resource, v1alpha1.GroupVersion.Group)
+			}
+		}
+	}
+	return ""
 }
 
 // BuildJob builds the Job that runs pipeline index of the workflow as part of run number run

@@ -32,6 +32,9 @@ type Options struct {
 	// PlatformNamespace is where Promise workflows run (and resource workflows of cluster-scoped
 	// requests without a pipelineNamespace).
 	PlatformNamespace string
+	// EngineServiceAccount is the engine's own ServiceAccount, namespace/name, which no pipeline
+	// may run as; empty when the engine does not run as one (kratix local).
+	EngineServiceAccount string
 }
 
 // withDefaults fills the empty fields of o.

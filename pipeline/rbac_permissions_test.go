@@ -250,3 +250,50 @@ func TestBuildAccessIsSharedByRequests(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelinesCannotAskForTheEnginesPowers: a Promise's pipeline cannot run as the engine's
+// ServiceAccount or the namespace's default one, nor ask in rbac.permissions for write access
+// to the engine's kinds or for the verbs that admit Works, which would let it write any
+// Promise's Works. Reading the engine's kinds and everything on other groups stay allowed.
+func TestPipelinesCannotAskForTheEnginesPowers(t *testing.T) {
+	opts := Options{PlatformNamespace: "platform", EngineServiceAccount: "platform/kratix-manager"}
+	rule := func(groups, resources, verbs []string) v1alpha1.Permission {
+		return v1alpha1.Permission{ResourceNamespace: "*", PolicyRule: rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs}}
+	}
+	kratix := []string{"platform.kratix.io"}
+	for _, tc := range []struct {
+		name           string
+		serviceAccount string
+		permission     *v1alpha1.Permission
+		refused        string // part of the error; "" when allowed
+	}{
+		{name: "the engine's ServiceAccount", serviceAccount: "kratix-manager", refused: "the engine's own"},
+		{name: "the default ServiceAccount", serviceAccount: "default", refused: "every Pod's"},
+		{name: "a ServiceAccount of its own", serviceAccount: "redis-pipelines"},
+		{name: "the verbs that admit Works", permission: ptrTo(rule(kratix, []string{"promises"}, []string{v1alpha1.VerbWriteResourceWorks})), refused: "admits writes of Works"},
+		{name: "the verbs on every resource", permission: ptrTo(rule([]string{"*"}, []string{"*"}, []string{v1alpha1.VerbWritePromiseWorks})), refused: "admits writes of Works"},
+		{name: "writing Works", permission: ptrTo(rule(kratix, []string{"works"}, []string{"create"})), refused: "only the engine writes"},
+		{name: "everything on every group", permission: ptrTo(rule([]string{"*"}, []string{"*"}, []string{"*"})), refused: "only the engine writes"},
+		{name: "a Promise's status", permission: ptrTo(rule(kratix, []string{"promises/status"}, []string{"patch"})), refused: "only the engine writes"},
+		{name: "reading Promises", permission: ptrTo(rule(kratix, []string{"promises", "works"}, []string{"get", "list", "watch"}))},
+		{name: "everything on another group", permission: ptrTo(rule([]string{"apps"}, []string{"*"}, []string{"*"}))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testPromise(t)
+			p.Spec.Workflows.Promise.Configure = p.Spec.Workflows.Resource.Configure
+			p.Spec.Workflows.Promise.Configure[0].Spec.RBAC.ServiceAccount = tc.serviceAccount
+			if tc.permission != nil {
+				p.Spec.Workflows.Promise.Configure[0].Spec.RBAC.Permissions = []v1alpha1.Permission{*tc.permission}
+			}
+			_, err := BuildAccess(promiseWorkflow(p, v1alpha1.WorkflowActionConfigure), 0, opts)
+			switch {
+			case tc.refused == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.refused != "" && (err == nil || !strings.Contains(err.Error(), tc.refused)):
+				t.Errorf("error %v, want one that says %q", err, tc.refused)
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

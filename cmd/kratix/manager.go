@@ -54,6 +54,7 @@ func (o *managerOptions) bind(fs *flag.FlagSet) {
 	fs.Var(&o.concurrency, "max-concurrent-reconciles", "concurrent reconciles per controller (default, promise, resource, work, workplacement, destination, statestore), e.g. default=8,workplacement=64; merged with the defaults")
 	fs.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long running reconciles may take to finish on shutdown")
 	fs.StringVar(&o.pipeline.AdapterImage, "pipeline-adapter-image", pipeline.DefaultAdapterImage, "image of the engine's containers in pipeline Jobs (reader, work-writer, status-writer)")
+	fs.StringVar(&o.pipeline.EngineServiceAccount, "engine-service-account", "", "the manager's own ServiceAccount, namespace/name, which no pipeline may run as (the install sets it)")
 	fs.StringVar(&o.pipeline.PlatformNamespace, "platform-namespace", platformv1alpha1.DefaultPlatformNS, "namespace of Promise workflows and the Promises' Works")
 	o.intervals.bind(fs)
 	fs.Func(controllers.FlagStateStoreSecretNamespaces, "namespaces where state stores' Secrets may be, comma-separated; * allows any; default: the platform namespace", func(v string) error {

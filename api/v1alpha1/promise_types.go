@@ -110,9 +110,11 @@ type WorkflowTriggers struct {
 // WorkflowConfig applies to every workflow of a Promise.
 type WorkflowConfig struct {
 	// PipelineNamespace is where the Promise's resource workflows run their Jobs; by default the
-	// resource request's namespace.
+	// resource request's namespace. Not one of Kubernetes' own namespaces, whose ServiceAccounts
+	// the admission policy kratix-work-ownership leaves to RBAC.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('kube-')",message="pipelineNamespace must not be one of Kubernetes' own namespaces (kube-*)"
 	// +optional
 	PipelineNamespace string `json:"pipelineNamespace,omitempty"`
 }

@@ -199,6 +199,17 @@ spec:
 			want: []string{"spec.workflows.resource.configure[0].spec.containers", "Required value"},
 		},
 		{
+			name: "Promise whose resource workflows run in a namespace of Kubernetes' own",
+			manifest: `
+apiVersion: platform.kratix.io/v1alpha1
+kind: Promise
+metadata: {name: kube-system-pipelines}
+spec:
+  workflows:
+    config: {pipelineNamespace: kube-system}`,
+			want: []string{"spec.workflows.config.pipelineNamespace", "Kubernetes' own namespaces"},
+		},
+		{
 			name: "Promise pipeline with an empty container list",
 			manifest: promiseWithPipeline(`
           - apiVersion: platform.kratix.io/v1alpha1

@@ -99,7 +99,7 @@ type GitStateStoreSpec struct {
 	// no credential and is fine. The refusal (Forbidden) does not repeat the URL.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@') && !self.matches('^(?i)https?://[^/?#]*@') && !self.matches('^[^:/@]*:[^/]*@[^:/@]+:') && !self.matches('[?#]')",message="url must not hold credentials (user:password@, a user such as a token in an http(s) URL, or a query or fragment): put them in the Secret named by secretRef; an ssh user such as git@ is fine",reason=FieldValueForbidden
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*:[^/?#]*@') && !self.matches('^(?i)https?://[^/?#]*@') && !self.matches('^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*%3[Aa][^/?#]*@') && !self.matches('^[^:/@]*:(?:[^/@][^@]*)?@[^:/@]+:') && !self.matches('[?#]')",message="url must not hold credentials (user:password@, a user such as a token in an http(s) URL, or a query or fragment): put them in the Secret named by secretRef; an ssh user such as git@ is fine",reason=FieldValueForbidden
 	URL string `json:"url"`
 
 	// Branch that receives the commits; created by the first commit if the repository is empty.

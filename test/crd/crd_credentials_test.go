@@ -49,6 +49,8 @@ spec:
 		"endpoint with a user":            bucketStore(secret + "@s3.example.com"),
 		"endpoint with a scheme and keys": bucketStore("https://key:" + secret + "@s3.example.com"),
 		"https user with a port, IPv6":    gitStore("https://" + secret + "@[::1]:8443/state.git"),
+		"ssh password behind %3A":         gitStore("ssh://git%3A" + secret + "@git.example.com/state.git"),
+		"scp-like password with a slash":  gitStore("git:pa/" + secret + "@git.example.com:org/state.git"),
 		"token in the query":              gitStore("https://git.example.com/org/state.git?private_token=" + secret),
 		"token in the fragment":           gitStore("https://git.example.com/org/state.git#" + secret),
 	}

@@ -33,17 +33,20 @@ func (r *rig) take(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	s := &snapshot{placements: wps, onMain: map[string]bool{}, mainFiles: map[string]bool{}}
-	if _, err := r.git(ctx, "rev-parse", "--verify", "--quiet", "refs/heads/main"); err != nil {
+	// One commit for both reads, since the branch may move or go in between.
+	head, err := r.git(ctx, "rev-parse", "--verify", "--quiet", "refs/heads/main")
+	if err != nil {
 		return s, nil // no branch: nothing is on it
 	}
-	commits, err := r.git(ctx, "rev-list", "main")
+	head = strings.TrimSpace(head)
+	commits, err := r.git(ctx, "rev-list", head)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range strings.Fields(commits) {
 		s.onMain[c] = true
 	}
-	files, err := r.git(ctx, "ls-tree", "-r", "--name-only", "main")
+	files, err := r.git(ctx, "ls-tree", "-r", "--name-only", head)
 	if err != nil {
 		return nil, err
 	}

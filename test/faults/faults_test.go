@@ -144,8 +144,13 @@ func (s *scenario) converge(t *testing.T, faultEnded time.Time) {
 		if err != nil {
 			return err
 		}
-		for name, why := range liars {
-			return fmt.Errorf("%d placements lie, e.g. %s: %s", len(liars), name, why)
+		if len(liars) > 0 {
+			names := make([]string, 0, len(liars))
+			for name := range liars {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("%d placements lie, e.g. %s: %s", len(liars), names[0], liars[names[0]])
 		}
 		return nil
 	})

@@ -72,9 +72,9 @@ build: ## Build bin/kratix.
 	go build -o $(BIN)/kratix ./cmd/kratix
 
 .PHONY: test
-test: tools verify vet ## Run every test against a real kube-apiserver and etcd.
+test: tools verify vet ## Run every test against a real kube-apiserver and etcd, but the fault suite.
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "gofmt needed: $$gofmt_out"; exit 1; fi
-	go test $(RACE) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	go test $(RACE) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $$(go list ./... | grep -v '/test/faults$$')
 
 .PHONY: bench
 bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3 writers, local job runner.
@@ -100,6 +100,10 @@ run: tools build ## Start the local platform (API server, engine, Git state stor
 .PHONY: test-e2e
 test-e2e: tools ## Run the end-to-end test of `kratix local` alone.
 	go test -count=1 -v $(TEST_FLAGS) ./test/e2e/
+
+.PHONY: test-faults
+test-faults: tools ## Run the fault suite alone (slow; FAULTS_N placements, 200 by default).
+	go test -count=1 -v -timeout 60m $(TEST_FLAGS) ./test/faults/
 
 .PHONY: help
 help: ## List the targets.

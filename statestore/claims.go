@@ -1,6 +1,7 @@
 package statestore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +109,7 @@ func (idx claimIndex) conflicts(paths []string) []conflict {
 		}
 	}
 	slices.SortFunc(out, func(a, b conflict) int {
-		return cmpFirst(strings.Compare(a.mine, b.mine), strings.Compare(a.theirs.path, b.theirs.path),
+		return cmp.Or(strings.Compare(a.mine, b.mine), strings.Compare(a.theirs.path, b.theirs.path),
 			strings.Compare(a.theirs.placement.Namespace, b.theirs.placement.Namespace),
 			strings.Compare(a.theirs.placement.Name, b.theirs.placement.Name))
 	})
@@ -126,16 +127,6 @@ func (idx claimIndex) claimedByLive(p string) bool {
 	return false
 }
 
-// cmpFirst is the first of the comparisons that is not 0.
-func cmpFirst(cmps ...int) int {
-	for _, c := range cmps {
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
 // precedes reports whether placement a is first to a path that it and b claim: the one whose
 // state file lists its path (aHolds, bHolds), else the older, else the one whose namespace/name
 // sorts first. Both placements compute the same answer, so they never take turns.
@@ -146,7 +137,7 @@ func precedes(a *v1alpha1.WorkPlacement, aHolds bool, b *v1alpha1.WorkPlacement,
 	if ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time; !ta.Equal(tb) {
 		return ta.Before(tb)
 	}
-	return cmpFirst(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name)) < 0
+	return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name)) < 0
 }
 
 // checkClaims refuses, with ErrClaimed, a write of paths that overlap a path another placement

@@ -244,21 +244,36 @@ func (m *serverMessages) String() string {
 // head asks the remote for the branch's commit, zero when the branch does not exist: one
 // advertisement of the refs, read access only.
 func (r *remote) head(ctx context.Context) (plumbing.Hash, error) {
+	adv, err := r.advertisement(ctx, "read the head of", false)
+	if err != nil || adv == nil {
+		return plumbing.ZeroHash, err
+	}
+	return branchHead(adv, r.branch), nil
+}
+
+// advertisement opens a session, for receive-pack (push) or upload-pack (fetch), and returns the
+// refs the server advertises; nil for an empty repository. Nothing else is sent.
+func (r *remote) advertisement(ctx context.Context, op string, push bool) (*packp.AdvRefs, error) {
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
-		return plumbing.ZeroHash, r.classify("read the head of", err)
+		return nil, r.classify(op, err)
 	}
-	sess, err := cli.NewUploadPackSession(r.ep, r.auth)
+	var sess transport.Session
+	if push {
+		sess, err = cli.NewReceivePackSession(r.ep, r.auth)
+	} else {
+		sess, err = cli.NewUploadPackSession(r.ep, r.auth)
+	}
 	if err != nil {
-		return plumbing.ZeroHash, r.classify("read the head of", err)
+		return nil, r.classify(op, err)
 	}
 	defer sess.Close() // nothing was sent; a close error changes nothing
 	adv, err := sess.AdvertisedReferencesContext(ctx)
-	if errors.Is(err, errEmptyRepo) {
-		return plumbing.ZeroHash, nil
+	switch {
+	case errors.Is(err, errEmptyRepo):
+		return nil, nil
+	case err != nil:
+		return nil, r.classify(op, err)
 	}
-	if err != nil {
-		return plumbing.ZeroHash, r.classify("read the head of", err)
-	}
-	return branchHead(adv, r.branch), nil
+	return adv, nil
 }

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 
 	"kratix.dev/kratix/statestore"
 )
@@ -381,19 +380,8 @@ func (w *Writer) reset() { w.snap, w.tree, w.dropTreeAfter = nil, nil, false }
 // checkPush opens a receive-pack session: servers advertise refs for it only to credentials that
 // may push.
 func (r *remote) checkPush(ctx context.Context) error {
-	cli, err := client.NewClient(r.ep)
-	if err != nil {
-		return r.classify("check push access to", err)
-	}
-	sess, err := cli.NewReceivePackSession(r.ep, r.auth)
-	if err != nil {
-		return r.classify("check push access to", err)
-	}
-	defer sess.Close() // nothing was sent; a close error changes nothing
-	if _, err := sess.AdvertisedReferencesContext(ctx); err != nil && !errors.Is(err, errEmptyRepo) {
-		return r.classify("check push access to", err)
-	}
-	return nil
+	_, err := r.advertisement(ctx, "check push access to", true)
+	return err
 }
 
 // backoff is the wait before replay attempt n: 10ms, 20ms, 40ms, ... with jitter, so that two

@@ -93,7 +93,8 @@ func overlappingDestinations(ctx context.Context, c client.Reader, dest *v1alpha
 // can change maps to (through requestsOf): the Destination itself and those of its store whose
 // paths overlap its old or its new path.
 func overlapAwareHandler(c client.Reader, log logr.Logger, requestsOf func(context.Context, string) []reconcile.Request) handler.EventHandler {
-	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+	return oldAndNewHandler(func(ctx context.Context, objs []client.Object) []reconcile.Request {
+		var reqs []reconcile.Request
 		seen := map[string]bool{}
 		for _, obj := range objs {
 			dest, ok := obj.(*v1alpha1.Destination)
@@ -108,11 +109,21 @@ func overlapAwareHandler(c client.Reader, log logr.Logger, requestsOf func(conte
 			for _, name := range names {
 				if !seen[name] {
 					seen[name] = true
-					for _, req := range requestsOf(ctx, name) {
-						q.Add(req)
-					}
+					reqs = append(reqs, requestsOf(ctx, name)...)
 				}
 			}
+		}
+		return reqs
+	})
+}
+
+// oldAndNewHandler maps every event of an object to requests through requestsOf, which gets
+// the object, and for an update both its old and new versions: a watch whose mapping depends on
+// what changed (a path, a file list) must release what the old version held as well.
+func oldAndNewHandler(requestsOf func(ctx context.Context, objs []client.Object) []reconcile.Request) handler.EventHandler {
+	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+		for _, req := range requestsOf(ctx, objs) {
+			q.Add(req)
 		}
 	}
 	return handler.Funcs{

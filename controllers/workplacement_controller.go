@@ -313,7 +313,7 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 		Watches(&v1alpha1.Destination{}, overlapAwareHandler(c, log, func(ctx context.Context, dest string) []reconcile.Request {
 			return placementsOn(ctx, c, log, dest)
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&v1alpha1.WorkPlacement{}, claimantsOf(c, log)).
+		Watches(&v1alpha1.WorkPlacement{}, claimantsOf(c, log), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		WithLogConstructor(func(req *reconcile.Request) logr.Logger {
 			log := mgr.GetLogger().WithValues("controller", "workplacement")
@@ -369,9 +369,10 @@ func placementsOn(ctx context.Context, c client.Reader, log logr.Logger, destina
 
 // claimantsOf maps a WorkPlacement's spec change or deletion to the other placements on its
 // Destination, in filepath mode none, whose files overlap its files before or after: one that
-// was refused a path it claims (ReasonFileClaimed) may write it now.
+// was refused a path it claims (ReasonFileClaimed) may write it now. The watch passes only
+// spec changes, creations and deletions (predicate.GenerationChangedPredicate).
 func claimantsOf(c client.Reader, log logr.Logger) handler.EventHandler {
-	enqueue := func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request], objs ...client.Object) {
+	return oldAndNewHandler(func(ctx context.Context, objs []client.Object) []reconcile.Request {
 		changed := make([]*v1alpha1.WorkPlacement, 0, len(objs))
 		for _, obj := range objs {
 			if wp, ok := obj.(*v1alpha1.WorkPlacement); ok {
@@ -379,22 +380,10 @@ func claimantsOf(c client.Reader, log logr.Logger) handler.EventHandler {
 			}
 		}
 		if len(changed) == 0 {
-			return
+			return nil
 		}
-		for _, req := range overlappingPlacements(ctx, c, log, changed) {
-			q.Add(req)
-		}
-	}
-	return handler.Funcs{
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
-				enqueue(ctx, q, e.ObjectOld, e.ObjectNew)
-			}
-		},
-		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			enqueue(ctx, q, e.Object)
-		},
-	}
+		return overlappingPlacements(ctx, c, log, changed)
+	})
 }
 
 // overlappingPlacements lists the placements whose files in filepath mode none overlap those of

@@ -85,7 +85,8 @@ func (l *local) subtest(name, skip string, f func()) bool {
 }
 
 // checkStarted checks what a start must have done: one ready line after the instructions, etcd on
-// HTTPS only, and a ready store and Destination.
+// HTTPS only, the admission policy that guards Works with its binding, and a ready store and
+// Destination.
 func (l *local) checkStarted() {
 	t := l.t
 	t.Helper()
@@ -99,6 +100,11 @@ func (l *local) checkStarted() {
 		}
 	}
 	l.checkEtcdRefusesPlainHTTP()
+	for _, kind := range []string{"validatingadmissionpolicy", "validatingadmissionpolicybinding"} {
+		if got := l.kubectl("get", kind, "kratix-work-ownership", "-o", "jsonpath={.metadata.name}"); got != "kratix-work-ownership" {
+			t.Errorf("%s kratix-work-ownership: got %q", kind, got)
+		}
+	}
 	if got := l.kubectl("get", "gitstatestore", localplatform.StoreName, "-o", "jsonpath={.status.status}"); got != "Ready" {
 		t.Errorf("GitStateStore %s status = %q", localplatform.StoreName, got)
 	}

@@ -33,10 +33,12 @@ func overlappingDestination(ctx context.Context, c client.Reader, dest *v1alpha1
 	return overlapWinner(dest, others), nil
 }
 
-// destinationsOnStore lists the Destinations of a state store through the field index.
+// destinationsOnStore lists the Destinations of a state store through the field index. It runs
+// on every placement's write: the list holds the cache's own objects, not copies, and callers
+// only read them.
 func destinationsOnStore(ctx context.Context, c client.Reader, ref v1alpha1.StateStoreReference) ([]v1alpha1.Destination, error) {
 	var dests v1alpha1.DestinationList
-	if err := c.List(ctx, &dests, client.MatchingFields{indexStateStoreRef: stateStoreRefValue(ref.Kind, ref.Name)}); err != nil {
+	if err := c.List(ctx, &dests, client.MatchingFields{indexStateStoreRef: stateStoreRefValue(ref.Kind, ref.Name)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list the Destinations of %s %s: %w", ref.Kind, ref.Name, err)
 	}
 	return dests.Items, nil

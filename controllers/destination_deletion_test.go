@@ -20,9 +20,10 @@ func TestDestinationDeletionWithCleanupAll(t *testing.T) {
 	gone := destination(v1alpha1.KindGitStateStore, store.Name, "gone")
 	gone.Spec.Cleanup = v1alpha1.DestinationCleanupAll
 	create(t, gone)
+	// One after the other, so that no commit holds both Destinations' canary files.
+	waitForCondition(t, gone, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	kept := destination(v1alpha1.KindGitStateStore, store.Name, "kept")
 	create(t, kept)
-	waitForCondition(t, gone, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	waitForCondition(t, kept, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 
 	deleteAndWait(t, gone)

@@ -9,6 +9,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+
+	"kratix.dev/kratix/statestore"
 )
 
 // tree is an editable view of a commit's tree over an object store. Directories are loaded from
@@ -70,19 +72,23 @@ func (t *tree) load(d *dir) error {
 
 // walk returns the directory at the segments, loaded, creating missing directories (new ones are
 // dirty) when create is set; a caller that changes the directory marks the way to it dirty with
-// markDirty. It returns nil, nil when the directory does not exist and create is false.
+// markDirty. It returns nil, nil when the directory does not exist and create is false. A file
+// where a directory is to be created is an error matching statestore.ErrInvalidPath: replacing
+// it would remove a file that the change does not name, perhaps another placement's.
 func (t *tree) walk(segs []string, create bool) (*dir, error) {
 	d := t.root
-	for _, name := range segs {
+	for i, name := range segs {
 		if err := t.load(d); err != nil {
 			return nil, err
 		}
 		e, ok := d.entries[name]
-		if !ok || e.mode != filemode.Dir {
+		switch {
+		case ok && e.mode != filemode.Dir && create:
+			return nil, inTheWay(strings.Join(segs[:i+1], "/"), "a file")
+		case !ok || e.mode != filemode.Dir:
 			if !create {
 				return nil, nil
 			}
-			// A file in the way of a directory is replaced by it, as a checkout would.
 			e = &entry{mode: filemode.Dir, sub: &dir{loaded: true, entries: map[string]*entry{}, dirty: true}}
 			d.entries[name] = e
 		}
@@ -118,17 +124,19 @@ func (t *tree) writeFile(p string, content []byte) (bool, error) {
 		return false, err
 	}
 	if d != nil {
-		if e, ok := d.entries[name]; ok && e.mode == filemode.Regular && e.hash == hash {
+		if e, ok := d.entries[name]; ok && e.mode == filemode.Dir {
+			return false, inTheWay(p, "a directory")
+		} else if ok && e.mode == filemode.Regular && e.hash == hash {
 			return false, nil
 		}
-	}
-	if err := t.storeBlob(hash, content); err != nil {
-		return false, err
 	}
 	if d == nil {
 		if d, err = t.walk(segs[:len(segs)-1], true); err != nil {
 			return false, err
 		}
+	}
+	if err := t.storeBlob(hash, content); err != nil {
+		return false, err
 	}
 	d.entries[name] = &entry{mode: filemode.Regular, hash: hash}
 	t.markDirty(segs[:len(segs)-1])
@@ -212,17 +220,19 @@ func (t *tree) replaceDir(p string, files map[string][]byte) (bool, error) {
 		return false, err
 	}
 	if parent != nil {
-		if e, ok := parent.entries[segs[len(segs)-1]]; ok && e.mode == filemode.Dir && !dirDirty(e) && e.hash == newHash {
+		if e, ok := parent.entries[segs[len(segs)-1]]; ok && e.mode != filemode.Dir {
+			return false, inTheWay(p, "a file")
+		} else if ok && !dirDirty(e) && e.hash == newHash {
 			return false, nil
-		}
-	}
-	for h, content := range blobs {
-		if err := t.storeBlob(h, content); err != nil {
-			return false, err
 		}
 	}
 	if parent == nil {
 		if parent, err = t.walk(segs[:len(segs)-1], true); err != nil {
+			return false, err
+		}
+	}
+	for h, content := range blobs {
+		if err := t.storeBlob(h, content); err != nil {
 			return false, err
 		}
 	}
@@ -232,6 +242,13 @@ func (t *tree) replaceDir(p string, files map[string][]byte) (bool, error) {
 }
 
 func dirDirty(e *entry) bool { return e.sub != nil && e.sub.dirty }
+
+// inTheWay is the error of a change that would replace what (a file, a directory) at p, which it
+// does not name for removal.
+func inTheWay(p, what string) error {
+	return statestore.NewError(statestore.ErrInvalidPath, fmt.Sprintf("path %q", p),
+		fmt.Errorf("%s of that name is in the store; the change would replace it and what it holds, which it does not own", what))
+}
 
 // readFile returns the content of the file at p, or found false.
 func (t *tree) readFile(p string) ([]byte, bool, error) {

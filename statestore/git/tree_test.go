@@ -1,6 +1,7 @@
 package git
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"kratix.dev/kratix/statestore"
 )
 
 // filesOf reads every file of the tree with go-git's own tree walker, independently of the
@@ -57,6 +60,8 @@ func TestTreeEdits(t *testing.T) {
 		content string
 		files   map[string]string // for replace, relative to path
 		changed bool
+		// refused: the step fails with statestore.ErrInvalidPath and changes nothing.
+		refused bool
 	}
 	base := map[string]string{
 		"dev/dependencies/kratix-canary-namespace.yaml":          "ns",
@@ -89,9 +94,14 @@ func TestTreeEdits(t *testing.T) {
 		{"remove what is not there", []step{{op: "remove", path: "nowhere/x", changed: false}}, base},
 		{"write then revert within one tree",
 			[]step{{op: "write", path: "README", content: "changed", changed: true}, {op: "write", path: "README", content: "top", changed: true}}, base},
-		{"a file where a directory must go is replaced",
-			[]step{{op: "write", path: "README/inner.yaml", content: "i", changed: true}},
-			with(base, map[string]string{"README": "", "README/inner.yaml": "i"})},
+		{"a file where a directory must go is left alone",
+			[]step{{op: "write", path: "README/inner.yaml", content: "i", refused: true}}, base},
+		{"a directory where a file must go is left alone",
+			[]step{{op: "write", path: "dev/dependencies", content: "f", refused: true}}, base},
+		{"a file where a replaced directory must go is left alone",
+			[]step{{op: "replace", path: "README", files: map[string]string{"a.yaml": "a"}, refused: true}}, base},
+		{"a file where a replaced directory's parent must go is left alone",
+			[]step{{op: "replace", path: "README/x", files: map[string]string{"a.yaml": "a"}, refused: true}}, base},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,7 +133,12 @@ func TestTreeEdits(t *testing.T) {
 					}
 					changed, err = tr.replaceDir(s.path, files)
 				}
-				if err != nil {
+				switch {
+				case s.refused && !errors.Is(err, statestore.ErrInvalidPath):
+					t.Fatalf("step %d (%s %s): error %v, want one that matches ErrInvalidPath", i, s.op, s.path, err)
+				case s.refused:
+					continue
+				case err != nil:
 					t.Fatalf("step %d: %v", i, err)
 				}
 				if changed != s.changed {

@@ -419,6 +419,42 @@ func count(m *sync.Map) int {
 	return n
 }
 
+// TestFileAndDirectoryNeverReplaceEachOther: a change that would write a file where the store
+// has a directory, or a directory where it has a file, fails with ErrInvalidPath and touches
+// nothing; the change committed with it goes through.
+func TestFileAndDirectoryNeverReplaceEachOther(t *testing.T) {
+	f := newRepoFixture(t, Options{})
+	ctx := testContext(t)
+	seed := statestore.Change{Files: []statestore.File{
+		{Path: "dev/foo/bar.yaml", Content: []byte("theirs")},
+		{Path: "dev/file", Content: []byte("a file")},
+	}}
+	if _, err := f.writer.Apply(ctx, seed); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []statestore.Change{
+		{Files: []statestore.File{{Path: "dev/foo", Content: []byte("mine")}}},
+		{Files: []statestore.File{{Path: "dev/file/inner.yaml", Content: []byte("mine")}}},
+		{Dir: "dev/file", Files: []statestore.File{{Path: "dev/file/a.yaml", Content: []byte("mine")}}},
+	} {
+		var wg sync.WaitGroup
+		var sibling error
+		wg.Go(func() { _, sibling = f.writer.Apply(ctx, change("dev/ok", "ok.yaml", c.Files[0].Path)) })
+		_, err := f.writer.Apply(ctx, c)
+		wg.Wait()
+		if !errors.Is(err, statestore.ErrInvalidPath) {
+			t.Errorf("Apply(%+v) = %v, want ErrInvalidPath", c, err)
+		}
+		if sibling != nil {
+			t.Errorf("the change beside %+v failed: %v", c, sibling)
+		}
+		got := f.files(t)
+		if got["dev/foo/bar.yaml"] != "theirs" || got["dev/file"] != "a file" || got["dev/ok/ok.yaml"] != c.Files[0].Path {
+			t.Errorf("after Apply(%+v) the store holds %v", c, got)
+		}
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	f := newRepoFixture(t, Options{})
 	ctx := testContext(t)

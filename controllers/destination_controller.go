@@ -307,8 +307,8 @@ func (r *DestinationReconciler) setupWithManager(mgr ctrl.Manager, concurrency i
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}))
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		cancel := r.Writers.Subscribe(func(key writers.Key) {
-			for _, req := range destinationsOf(ctx, mgr.GetClient(), log, key) {
+		cancel := r.Writers.Subscribe(func(n writers.Notice) {
+			for _, req := range destinationsOf(ctx, mgr.GetClient(), log, n.Key) {
 				q.Add(req)
 			}
 		})

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -60,6 +64,95 @@ func TestFilesDeletedOnTheRemoteAreWrittenAgain(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestDeletedBranchComesBackWholeAndPlacementsSayRestoring: the branch is deleted. Every placement
+// of the store says Restoring (not Ready: its version is gone) until its files are back, and the
+// branch comes back in one commit that holds every placement's files and the canary, although the
+// manager runs only two WorkPlacement reconciles at a time. The store's Events say what happened.
+func TestDeletedBranchComesBackWholeAndPlacementsSayRestoring(t *testing.T) {
+	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, GitHeadCheckInterval: 200 * time.Millisecond})
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
+	f := newGitFixture(t)
+	store := f.readyGitStore(t)
+	selector := map[string]string{"drift": uniqueName("site")}
+	readyDestinationOn(t, store, uniqueName("dest"), selector)
+	const n = 8
+	wps := make([]*v1alpha1.WorkPlacement, n)
+	for i := range wps {
+		// Resource Works, each with its own directory.
+		work := newWork(t, ns, uniqueName("req"), rootGroup(t, selector, namespaceManifest(fmt.Sprintf("restore-%d", i))))
+		work.Spec.PipelineName = "configure"
+		createWork(t, work)
+		wps[i] = onlyPlacement(t, work)
+	}
+	for _, wp := range wps {
+		waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	}
+	before := f.files(t)
+
+	// The restore's push waits on the server, so that the restore can be seen under way.
+	f.slowPushes(t, 2*time.Second)
+	if _, err := f.git(t, "update-ref", "-d", "refs/heads/main"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every placement says Restoring", func() error {
+		for _, wp := range wps {
+			got := &v1alpha1.WorkPlacement{}
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(wp), got); err != nil {
+				return err
+			}
+			ready := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+			if ready == nil || ready.Reason != v1alpha1.ReasonRestoring || ready.Status != metav1.ConditionFalse {
+				return fmt.Errorf("%s: Ready %+v", wp.Name, ready)
+			}
+		}
+		return nil
+	})
+	waitFor(t, "every placement is Ready at a version on main that holds its files", func() error {
+		for _, wp := range wps {
+			got := &v1alpha1.WorkPlacement{}
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(wp), got); err != nil {
+				return err
+			}
+			ready := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+			if ready == nil || ready.Status != metav1.ConditionTrue {
+				return fmt.Errorf("%s: Ready %+v", wp.Name, ready)
+			}
+			if _, err := f.git(t, "merge-base", "--is-ancestor", got.Status.VersionID, "main"); err != nil {
+				return fmt.Errorf("%s: version %s is not on main", wp.Name, got.Status.VersionID)
+			}
+			if _, err := f.git(t, "cat-file", "-e", got.Status.VersionID+":"+got.Status.Path); err != nil {
+				return fmt.Errorf("%s: version %s does not hold %s", wp.Name, got.Status.VersionID, got.Status.Path)
+			}
+		}
+		return nil
+	})
+	if got := f.files(t); !slices.Equal(got, before) {
+		t.Errorf("files after the restore %v, want %v", got, before)
+	}
+	if c := f.commits(t); c != 1 {
+		log, _ := f.git(t, "log", "--format=%s", "main")
+		t.Errorf("the branch came back in %d commits, want 1:\n%s", c, log)
+	}
+	if msg, _ := f.git(t, "log", "-1", "--format=%B", "main"); !strings.Contains(msg, "Kratix-Action: restore") {
+		t.Errorf("the commit that brings the branch back does not say it restores:\n%s", msg)
+	}
+	waitForEvent(t, v1alpha1.KindGitStateStore, store.Name, corev1.EventTypeWarning, v1alpha1.ReasonStoreDrifted)
+	waitForEvent(t, v1alpha1.KindGitStateStore, store.Name, corev1.EventTypeNormal, v1alpha1.ReasonRestored)
+}
+
+// slowPushes has the server hold every push for d before it accepts it (a pre-receive hook),
+// until the test ends.
+func (f *gitFixture) slowPushes(t *testing.T, d time.Duration) {
+	t.Helper()
+	hook := filepath.Join(f.server.Root(), f.repo, "hooks", "pre-receive")
+	script := fmt.Sprintf("#!/bin/sh\ncat >/dev/null\nsleep %.1f\n", d.Seconds())
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(hook) })
 }
 
 // removeByHand removes files from main in a clone of the repository and pushes, as a person

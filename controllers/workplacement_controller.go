@@ -300,7 +300,8 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 // setupWithManager registers the controller "workplacement": WorkPlacements (spec, label and
 // deletion changes), the placements whose paths a placement's change or deletion frees
 // (claimantsOf), their Destinations through the field index, and the writer registry's
-// readiness changes, mapped to the placements of the store's Destinations.
+// readiness changes, mapped to the placements of the store's Destinations. A store's drift has
+// the placementRestorer write all its placements again at once.
 func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.ResyncInterval <= 0 {
 		r.ResyncInterval = DefaultWorkPlacementResyncInterval
@@ -323,8 +324,13 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 			return log
 		})
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		cancel := r.Writers.Subscribe(func(key writers.Key) {
-			for _, d := range destinationsOf(ctx, c, log, key) {
+		restorer := &placementRestorer{r: r, c: c, log: log, q: q, running: map[writers.Key]bool{}, again: map[writers.Key]string{}}
+		cancel := r.Writers.Subscribe(func(n writers.Notice) {
+			if n.Drift != "" {
+				restorer.drifted(ctx, n)
+				return
+			}
+			for _, d := range destinationsOf(ctx, c, log, n.Key) {
 				for _, req := range placementsOn(ctx, c, log, d.Name) {
 					q.Add(req)
 				}

@@ -30,9 +30,9 @@ type Writer interface {
 // The handler then has whoever owns the content apply it again: a Writer only knows the changes
 // it was given, not what the store should hold.
 type DriftReporter interface {
-	// OnDrift sets the function called on each drift; it must be quick and must not call the
-	// writer.
-	OnDrift(handler func())
+	// OnDrift sets the function called on each drift, with what the writer saw (e.g. "the
+	// branch was deleted"); it must be quick and must not call the writer.
+	OnDrift(handler func(why string))
 }
 
 // Action is what a change does, as it appears in commit messages.

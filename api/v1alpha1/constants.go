@@ -143,6 +143,10 @@ const (
 	// to a path that this one writes; this one writes nothing until the other goes or stops
 	// writing the path.
 	ReasonFileClaimed = "FileClaimed"
+	// ReasonRestoring: the placement's state store was changed by someone else's hand (files
+	// removed, the branch deleted or rewritten); the placement's files are being written again,
+	// and its last version may no longer be in the store.
+	ReasonRestoring = "Restoring"
 
 	// Destination.
 	ReasonTestDocumentsWritten  = "TestDocumentsWritten"
@@ -163,6 +167,15 @@ const (
 	// ReasonCredentialsOverHTTP: a GitStateStore with an http:// URL would send its Secret's
 	// username and password in clear text, and does not set insecure to accept that.
 	ReasonCredentialsOverHTTP = "CredentialsOverPlainHTTP"
+	// ReasonStoreDrifted (an Event of a state store): its writer found it changed by someone
+	// else's hand, and the engine writes the files of its placements again.
+	ReasonStoreDrifted = "StoreDrifted"
+	// ReasonRestored (an Event of a state store): the files of its placements were written
+	// again after a drift.
+	ReasonRestored = "Restored"
+	// ReasonRestoreFailed (an Event of a state store): some placements' files could not be
+	// written again after a drift; those placements say why and retry.
+	ReasonRestoreFailed = "RestoreFailed"
 )
 
 // Status values of a Promise's status.status.

@@ -37,7 +37,7 @@ type Registry struct {
 
 	mu      sync.Mutex
 	entries map[Key]*entry
-	subs    map[int]func(Key)
+	subs    map[int]func(Notice)
 	nextSub int
 	closed  bool
 	// closing tracks writers being closed in the background after they were replaced.
@@ -55,7 +55,7 @@ func NewRegistry(factory Factory, log logr.Logger) *Registry {
 	if log.GetSink() == nil {
 		log = logr.Discard()
 	}
-	return &Registry{factory: factory, log: log, entries: map[Key]*entry{}, subs: map[int]func(Key){}}
+	return &Registry{factory: factory, log: log, entries: map[Key]*entry{}, subs: map[int]func(Notice){}}
 }
 
 // Get returns the validated writer of a store, or a *NotReadyError when the store has none: it
@@ -107,7 +107,7 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 		return nil, true, fmt.Errorf("build a writer for %s: %w", key, err)
 	}
 	if d, ok := w.(statestore.DriftReporter); ok {
-		d.OnDrift(func() { r.drifted(key) })
+		d.OnDrift(func(why string) { r.drifted(key, why) })
 	}
 	w = instrument(key, w)
 	r.dropLocked(key)
@@ -118,13 +118,13 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 // drifted tells the subscribers that the store's content may differ from what the engine
 // wrote (someone else changed it): the Destinations and placements on it write their files
 // again.
-func (r *Registry) drifted(key Key) {
+func (r *Registry) drifted(key Key, why string) {
 	r.mu.Lock()
 	subs := r.subscribersLocked()
 	closed := r.closed
 	r.mu.Unlock()
 	if !closed {
-		notify(subs, key)
+		notify(subs, Notice{Key: key, Drift: why})
 	}
 }
 
@@ -141,7 +141,7 @@ func (r *Registry) SetReady(key Key, w statestore.Writer, ready bool) {
 	subs := r.subscribersLocked()
 	r.mu.Unlock()
 	if changed {
-		notify(subs, key)
+		notify(subs, Notice{Key: key})
 	}
 }
 
@@ -156,14 +156,23 @@ func (r *Registry) Remove(key Key) {
 	r.mu.Unlock()
 	metrics.ForgetStore(key.Kind, key.Name)
 	if wasReady {
-		notify(subs, key)
+		notify(subs, Notice{Key: key})
 	}
 }
 
+// Notice is what a subscriber hears of a store.
+type Notice struct {
+	Key Key
+	// Drift, when set, says that the store's writer found the store changed by someone else's
+	// hand (statestore.DriftReporter), and what it saw; empty when the writer's readiness
+	// changed.
+	Drift string
+}
+
 // Subscribe calls fn, outside the registry's lock, whenever a store's writer becomes ready or
-// stops being ready, and when a writer reports that someone else changed its store
-// (statestore.DriftReporter). fn must not block. The returned function ends the subscription.
-func (r *Registry) Subscribe(fn func(Key)) (cancel func()) {
+// stops being ready, and when a writer reports that someone else changed its store. fn must not
+// block. The returned function ends the subscription.
+func (r *Registry) Subscribe(fn func(Notice)) (cancel func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := r.nextSub
@@ -217,16 +226,16 @@ func (r *Registry) dropLocked(key Key) {
 	})
 }
 
-func (r *Registry) subscribersLocked() []func(Key) {
-	subs := make([]func(Key), 0, len(r.subs))
+func (r *Registry) subscribersLocked() []func(Notice) {
+	subs := make([]func(Notice), 0, len(r.subs))
 	for _, fn := range r.subs {
 		subs = append(subs, fn)
 	}
 	return subs
 }
 
-func notify(subs []func(Key), key Key) {
+func notify(subs []func(Notice), n Notice) {
 	for _, fn := range subs {
-		fn(key)
+		fn(n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,10 +162,10 @@ func TestRegistryNotifiesReadinessChanges(t *testing.T) {
 	f := newFixture(t)
 	var mu sync.Mutex
 	var heard []Key
-	cancel := f.registry.Subscribe(func(k Key) {
+	cancel := f.registry.Subscribe(func(n Notice) {
 		mu.Lock()
 		defer mu.Unlock()
-		heard = append(heard, k)
+		heard = append(heard, n.Key)
 	})
 	count := func() int {
 		mu.Lock()
@@ -216,5 +217,35 @@ func TestRegistryBuildFailureDropsTheOldWriter(t *testing.T) {
 	}
 	if _, err := f.registry.Get(v1alpha1.KindGitStateStore, "default"); !errors.Is(err, ErrNotReady) {
 		t.Errorf("the writer for the old spec is still handed out: %v", err)
+	}
+}
+
+// TestRegistryPassesOnDrift: a writer that finds its branch deleted by someone else tells the
+// registry, whose subscribers hear which store drifted and what the writer saw.
+func TestRegistryPassesOnDrift(t *testing.T) {
+	f := newFixture(t)
+	f.factory.GitHeadCheckInterval = 50 * time.Millisecond
+	heard := make(chan Notice, 16)
+	cancel := f.registry.Subscribe(func(n Notice) { heard <- n })
+	defer cancel()
+	w := f.ensureReady(t)
+	if n := <-heard; n.Drift != "" {
+		t.Fatalf("becoming ready was heard as a drift: %+v", n)
+	}
+	change := statestore.Change{Files: []statestore.File{{Path: "dev/a.yaml", Content: []byte("a: 1")}}}
+	if _, err := w.Apply(t.Context(), change); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.server.Git(t.Context(), "state.git", "update-ref", "-d", "refs/heads/main"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-heard:
+		want := Notice{Key: Key{Kind: v1alpha1.KindGitStateStore, Name: "default"}, Drift: "the branch was deleted"}
+		if n != want {
+			t.Errorf("heard %+v, want %+v", n, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no drift was heard")
 	}
 }

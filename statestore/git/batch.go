@@ -91,7 +91,7 @@ func (w *Writer) commit(batch []*request) {
 	defer func() {
 		if stale {
 			w.restoring = true
-			w.reportDrift()
+			w.reportDrift("someone else pushed to the branch")
 		}
 	}()
 	for attempt := 1; len(batch) > 0; attempt++ {

@@ -49,27 +49,27 @@ type Writer struct {
 	restoring, labelRestore bool
 
 	// onDrift is the DriftReporter handler; nil when none is set.
-	onDrift atomic.Pointer[func()]
+	onDrift atomic.Pointer[func(string)]
 }
 
 var _ statestore.DriftReporter = (*Writer)(nil)
 
 // OnDrift implements statestore.DriftReporter.
-func (w *Writer) OnDrift(handler func()) { w.onDrift.Store(&handler) }
+func (w *Writer) OnDrift(handler func(why string)) { w.onDrift.Store(&handler) }
 
 // drifted drops the snapshot, whose content the remote no longer holds, and tells the handler.
 func (w *Writer) drifted(why string) {
 	w.opts.Logger.Info("the branch was changed by someone else's hand; dropping the clone so that the engine writes its files again", "url", w.remote.url, "branch", w.opts.Branch, "why", why)
 	w.reset()
 	w.restoring = true
-	w.reportDrift()
+	w.reportDrift(why)
 }
 
 // reportDrift tells the handler, if any, that the store's content may differ from what the
 // engine wrote.
-func (w *Writer) reportDrift() {
+func (w *Writer) reportDrift(why string) {
 	if h := w.onDrift.Load(); h != nil {
-		(*h)()
+		(*h)(why)
 	}
 }
 

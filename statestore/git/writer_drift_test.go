@@ -15,8 +15,8 @@ import (
 // "unchanged" from a clone the branch no longer matches.
 func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond})
-	drifts := make(chan struct{}, 16)
-	f.writer.OnDrift(func() { drifts <- struct{}{} })
+	drifts := make(chan string, 16)
+	f.writer.OnDrift(func(why string) { drifts <- why })
 	ctx := testContext(t)
 	c := change("dev/app", "cm.yaml", "kind: ConfigMap")
 	if _, err := f.writer.Apply(ctx, c); err != nil {
@@ -48,8 +48,8 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 // gathered into the one commit that creates the branch again, which says it restores them.
 func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond, RestoreQuiet: 300 * time.Millisecond})
-	drifts := make(chan struct{}, 16)
-	f.writer.OnDrift(func() { drifts <- struct{}{} })
+	drifts := make(chan string, 16)
+	f.writer.OnDrift(func(why string) { drifts <- why })
 	ctx := testContext(t)
 	changes := []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"), change("dev/c", "c.yaml", "c")}
 	for _, c := range changes {
@@ -58,7 +58,9 @@ func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 		}
 	}
 	f.git(t, "update-ref", "-d", "refs/heads/main")
-	waitForDrift(t, drifts)
+	if why := waitForDrift(t, drifts); why != "the branch was deleted" {
+		t.Errorf("the drift was reported as %q, want that the branch was deleted", why)
+	}
 
 	var wg sync.WaitGroup
 	for _, c := range changes {
@@ -82,12 +84,14 @@ func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 	}
 }
 
-// waitForDrift waits for the writer's drift handler to be called.
-func waitForDrift(t *testing.T, drifts <-chan struct{}) {
+// waitForDrift waits for the writer's drift handler to be called and returns what it was told.
+func waitForDrift(t *testing.T, drifts <-chan string) string {
 	t.Helper()
 	select {
-	case <-drifts:
+	case why := <-drifts:
+		return why
 	case <-time.After(10 * time.Second):
 		t.Fatal("the writer did not notice that the branch changed")
+		return ""
 	}
 }

@@ -1,0 +1,194 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/controllers/writers"
+	"kratix.dev/kratix/internal/conditions"
+)
+
+// placementRestorer writes every placement of a state store again when the store's writer
+// reports that someone else changed the store (writers.Notice.Drift): files removed by hand, the
+// branch deleted or rewritten.
+//
+// It does not go through the controller's work queue, whose few workers would hand the writer a
+// few placements at a time: the writer gathers the writes that arrive after a drift into one
+// restore commit, and a deleted branch must come back holding every placement, not the first
+// few (Flux would prune the others meanwhile). So it first marks every Ready placement of the
+// store not Ready (ReasonRestoring: the version it names may be gone), then runs the
+// placements' reconciles all at once, and hands the queue those that must run again.
+type placementRestorer struct {
+	r   *WorkPlacementReconciler
+	c   client.Client
+	log logr.Logger
+	q   workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+	mu sync.Mutex
+	// running are the stores being restored; again, those that drifted again meanwhile.
+	running map[writers.Key]bool
+	again   map[writers.Key]string
+}
+
+// drifted starts the restore of the store, or, when one runs, has it run once more afterwards.
+// It returns at once.
+func (p *placementRestorer) drifted(ctx context.Context, n writers.Notice) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running[n.Key] {
+		p.again[n.Key] = n.Drift
+		return
+	}
+	p.running[n.Key] = true
+	go func() {
+		why := n.Drift
+		for {
+			p.restore(ctx, n.Key, why)
+			p.mu.Lock()
+			next, ok := p.again[n.Key]
+			delete(p.again, n.Key)
+			if !ok || ctx.Err() != nil {
+				delete(p.running, n.Key)
+				p.mu.Unlock()
+				return
+			}
+			p.mu.Unlock()
+			why = next
+		}
+	}()
+}
+
+// restore marks the store's Ready placements Restoring, then reconciles all its placements at
+// once, and reports on the store.
+func (p *placementRestorer) restore(ctx context.Context, key writers.Key, why string) {
+	log := p.log.WithValues("stateStore", key.String())
+	var reqs []reconcile.Request
+	for _, d := range destinationsOf(ctx, p.c, log, key) {
+		reqs = append(reqs, placementsOn(ctx, p.c, log, d.Name)...)
+	}
+	log.Info("the state store was changed by someone else's hand; writing its placements' files again", "why", why, "placements", len(reqs))
+	store := p.storeObject(ctx, key)
+	if store != nil {
+		p.r.Recorder.Eventf(store, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreDrifted, "Restore",
+			"%s: writing the files of %d WorkPlacements again", why, len(reqs))
+	}
+	if len(reqs) == 0 {
+		return
+	}
+
+	// Every Ready placement says Restoring before any is written again, so that none still
+	// says Ready while its version is gone.
+	forEach(reqs, markWorkers, func(req reconcile.Request) {
+		if err := p.markRestoring(ctx, req, key, why); err != nil {
+			log.Error(err, "mark a WorkPlacement as restoring", "workplacement", req.String())
+		}
+	})
+
+	var failed atomic.Int32
+	forEach(reqs, len(reqs), func(req reconcile.Request) {
+		if !p.reconcile(ctx, req) {
+			failed.Add(1)
+		}
+	})
+	switch {
+	case store == nil:
+	case failed.Load() == 0:
+		p.r.Recorder.Eventf(store, nil, corev1.EventTypeNormal, v1alpha1.ReasonRestored, "Restore",
+			"the files of %d WorkPlacements were written again", len(reqs))
+	default:
+		p.r.Recorder.Eventf(store, nil, corev1.EventTypeWarning, v1alpha1.ReasonRestoreFailed, "Restore",
+			"the files of %d of %d WorkPlacements could not be written again yet; their conditions say why, and they retry", failed.Load(), len(reqs))
+	}
+}
+
+// markWorkers is how many placements are marked Restoring at once.
+const markWorkers = 16
+
+// markRestoring sets a Ready placement's Ready condition False with ReasonRestoring. A placement
+// that is not Ready, is being deleted or is misscheduled keeps its status.
+func (p *placementRestorer) markRestoring(ctx context.Context, req reconcile.Request, key writers.Key, why string) error {
+	wp := &v1alpha1.WorkPlacement{}
+	if err := p.c.Get(ctx, req.NamespacedName, wp); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	ready := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || !wp.DeletionTimestamp.IsZero() || wp.IsMisscheduled() {
+		return nil
+	}
+	base := wp.DeepCopy()
+	conditions.Set(&wp.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonRestoring,
+		fmt.Sprintf("%s %q was changed by someone else's hand (%s): the files are being written again, and version %s may no longer be in it",
+			key.Kind, key.Name, why, wp.Status.VersionID), ready.ObservedGeneration)
+	_, err := writeStatus(ctx, p.c, base, wp, base.Status, wp.Status)
+	if errors.Is(err, errStatusConflict) {
+		// The placement's own reconcile wrote its status meanwhile: the reconcile that follows
+		// writes it again.
+		return nil
+	}
+	return err
+}
+
+// reconcile runs the reconcile of a placement that is to be written and hands the queue what it
+// asks for: a retry after an error or a status conflict. The resync the queue has scheduled
+// already stands. It reports whether the reconcile succeeded.
+func (p *placementRestorer) reconcile(ctx context.Context, req reconcile.Request) bool {
+	wp := &v1alpha1.WorkPlacement{}
+	if err := p.c.Get(ctx, req.NamespacedName, wp); err != nil || !wp.DeletionTimestamp.IsZero() || wp.IsMisscheduled() {
+		// Gone, or nothing to restore: a placement being deleted has its files removed by
+		// the queue's reconcile, and a misscheduled one's files are frozen.
+		p.q.Add(req)
+		return true
+	}
+	log := p.log.WithValues("workplacement", req.Name, "namespace", req.Namespace)
+	res, err := p.r.Reconcile(logr.NewContext(ctx, log), req)
+	switch {
+	case err != nil:
+		log.Error(err, "write the placement's files again")
+		p.q.AddRateLimited(req)
+		return false
+	case res.RequeueAfter > 0 && res.RequeueAfter < p.r.ResyncInterval:
+		p.q.AddAfter(req, res.RequeueAfter)
+	}
+	return true
+}
+
+// storeObject returns the state store, for its Events; nil when it cannot be read.
+func (p *placementRestorer) storeObject(ctx context.Context, key writers.Key) client.Object {
+	kind, ok := storeKinds[key.Kind]
+	if !ok {
+		return nil
+	}
+	obj := kind.newObject()
+	if err := p.c.Get(ctx, client.ObjectKey{Name: key.Name}, obj); err != nil {
+		p.log.Error(err, "get the state store for its Events", "stateStore", key.String())
+		return nil
+	}
+	return obj
+}
+
+// forEach calls fn for every request, with at most workers calls at a time, and returns when
+// all have returned.
+func forEach(reqs []reconcile.Request, workers int, fn func(reconcile.Request)) {
+	sem := make(chan struct{}, max(workers, 1))
+	var wg sync.WaitGroup
+	for _, req := range reqs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(req)
+		})
+	}
+	wg.Wait()
+}

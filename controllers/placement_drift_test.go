@@ -24,7 +24,9 @@ import (
 // a Destination's canary file and pushes. The store's writer notices the branch moved (here
 // within its head-check interval of 200 ms, a minute by default), and the Destination and the
 // placement write their files again, long before the placement's resync, with the placement's
-// version the commit that holds them.
+// version the commit that holds them. Someone else's file beside the Destinations, and a second
+// placement whose files nobody touched, are no reason to write anything: only the touched
+// placement is restored.
 func TestFilesDeletedOnTheRemoteAreWrittenAgain(t *testing.T) {
 	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, GitHeadCheckInterval: 200 * time.Millisecond})
 	ns := v1alpha1.DefaultPlatformNS
@@ -33,7 +35,14 @@ func TestFilesDeletedOnTheRemoteAreWrittenAgain(t *testing.T) {
 	store := f.readyGitStore(t)
 	selector := map[string]string{"drift": uniqueName("site")}
 	dest := readyDestinationOn(t, store, uniqueName("dest"), selector)
-	_, wp := writtenWork(t, ns, selector, namespaceManifest("drift"))
+	wp := writtenResourceWork(t, ns, selector, namespaceManifest("drift"))
+	writtenResourceWork(t, ns, selector, namespaceManifest("untouched"))
+	f.pushByHand(t, func(run func(...string), work string) {
+		if err := os.WriteFile(filepath.Join(work, "NOTES.md"), []byte("# notes"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run("-C", work, "add", "NOTES.md")
+	})
 	before := f.files(t)
 	var placed, canary string
 	for _, p := range before {
@@ -64,6 +73,28 @@ func TestFilesDeletedOnTheRemoteAreWrittenAgain(t *testing.T) {
 		}
 		return nil
 	})
+	waitForEvent(t, v1alpha1.KindGitStateStore, store.Name, corev1.EventTypeNormal, v1alpha1.ReasonRestored)
+	var drifts []string
+	for _, e := range eventsOf(t, v1alpha1.KindGitStateStore, store.Name) {
+		if e.Reason == v1alpha1.ReasonStoreDrifted {
+			drifts = append(drifts, e.Note)
+		}
+	}
+	if len(drifts) != 1 || !strings.Contains(drifts[0], "writing the files of 1 WorkPlacements again") {
+		t.Errorf("StoreDrifted Events %q, want one that restores the one touched placement", drifts)
+	}
+}
+
+// writtenResourceWork creates a resource Work of its own request, whose placement has its own
+// directory, and waits for its one placement to be written.
+func writtenResourceWork(t *testing.T, namespace string, selector map[string]string, manifest string) *v1alpha1.WorkPlacement {
+	t.Helper()
+	work := newWork(t, namespace, uniqueName("req"), rootGroup(t, selector, manifest))
+	work.Spec.PipelineName = "configure"
+	createWork(t, work)
+	wp := onlyPlacement(t, work)
+	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	return wp
 }
 
 // TestDeletedBranchComesBackWholeAndPlacementsSayRestoring: the branch is deleted. Every placement
@@ -81,14 +112,7 @@ func TestDeletedBranchComesBackWholeAndPlacementsSayRestoring(t *testing.T) {
 	const n = 8
 	wps := make([]*v1alpha1.WorkPlacement, n)
 	for i := range wps {
-		// Resource Works, each with its own directory.
-		work := newWork(t, ns, uniqueName("req"), rootGroup(t, selector, namespaceManifest(fmt.Sprintf("restore-%d", i))))
-		work.Spec.PipelineName = "configure"
-		createWork(t, work)
-		wps[i] = onlyPlacement(t, work)
-	}
-	for _, wp := range wps {
-		waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+		wps[i] = writtenResourceWork(t, ns, selector, namespaceManifest(fmt.Sprintf("restore-%d", i)))
 	}
 	before := f.files(t)
 
@@ -159,6 +183,15 @@ func (f *gitFixture) slowPushes(t *testing.T, d time.Duration) {
 // running `git rm` would.
 func (f *gitFixture) removeByHand(t *testing.T, paths ...string) {
 	t.Helper()
+	f.pushByHand(t, func(run func(...string), work string) {
+		run(append([]string{"-C", work, "rm", "--quiet"}, paths...)...)
+	})
+}
+
+// pushByHand clones main, has edit change the work tree (run runs git; edits must be staged),
+// commits and pushes, as a person would.
+func (f *gitFixture) pushByHand(t *testing.T, edit func(run func(...string), work string)) {
+	t.Helper()
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
 	run := func(args ...string) {
@@ -171,7 +204,7 @@ func (f *gitFixture) removeByHand(t *testing.T, paths ...string) {
 		}
 	}
 	run("clone", "--quiet", "--branch", "main", filepath.Join(f.server.Root(), f.repo), work)
-	run(append([]string{"-C", work, "rm", "--quiet"}, paths...)...)
-	run("-C", work, "-c", "user.name=someone", "-c", "user.email=someone@example.com", "commit", "--quiet", "-m", "tidy up")
+	edit(run, work)
+	run("-C", work, "-c", "user.name=someone", "-c", "user.email=someone@example.com", "commit", "--quiet", "-m", "by hand")
 	run("-C", work, "push", "--quiet", "origin", "main")
 }

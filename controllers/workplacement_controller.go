@@ -324,10 +324,10 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 			return log
 		})
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		restorer := &placementRestorer{r: r, c: c, log: log, q: q, running: map[writers.Key]bool{}, again: map[writers.Key]string{}}
+		restorer := &placementRestorer{r: r, c: c, log: log, q: q, running: map[writers.Key]bool{}, again: map[writers.Key]statestore.Drift{}}
 		cancel := r.Writers.Subscribe(func(n writers.Notice) {
-			if n.Drift != "" {
-				restorer.drifted(ctx, n)
+			if n.Drift != nil {
+				restorer.drifted(ctx, n.Key, *n.Drift)
 				return
 			}
 			for _, d := range destinationsOf(ctx, c, log, n.Key) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -18,6 +20,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/conditions"
+	"kratix.dev/kratix/statestore"
 )
 
 // placementRestorer writes every placement of a state store again when the store's writer
@@ -37,61 +40,67 @@ type placementRestorer struct {
 	q   workqueue.TypedRateLimitingInterface[reconcile.Request]
 
 	mu sync.Mutex
-	// running are the stores being restored; again, those that drifted again meanwhile.
+	// running are the stores being restored; again, the drifts of those that drifted again
+	// meanwhile, merged.
 	running map[writers.Key]bool
-	again   map[writers.Key]string
+	again   map[writers.Key]statestore.Drift
 }
 
 // drifted starts the restore of the store, or, when one runs, has it run once more afterwards.
 // It returns at once.
-func (p *placementRestorer) drifted(ctx context.Context, n writers.Notice) {
+func (p *placementRestorer) drifted(ctx context.Context, key writers.Key, d statestore.Drift) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.running[n.Key] {
-		p.again[n.Key] = n.Drift
+	if p.running[key] {
+		p.again[key] = mergeDrifts(p.again[key], d)
 		return
 	}
-	p.running[n.Key] = true
+	p.running[key] = true
 	go func() {
-		why := n.Drift
 		for {
-			p.restore(ctx, n.Key, why)
+			p.restore(ctx, key, d)
 			p.mu.Lock()
-			next, ok := p.again[n.Key]
-			delete(p.again, n.Key)
+			next, ok := p.again[key]
+			delete(p.again, key)
 			if !ok || ctx.Err() != nil {
-				delete(p.running, n.Key)
+				delete(p.running, key)
 				p.mu.Unlock()
 				return
 			}
 			p.mu.Unlock()
-			why = next
+			d = next
 		}
 	}()
 }
 
-// restore marks the store's Ready placements Restoring, then reconciles all its placements at
-// once, and reports on the store.
-func (p *placementRestorer) restore(ctx context.Context, key writers.Key, why string) {
-	log := p.log.WithValues("stateStore", key.String())
-	var reqs []reconcile.Request
-	for _, d := range destinationsOf(ctx, p.c, log, key) {
-		reqs = append(reqs, placementsOn(ctx, p.c, log, d.Name)...)
+// mergeDrifts is a drift that touches what either touches.
+func mergeDrifts(a, b statestore.Drift) statestore.Drift {
+	if a.Why == "" {
+		return b
 	}
-	log.Info("the state store was changed by someone else's hand; writing its placements' files again", "why", why, "placements", len(reqs))
+	return statestore.Drift{Why: a.Why + "; then " + b.Why, All: a.All || b.All, Paths: append(slices.Clip(a.Paths), b.Paths...)}
+}
+
+// restore marks the store's Ready placements that the drift touched Restoring, then reconciles
+// them all at once, and reports on the store.
+func (p *placementRestorer) restore(ctx context.Context, key writers.Key, d statestore.Drift) {
+	log := p.log.WithValues("stateStore", key.String())
+	reqs := p.touched(ctx, key, d)
+	log.Info("the state store was changed by someone else's hand; writing the files it touched again", "why", d.Why, "placements", len(reqs))
+	if len(reqs) == 0 {
+		// Someone else's files changed, not the placements'.
+		return
+	}
 	store := p.storeObject(ctx, key)
 	if store != nil {
 		p.r.Recorder.Eventf(store, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreDrifted, "Restore",
-			"%s: writing the files of %d WorkPlacements again", why, len(reqs))
-	}
-	if len(reqs) == 0 {
-		return
+			"%s: writing the files of %d WorkPlacements again", d.Why, len(reqs))
 	}
 
 	// Every Ready placement says Restoring before any is written again, so that none still
 	// says Ready while its version is gone.
 	forEach(reqs, markWorkers, func(req reconcile.Request) {
-		if err := p.markRestoring(ctx, req, key, why); err != nil {
+		if err := p.markRestoring(ctx, req, key, d.Why); err != nil {
 			log.Error(err, "mark a WorkPlacement as restoring", "workplacement", req.String())
 		}
 	})
@@ -111,6 +120,25 @@ func (p *placementRestorer) restore(ctx context.Context, key writers.Key, why st
 		p.r.Recorder.Eventf(store, nil, corev1.EventTypeWarning, v1alpha1.ReasonRestoreFailed, "Restore",
 			"the files of %d of %d WorkPlacements could not be written again yet; their conditions say why, and they retry", failed.Load(), len(reqs))
 	}
+}
+
+// touched lists the placements on the store's Destinations whose files the drift may have
+// changed: those whose path it touches, and those never written.
+func (p *placementRestorer) touched(ctx context.Context, key writers.Key, d statestore.Drift) []reconcile.Request {
+	var reqs []reconcile.Request
+	for _, dest := range destinationsOf(ctx, p.c, p.log, key) {
+		var wps v1alpha1.WorkPlacementList
+		if err := p.c.List(ctx, &wps, client.MatchingFields{indexTargetDestination: dest.Name}, client.UnsafeDisableDeepCopy); err != nil {
+			p.log.Error(err, "list the WorkPlacements of a Destination", "destination", dest.Name)
+			continue
+		}
+		for _, wp := range wps.Items {
+			if d.Touches(wp.Status.Path) {
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: wp.Namespace, Name: wp.Name}})
+			}
+		}
+	}
+	return reqs
 }
 
 // markWorkers is how many placements are marked Restoring at once.

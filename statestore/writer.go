@@ -30,9 +30,35 @@ type Writer interface {
 // The handler then has whoever owns the content apply it again: a Writer only knows the changes
 // it was given, not what the store should hold.
 type DriftReporter interface {
-	// OnDrift sets the function called on each drift, with what the writer saw (e.g. "the
-	// branch was deleted"); it must be quick and must not call the writer.
-	OnDrift(handler func(why string))
+	// OnDrift sets the function called on each drift that touched the store's root; it must be
+	// quick and must not call the writer.
+	OnDrift(handler func(Drift))
+}
+
+// Drift is what a DriftReporter found changed by someone else's hand.
+type Drift struct {
+	// Why says what the writer saw, e.g. "the branch was deleted".
+	Why string
+	// All: anything may have changed (the branch is gone, or the writer could not tell what
+	// changed). Paths is then empty.
+	All bool
+	// Paths, relative to the store's root, are where the store differs from what the writer
+	// last knew: files added, changed or removed, and directories added or removed whole.
+	Paths []string
+}
+
+// Touches reports whether the drift may have changed anything at or below path, or a directory
+// above it.
+func (d Drift) Touches(path string) bool {
+	if d.All || path == "" {
+		return true
+	}
+	for _, p := range d.Paths {
+		if IsWithin(path, p) || IsWithin(p, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // Action is what a change does, as it appears in commit messages.

@@ -107,7 +107,7 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 		return nil, true, fmt.Errorf("build a writer for %s: %w", key, err)
 	}
 	if d, ok := w.(statestore.DriftReporter); ok {
-		d.OnDrift(func(why string) { r.drifted(key, why) })
+		d.OnDrift(func(d statestore.Drift) { r.drifted(key, d) })
 	}
 	w = instrument(key, w)
 	r.dropLocked(key)
@@ -118,13 +118,13 @@ func (r *Registry) Ensure(store client.Object, secret map[string][]byte) (w stat
 // drifted tells the subscribers that the store's content may differ from what the engine
 // wrote (someone else changed it): the Destinations and placements on it write their files
 // again.
-func (r *Registry) drifted(key Key, why string) {
+func (r *Registry) drifted(key Key, d statestore.Drift) {
 	r.mu.Lock()
 	subs := r.subscribersLocked()
 	closed := r.closed
 	r.mu.Unlock()
 	if !closed {
-		notify(subs, Notice{Key: key, Drift: why})
+		notify(subs, Notice{Key: key, Drift: &d})
 	}
 }
 
@@ -164,9 +164,8 @@ func (r *Registry) Remove(key Key) {
 type Notice struct {
 	Key Key
 	// Drift, when set, says that the store's writer found the store changed by someone else's
-	// hand (statestore.DriftReporter), and what it saw; empty when the writer's readiness
-	// changed.
-	Drift string
+	// hand (statestore.DriftReporter), and where; nil when the writer's readiness changed.
+	Drift *statestore.Drift
 }
 
 // Subscribe calls fn, outside the registry's lock, whenever a store's writer becomes ready or

@@ -229,7 +229,7 @@ func TestRegistryPassesOnDrift(t *testing.T) {
 	cancel := f.registry.Subscribe(func(n Notice) { heard <- n })
 	defer cancel()
 	w := f.ensureReady(t)
-	if n := <-heard; n.Drift != "" {
+	if n := <-heard; n.Drift != nil {
 		t.Fatalf("becoming ready was heard as a drift: %+v", n)
 	}
 	change := statestore.Change{Files: []statestore.File{{Path: "dev/a.yaml", Content: []byte("a: 1")}}}
@@ -241,9 +241,9 @@ func TestRegistryPassesOnDrift(t *testing.T) {
 	}
 	select {
 	case n := <-heard:
-		want := Notice{Key: Key{Kind: v1alpha1.KindGitStateStore, Name: "default"}, Drift: "the branch was deleted"}
-		if n != want {
-			t.Errorf("heard %+v, want %+v", n, want)
+		want := Key{Kind: v1alpha1.KindGitStateStore, Name: "default"}
+		if n.Key != want || n.Drift == nil || n.Drift.Why != "the branch was deleted" || !n.Drift.Touches("dev/a.yaml") {
+			t.Errorf("heard %+v (drift %+v), want the deletion of the branch of %v, which touches dev/a.yaml", n, n.Drift, want)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no drift was heard")

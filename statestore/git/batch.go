@@ -87,13 +87,6 @@ func (w *Writer) commit(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
 	defer cancel()
 	batch = w.live(batch)
-	stale := false // someone else pushed: what they changed may be the engine's files
-	defer func() {
-		if stale {
-			w.restoring = true
-			w.reportDrift("someone else pushed to the branch")
-		}
-	}()
 	for attempt := 1; len(batch) > 0; attempt++ {
 		j, err := w.build(ctx, batch)
 		var bad *changeError
@@ -109,7 +102,11 @@ func (w *Writer) commit(batch []*request) {
 		}
 		if err == nil {
 			err = w.remote.push(ctx, j.pack, j.parent, j.commit)
-			stale = stale || errors.Is(err, errStale)
+			if errors.Is(err, errStale) {
+				// Someone else pushed: what they changed may be the engine's files. The
+				// next clone tells (checkDrift).
+				w.suspectDrift("someone else pushed to the branch")
+			}
 			if err == nil {
 				w.lastRemoteContact = time.Now()
 				w.snap.head, w.snap.root = j.commit, j.root

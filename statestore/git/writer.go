@@ -48,52 +48,16 @@ type Writer struct {
 	// updates are restores in the commit message.
 	restoring, labelRestore bool
 
+	// driftBase is a snapshot dropped because the branch moved by someone else's hand, and
+	// driftWhy says how; the next clone is compared with it (checkDrift).
+	driftBase *snapshot
+	driftWhy  string
+
 	// onDrift is the DriftReporter handler; nil when none is set.
-	onDrift atomic.Pointer[func(string)]
+	onDrift atomic.Pointer[func(statestore.Drift)]
 }
 
 var _ statestore.DriftReporter = (*Writer)(nil)
-
-// OnDrift implements statestore.DriftReporter.
-func (w *Writer) OnDrift(handler func(why string)) { w.onDrift.Store(&handler) }
-
-// drifted drops the snapshot, whose content the remote no longer holds, and tells the handler.
-func (w *Writer) drifted(why string) {
-	w.opts.Logger.Info("the branch was changed by someone else's hand; dropping the clone so that the engine writes its files again", "url", w.remote.url, "branch", w.opts.Branch, "why", why)
-	w.reset()
-	w.restoring = true
-	w.reportDrift(why)
-}
-
-// reportDrift tells the handler, if any, that the store's content may differ from what the
-// engine wrote.
-func (w *Writer) reportDrift(why string) {
-	if h := w.onDrift.Load(); h != nil {
-		(*h)(why)
-	}
-}
-
-// checkHead asks the remote for the branch's head when the writer has not heard of it for
-// HeadCheckInterval, and reports a drift when it is not the snapshot's.
-func (w *Writer) checkHead() {
-	if w.snap == nil || time.Since(w.lastRemoteContact) < w.opts.HeadCheckInterval {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
-	defer cancel()
-	head, err := w.remote.head(ctx)
-	if err != nil {
-		w.opts.Logger.V(1).Info("cannot check the branch's head", "url", w.remote.url, "error", err.Error())
-		return
-	}
-	w.lastRemoteContact = time.Now()
-	switch {
-	case head.IsZero() && !w.snap.head.IsZero():
-		w.drifted("the branch was deleted")
-	case head != w.snap.head:
-		w.drifted(fmt.Sprintf("the branch moved from %s to %s", w.snap.head, head))
-	}
-}
 
 type opKind int
 
@@ -371,6 +335,7 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 	}
 	w.snap, w.tree, w.addedBytes = snap, newTree(snap.store, snap.root), 0
 	w.lastRemoteContact = time.Now()
+	w.checkDrift()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package git
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +16,8 @@ import (
 // "unchanged" from a clone the branch no longer matches.
 func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond})
-	drifts := make(chan string, 16)
-	f.writer.OnDrift(func(why string) { drifts <- why })
+	drifts := make(chan statestore.Drift, 16)
+	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
 	ctx := testContext(t)
 	c := change("dev/app", "cm.yaml", "kind: ConfigMap")
 	if _, err := f.writer.Apply(ctx, c); err != nil {
@@ -24,7 +25,10 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	}
 
 	f.removeExternally(t, "dev/app/cm.yaml")
-	waitForDrift(t, drifts)
+	if d := waitForDrift(t, drifts); d.All || !slices.Equal(d.Paths, []string{"dev"}) {
+		// The only file of dev went, and dev with it.
+		t.Errorf("the drift was reported as %+v, want the path dev", d)
+	}
 	res, err := f.writer.Apply(ctx, c)
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +52,8 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 // gathered into the one commit that creates the branch again, which says it restores them.
 func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond, RestoreQuiet: 300 * time.Millisecond})
-	drifts := make(chan string, 16)
-	f.writer.OnDrift(func(why string) { drifts <- why })
+	drifts := make(chan statestore.Drift, 16)
+	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
 	ctx := testContext(t)
 	changes := []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"), change("dev/c", "c.yaml", "c")}
 	for _, c := range changes {
@@ -58,8 +62,8 @@ func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 		}
 	}
 	f.git(t, "update-ref", "-d", "refs/heads/main")
-	if why := waitForDrift(t, drifts); why != "the branch was deleted" {
-		t.Errorf("the drift was reported as %q, want that the branch was deleted", why)
+	if d := waitForDrift(t, drifts); d.Why != "the branch was deleted" || !d.Touches("dev/a") {
+		t.Errorf("the drift was reported as %+v, want that the branch was deleted, touching dev/a", d)
 	}
 
 	var wg sync.WaitGroup
@@ -85,13 +89,63 @@ func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 }
 
 // waitForDrift waits for the writer's drift handler to be called and returns what it was told.
-func waitForDrift(t *testing.T, drifts <-chan string) string {
+func waitForDrift(t *testing.T, drifts <-chan statestore.Drift) statestore.Drift {
 	t.Helper()
 	select {
-	case why := <-drifts:
-		return why
+	case d := <-drifts:
+		return d
 	case <-time.After(10 * time.Second):
 		t.Fatal("the writer did not notice that the branch changed")
-		return ""
+		return statestore.Drift{}
+	}
+}
+
+// TestOthersCommitsOutsideTheRootAreNoDrift: someone else commits beside the store's root, and
+// changes one file of several inside it. The writer reports no drift for the first, and for the
+// second exactly the changed file, relative to the root; a push refused because of their commit
+// tells the same.
+func TestOthersCommitsOutsideTheRootAreNoDrift(t *testing.T) {
+	f := newRepoFixture(t, Options{Root: "clusters", HeadCheckInterval: 50 * time.Millisecond})
+	drifts := make(chan statestore.Drift, 16)
+	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
+	ctx := testContext(t)
+	for _, c := range []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b")} {
+		if _, err := f.writer.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f.commitExternally(t, "README.md", "# the platform's state")
+	f.commitExternally(t, "clustersX/x.yaml", "not the root")
+	// The writer has seen the new head once a write of its own is unchanged after a head check.
+	time.Sleep(300 * time.Millisecond)
+	if res, err := f.writer.Apply(ctx, change("dev/a", "a.yaml", "a")); err != nil || res.Changed {
+		t.Fatalf("rewriting dev/a = %+v, %v, want unchanged", res, err)
+	}
+	select {
+	case d := <-drifts:
+		t.Fatalf("commits outside the root were reported as a drift: %+v", d)
+	default:
+	}
+
+	f.commitExternally(t, "clusters/dev/b/b.yaml", "edited by hand")
+	d := waitForDrift(t, drifts)
+	if d.All || !slices.Equal(d.Paths, []string{"dev/b/b.yaml"}) || d.Touches("dev/a") {
+		t.Errorf("the drift was reported as %+v, want exactly dev/b/b.yaml", d)
+	}
+
+	// A push that meets someone else's commit finds it too.
+	slow := f.newWriter(t, Options{Root: "clusters"})
+	slowDrifts := make(chan statestore.Drift, 16)
+	slow.OnDrift(func(d statestore.Drift) { slowDrifts <- d })
+	if _, err := slow.Apply(ctx, change("dev/c", "c.yaml", "c")); err != nil {
+		t.Fatal(err)
+	}
+	f.commitExternally(t, "clusters/dev/a/a.yaml", "edited by hand")
+	if _, err := slow.Apply(ctx, change("dev/c", "c.yaml", "c2")); err != nil {
+		t.Fatal(err)
+	}
+	if d := waitForDrift(t, slowDrifts); d.All || !slices.Equal(d.Paths, []string{"dev/a/a.yaml"}) || d.Why != "someone else pushed to the branch" {
+		t.Errorf("the refused push reported %+v, want someone else's push touching dev/a/a.yaml", d)
 	}
 }

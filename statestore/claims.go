@@ -20,8 +20,11 @@ import (
 // the placements' specs (their workloads' file paths, no content decoded); a state file is read
 // only for a placement that claims one of the same paths.
 //
-// A removal never takes a path that another placement not being deleted claims: it may have
-// written it since, and if it has not, its next write puts its own content there.
+// A removal never takes a file that another placement not being deleted claims too: it may have
+// written it since, and if it has not, its next write puts its own content there. A write that is
+// first to its paths removes the files of the others' claims that are in its way (a file where
+// it writes a directory, files below where it writes a file): their placements are refused and
+// write nothing, so what is there was left by a placement that went.
 
 // ErrClaimed: a path that the placement would write is another WorkPlacement's on the same
 // Destination. Retrying does not help until the other is deleted or stops writing the path.
@@ -116,15 +119,31 @@ func (idx claimIndex) conflicts(paths []string) []conflict {
 	return out
 }
 
-// claimedByLive reports whether a placement that is not being deleted claims a path that
-// overlaps p.
+// claimedByLive reports whether a placement that is not being deleted claims the file p.
 func (idx claimIndex) claimedByLive(p string) bool {
-	for _, c := range idx.overlapping(p) {
+	for _, c := range idx.files[p] {
 		if c.placement.DeletionTimestamp.IsZero() {
 			return true
 		}
 	}
 	return false
+}
+
+// inTheWay returns the others' claimed paths that a file or a directory at one of paths would
+// replace: files where a path has a directory, and files below a path. The caller is first to
+// its paths (checkClaims), so those claims are refused and their files are not their
+// placements'.
+func (idx claimIndex) inTheWay(paths []string) []string {
+	var out []string
+	for _, p := range paths {
+		for _, c := range idx.overlapping(p) {
+			if c.path != p && !slices.Contains(out, c.path) {
+				out = append(out, c.path)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // precedes reports whether placement a is first to a path that it and b claim: the one whose

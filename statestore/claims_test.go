@@ -47,7 +47,8 @@ func prefixed(paths []string) []string {
 // In filepath mode none, two placements that claim one path (the same file, or a file and a
 // directory of the same name) do not both write: the one whose state file lists the path is
 // first, else the older, else the one whose name sorts first. The other is refused with
-// ErrClaimed, and writes nothing. A removal leaves a path that a live placement claims.
+// ErrClaimed, and writes nothing. A removal leaves a file that a live placement claims too, and
+// the first removes the files of refused claims in its way.
 func TestClaimsInFilepathModeNone(t *testing.T) {
 	dest := destinationIn(v1alpha1.FilepathModeNone, "")
 	older := claimant(t, "older", 1, "foo.yaml")
@@ -83,6 +84,11 @@ func TestClaimsInFilepathModeNone(t *testing.T) {
 		{name: "both hold the path: the older keeps it", self: newer, neighbours: []v1alpha1.WorkPlacement{older},
 			store: files{newerHolds: newerState, olderHolds: olderState}, wantClaimedBy: "team-a/older"},
 		{name: "same age: the name that sorts first", self: twin, neighbours: []v1alpha1.WorkPlacement{older}, store: files{}, wantClaimedBy: "team-a/older"},
+		{name: "the first to a directory removes a refused claim's file in its way", self: dirOlder,
+			neighbours: []v1alpha1.WorkPlacement{fileNewer}, store: files{}, wantRemove: []string{"clusters/dev/foo"}},
+		{name: "the first to a file removes the refused claims' files below it", self: claimant(t, "file-older", 0, "foo"),
+			neighbours: []v1alpha1.WorkPlacement{dirOlder, claimant(t, "dir-other", 3, "foo/x/y.yaml")}, store: files{},
+			wantRemove: []string{"clusters/dev/foo/bar.yaml", "clusters/dev/foo/x/y.yaml"}},
 		{name: "a file where another has a directory", self: fileNewer, neighbours: []v1alpha1.WorkPlacement{dirOlder}, store: files{}, wantClaimedBy: "team-a/dir-older"},
 		{name: "a directory where another has a file it wrote", self: dirOlder, neighbours: []v1alpha1.WorkPlacement{fileNewer},
 			store: files{fileHolds: fileState}, wantClaimedBy: "team-a/file-newer"},
@@ -97,8 +103,10 @@ func TestClaimsInFilepathModeNone(t *testing.T) {
 			neighbours: []v1alpha1.WorkPlacement{leaving}, store: files{newerHolds: newerState}, wantRemove: []string{"clusters/dev/foo.yaml"}},
 		{name: "a delete leaves a path a live placement claims", self: newer, action: statestore.ActionDelete,
 			neighbours: []v1alpha1.WorkPlacement{older}, store: files{newerHolds: newerState}, wantRemove: []string{newerHolds}},
-		{name: "a delete leaves a file that is now a live placement's directory", self: fileNewer, action: statestore.ActionDelete,
-			neighbours: []v1alpha1.WorkPlacement{dirOlder}, store: files{fileHolds: fileState}, wantRemove: []string{fileHolds}},
+		// The live placement claims foo/bar.yaml, so foo is not its file: a file there is in its
+		// way, and a directory there (its own) is left alone by every writer's removal.
+		{name: "a delete removes its file where a live placement claims a directory", self: fileNewer, action: statestore.ActionDelete,
+			neighbours: []v1alpha1.WorkPlacement{dirOlder}, store: files{fileHolds: fileState}, wantRemove: []string{"clusters/dev/foo", fileHolds}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			action := tc.action

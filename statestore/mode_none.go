@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,8 +15,8 @@ import (
 // placement's state file, and removes those that its previous state file lists and this write
 // lacks; a delete removes every file the state file lists, and the state file. A path that
 // another of the Destination's placements (in.Neighbours) is first to refuses the write with
-// ErrClaimed, and a path that another placement not being deleted claims is never removed
-// (claims.go).
+// ErrClaimed, a file that another placement not being deleted claims is never removed, and the
+// files of refused claims in the way of the write are (claims.go).
 func flatChange(ctx context.Context, r FileReader, in PlacementInput, files []File) (PlacementChange, error) {
 	dest, err := CleanPath(in.Destination.Spec.Path)
 	if err != nil {
@@ -56,6 +57,11 @@ func flatChange(ctx context.Context, r FileReader, in PlacementInput, files []Fi
 	if in.Action == ActionDelete {
 		pc.Change.Remove = append(pc.Change.Remove, stateFile)
 		return pc, nil
+	}
+	for _, p := range idx.inTheWay(paths) {
+		if !slices.Contains(pc.Change.Remove, p) {
+			pc.Change.Remove = append(pc.Change.Remove, p)
+		}
 	}
 	state, err := EncodeStateFile(dest, stateName, paths)
 	if err != nil {

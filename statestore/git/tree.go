@@ -73,8 +73,8 @@ func (t *tree) load(d *dir) error {
 // walk returns the directory at the segments, loaded, creating missing directories (new ones are
 // dirty) when create is set; a caller that changes the directory marks the way to it dirty with
 // markDirty. It returns nil, nil when the directory does not exist and create is false. A file
-// where a directory is to be created is an error matching statestore.ErrInvalidPath: replacing
-// it would remove a file that the change does not name, perhaps another placement's.
+// where a directory is to be created is an error matching statestore.ErrConflict: replacing it
+// would remove a file that the change does not name, perhaps another placement's.
 func (t *tree) walk(segs []string, create bool) (*dir, error) {
 	d := t.root
 	for i, name := range segs {
@@ -244,9 +244,10 @@ func (t *tree) replaceDir(p string, files map[string][]byte) (bool, error) {
 func dirDirty(e *entry) bool { return e.sub != nil && e.sub.dirty }
 
 // inTheWay is the error of a change that would replace what (a file, a directory) at p, which it
-// does not name for removal.
+// does not name for removal. It is a conflict, which retrying may resolve: the other placement
+// whose file or directory it is may be on its way out.
 func inTheWay(p, what string) error {
-	return statestore.NewError(statestore.ErrInvalidPath, fmt.Sprintf("path %q", p),
+	return statestore.NewError(statestore.ErrConflict, fmt.Sprintf("write %q", p),
 		fmt.Errorf("%s of that name is in the store; the change would replace it and what it holds, which it does not own", what))
 }
 

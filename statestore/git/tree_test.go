@@ -60,7 +60,7 @@ func TestTreeEdits(t *testing.T) {
 		content string
 		files   map[string]string // for replace, relative to path
 		changed bool
-		// refused: the step fails with statestore.ErrInvalidPath and changes nothing.
+		// refused: the step fails with statestore.ErrConflict and changes nothing.
 		refused bool
 	}
 	base := map[string]string{
@@ -134,8 +134,8 @@ func TestTreeEdits(t *testing.T) {
 					changed, err = tr.replaceDir(s.path, files)
 				}
 				switch {
-				case s.refused && !errors.Is(err, statestore.ErrInvalidPath):
-					t.Fatalf("step %d (%s %s): error %v, want one that matches ErrInvalidPath", i, s.op, s.path, err)
+				case s.refused && !errors.Is(err, statestore.ErrConflict):
+					t.Fatalf("step %d (%s %s): error %v, want one that matches ErrConflict", i, s.op, s.path, err)
 				case s.refused:
 					continue
 				case err != nil:

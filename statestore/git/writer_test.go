@@ -420,8 +420,8 @@ func count(m *sync.Map) int {
 }
 
 // TestFileAndDirectoryNeverReplaceEachOther: a change that would write a file where the store
-// has a directory, or a directory where it has a file, fails with ErrInvalidPath and touches
-// nothing; the change committed with it goes through.
+// has a directory, or a directory where it has a file, fails with ErrConflict (retryable: the
+// owner may be removing it) and touches nothing; the change committed with it goes through.
 func TestFileAndDirectoryNeverReplaceEachOther(t *testing.T) {
 	f := newRepoFixture(t, Options{})
 	ctx := testContext(t)
@@ -442,8 +442,8 @@ func TestFileAndDirectoryNeverReplaceEachOther(t *testing.T) {
 		wg.Go(func() { _, sibling = f.writer.Apply(ctx, change("dev/ok", "ok.yaml", c.Files[0].Path)) })
 		_, err := f.writer.Apply(ctx, c)
 		wg.Wait()
-		if !errors.Is(err, statestore.ErrInvalidPath) {
-			t.Errorf("Apply(%+v) = %v, want ErrInvalidPath", c, err)
+		if !errors.Is(err, statestore.ErrConflict) {
+			t.Errorf("Apply(%+v) = %v, want ErrConflict", c, err)
 		}
 		if sibling != nil {
 			t.Errorf("the change beside %+v failed: %v", c, sibling)

@@ -24,21 +24,40 @@ const FieldOwner = "kratix"
 //go:embed work_ownership.yaml
 var WorkOwnership []byte
 
+// StoreSecretAccess is store_secret_access.yaml: only someone who may read a Secret may point a
+// state store at it.
+//
+//go:embed store_secret_access.yaml
+var StoreSecretAccess []byte
+
+// files are the policy files by name, in the order to apply them (kustomization.yaml lists the
+// same).
+var files = []struct {
+	name string
+	data []byte
+}{
+	{"work_ownership.yaml", WorkOwnership},
+	{"store_secret_access.yaml", StoreSecretAccess},
+}
+
 // Objects decodes the policies and their bindings, in the order to apply them.
 func Objects() ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(WorkOwnership), 4096)
 	var out []*unstructured.Unstructured
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("decode work_ownership.yaml: %w", err)
-		}
-		if len(obj.Object) > 0 {
-			out = append(out, obj)
+	for _, f := range files {
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(f.data), 4096)
+		for {
+			obj := &unstructured.Unstructured{}
+			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("decode %s: %w", f.name, err)
+			}
+			if len(obj.Object) > 0 {
+				out = append(out, obj)
+			}
 		}
 	}
+	return out, nil
 }
 
 // Apply installs the policies and their bindings with server-side apply, or brings them up to

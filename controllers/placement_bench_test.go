@@ -474,6 +474,20 @@ func (c requestCounts) minus(before requestCounts) (int64, string) {
 	return total, strings.Join(parts, " ")
 }
 
+// writesSince is the number of writes (POST, PUT, PATCH, DELETE) since before, refused ones
+// included.
+func (c requestCounts) writesSince(before requestCounts) int64 {
+	var n int64
+	for k, v := range c {
+		verb, _, _ := strings.Cut(k, " ")
+		switch verb {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			n += v - before[k]
+		}
+	}
+	return n
+}
+
 // requestKind is "VERB resource[/subresource]" of an API request.
 func requestKind(req *http.Request) string {
 	segs := strings.Split(strings.Trim(req.URL.Path, "/"), "/")

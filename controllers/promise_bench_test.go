@@ -38,7 +38,9 @@ import (
 // RENDER_VERSION). A round creates n requests and waits until every ConfigMap is committed
 // with version 1 and every request is Ready; then it bumps RENDER_VERSION in the Promise and
 // waits until every request has re-run (its status says version 2) and every ConfigMap in Git
-// says "2". Run it with -benchtime 1x; each round has its own Promise.
+// says "2". Run it with -benchtime 1x; each round has its own Promise. It reports the manager's
+// API requests, and among them its writes, per request of each round: the create round's are
+// what a new request costs, the update round's what a re-run costs.
 func BenchmarkPromiseUpdate(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkPromiseUpdate(b, n) })
@@ -59,35 +61,47 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 	benchDestination(b, c, store, "bench", selector)
 
 	var create, update time.Duration
-	var perRequest, apiPerRequest float64
+	var perRequest, apiPerRequest, createWrites, updateWrites float64
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
 		r := promiseRound(b, c, f, selector, n, requests)
 		b.Logf("round: %d requests created, run and committed in %.1fs; Promise updated: every request re-ran and every ConfigMap committed again in %.1fs; "+
-			"update round: manager %d API requests (%.1f per request), API server %d requests in all, pipelines included (%.1f per request); cleanup %.1fs",
-			n, r.create.Seconds(), r.update.Seconds(), r.managerRequests, float64(r.managerRequests)/float64(n),
+			"create round: manager %d API requests (%.1f per request), %d writes (%.1f per request); "+
+			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included (%.1f per request); cleanup %.1fs",
+			n, r.create.Seconds(), r.update.Seconds(),
+			r.createRequests, float64(r.createRequests)/float64(n), r.createWrites, float64(r.createWrites)/float64(n),
+			r.managerRequests, float64(r.managerRequests)/float64(n), r.managerWrites, float64(r.managerWrites)/float64(n),
 			r.apiRequests, float64(r.apiRequests)/float64(n), r.cleanup.Seconds())
+		b.Logf("manager API requests during the create round: %s", r.createByKind)
 		b.Logf("manager API requests during the update round: %s", r.byKind)
 		create += r.create
 		update += r.update
 		perRequest += float64(r.managerRequests) / float64(n)
+		createWrites += float64(r.createWrites) / float64(n)
+		updateWrites += float64(r.managerWrites) / float64(n)
 		apiPerRequest += float64(r.apiRequests) / float64(n)
 	}
 	rounds := float64(b.N)
 	b.ReportMetric(create.Seconds()/rounds, "s/create-all")
 	b.ReportMetric(update.Seconds()/rounds, "s/update-all")
 	b.ReportMetric(perRequest/rounds, "manager-requests/request")
+	b.ReportMetric(createWrites/rounds, "manager-writes/new-request")
+	b.ReportMetric(updateWrites/rounds, "manager-writes/re-run")
 	b.ReportMetric(apiPerRequest/rounds, "api-requests/request")
 	b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
 }
 
-// promiseRoundResult is what one round measured; the request counts are the update round's.
+// promiseRoundResult is what one round measured: the manager's requests and writes while the
+// requests were created and first run, and while they re-ran after the update (with the API
+// server's requests from every client).
 type promiseRoundResult struct {
-	create, update, cleanup time.Duration
-	managerRequests         int64
-	apiRequests             int64
-	byKind                  string
+	create, update, cleanup        time.Duration
+	createRequests, createWrites   int64
+	createByKind                   string
+	managerRequests, managerWrites int64
+	apiRequests                    int64
+	byKind                         string
 }
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests *requestCounter) promiseRoundResult {
@@ -118,10 +132,14 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	var r promiseRoundResult
 
 	b.StartTimer()
+	createBefore := requests.snapshot()
 	start := time.Now()
 	createRequests(b, c, gvk, ns, n)
 	waitForRound(b, c, f, gvk, ns, dir, n, "1", start)
 	r.create = time.Since(start)
+	after := requests.snapshot()
+	r.createRequests, r.createByKind = after.minus(createBefore)
+	r.createWrites = after.writesSince(createBefore)
 
 	managerBefore, apiBefore := requests.snapshot(), apiServerRequests(b)
 	start = time.Now()
@@ -132,7 +150,9 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.update = time.Since(start)
 	b.StopTimer()
 	writeHeapProfile(b)
-	r.managerRequests, r.byKind = requests.snapshot().minus(managerBefore)
+	after = requests.snapshot()
+	r.managerRequests, r.byKind = after.minus(managerBefore)
+	r.managerWrites = after.writesSince(managerBefore)
 	r.apiRequests = apiServerRequests(b) - apiBefore
 
 	start = time.Now()

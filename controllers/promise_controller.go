@@ -252,7 +252,8 @@ func promiseWorks(ctx context.Context, c client.Reader, promise string) ([]v1alp
 
 // finalize takes the Promise down in order, one finalizer per step: the Promise Delete workflow,
 // every resource request (whose own finalizers run their delete workflows), the Promise's Works,
-// and last the CRD.
+// and last the CRD. Once it is done, the engine forgets the access objects it applied for the
+// Promise's workflows.
 func (r *PromiseReconciler) finalize(ctx context.Context, promise *v1alpha1.Promise, f *promiseFacts) error {
 	f.deleting = true
 	steps := []struct {
@@ -277,6 +278,9 @@ func (r *PromiseReconciler) finalize(ctx context.Context, promise *v1alpha1.Prom
 		}
 	}
 	f.finalized = len(promise.Finalizers) == 0
+	if f.finalized {
+		r.Driver.applied.forgetPromise(promise.Name)
+	}
 	return nil
 }
 

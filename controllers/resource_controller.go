@@ -137,7 +137,9 @@ func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *un
 
 // finalize runs the Resource Delete workflow, then deletes the request's Works and waits for
 // them to be gone (their placements remove the files), removing each finalizer when its part is
-// done.
+// done. Last, before the request goes, it removes the ServiceAccounts and RBAC of the request's
+// own pipelines (removeRequestAccess), which have no owner to take them away where they are
+// outside the request's namespace or of its delete workflow.
 func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) (ctrl.Result, error) {
 	f.deleting = true
 	if controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerDeleteWorkflows) {
@@ -165,6 +167,9 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 	}
 	if f.worksLeft > 0 {
 		return ctrl.Result{}, nil // the Work watch brings the request back as they go
+	}
+	if err := r.Driver.removeRequestAccess(ctx, r.Promise, obj); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerWorkCleanup); err != nil {
 		return ctrl.Result{}, err

@@ -154,7 +154,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := destinations.setupWithManager(mgr, opts.Concurrency("destination")); err != nil {
 		return fmt.Errorf("set up the destination controller: %w", err)
 	}
-	driver := &workflowDriver{client: mgr.GetClient(), options: opts.Pipeline}
+	driver := &workflowDriver{client: mgr.GetClient(), reader: mgr.GetAPIReader(), options: opts.Pipeline}
 	if err := mgr.Add(&pipelineRunCounter{informers: mgr.GetCache()}); err != nil {
 		return fmt.Errorf("add the pipeline run counter: %w", err)
 	}

@@ -114,7 +114,7 @@ func pipelineAccount(t *testing.T, w pipeline.Workflow, opts pipeline.Options) s
 		t.Fatal(err)
 	}
 	d := &workflowDriver{client: env.Client, options: opts}
-	if err := d.applyAccess(t.Context(), access); err != nil {
+	if err := d.applyAccess(t.Context(), w, access); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -12,7 +12,10 @@ import (
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,7 +24,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete;bind;escalate
 
 // fieldOwner is the engine's field manager for server-side apply.
@@ -34,11 +37,13 @@ var errInvalidWorkflow = errors.New("invalid workflow")
 // workflowDriver moves the workflows of Promises and resource requests forward: it reads an
 // object's Jobs, asks pipeline.Decide what to do, and does it.
 type workflowDriver struct {
-	client  client.Client
+	client client.Client
+	// reader reads from the API server what the cache does not hold: the ServiceAccounts and
+	// RBAC that a request leaves behind.
+	reader  client.Reader
 	options pipeline.Options
-	// applied remembers the access objects applied since the engine started, by name and
-	// content, so that the runs of a Promise's thousand requests apply them once.
-	applied sync.Map
+	// applied remembers the access objects applied since the engine started.
+	applied accessMemo
 }
 
 // advance takes one step of the workflow: it starts the next pipeline's Job (with its
@@ -175,7 +180,7 @@ func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decisio
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errInvalidWorkflow, err)
 	}
-	if err := d.applyAccess(ctx, access); err != nil {
+	if err := d.applyAccess(ctx, w, access); err != nil {
 		return "", err
 	}
 	job, err := pipeline.BuildJob(w, decision.Pipeline, decision.Run, d.options)
@@ -191,9 +196,9 @@ func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decisio
 	return job.Name, nil
 }
 
-// applyAccess applies the ServiceAccount and RBAC of a pipeline with server-side apply, each
-// object once per content since the engine started.
-func (d *workflowDriver) applyAccess(ctx context.Context, a *pipeline.Access) error {
+// applyAccess applies the ServiceAccount and RBAC of a pipeline of w with server-side apply,
+// each object once per content since the engine started.
+func (d *workflowDriver) applyAccess(ctx context.Context, w pipeline.Workflow, a *pipeline.Access) error {
 	var objs []client.Object
 	if a.ServiceAccount != nil {
 		objs = append(objs, a.ServiceAccount)
@@ -205,18 +210,65 @@ func (d *workflowDriver) applyAccess(ctx context.Context, a *pipeline.Access) er
 		objs = append(objs, &a.ClusterRoles[i], &a.ClusterRoleBindings[i])
 	}
 	for _, obj := range objs {
-		key, err := appliedKey(obj)
+		group := accessGroup{promise: w.Promise.Name}
+		if requestsOwn(obj) {
+			group.namespace, group.name = w.Object.GetNamespace(), w.Object.GetName()
+		}
+		id, digest, err := accessKey(obj)
 		if err != nil {
 			return err
 		}
-		if _, done := d.applied.Load(key); done {
+		if d.applied.has(group, id, digest) {
 			continue
 		}
 		if err := d.client.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 		}
-		d.applied.Store(key, true)
+		d.applied.remember(group, id, digest)
 	}
+	return nil
+}
+
+// requestsOwn reports whether an access object is a resource request's own: it carries the
+// request's labels (pipeline.RequestSelector).
+func requestsOwn(obj client.Object) bool {
+	_, ok := obj.GetLabels()[v1alpha1.LabelResourceName]
+	return ok
+}
+
+// accessKinds are the kinds of the ServiceAccounts and RBAC objects that BuildAccess builds.
+var accessKinds = []schema.GroupVersionKind{
+	corev1.SchemeGroupVersion.WithKind("ServiceAccount"),
+	rbacv1.SchemeGroupVersion.WithKind("RoleBinding"),
+	rbacv1.SchemeGroupVersion.WithKind("Role"),
+	rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"),
+	rbacv1.SchemeGroupVersion.WithKind("ClusterRole"),
+}
+
+// removeRequestAccess deletes the ServiceAccounts and RBAC that are the request's own
+// (pipeline.RequestSelector), of both its workflows and of every pipeline the Promise has had,
+// wherever they are, and forgets them, so that a new request of the same name gets its own
+// again. Those in the request's namespace would go with it, but not those in a
+// pipelineNamespace or cluster-wide, nor any of its delete workflow, which has no owner: call it
+// when the request's deletion has finished, its delete workflow included. It reads the API
+// server, which serves the label selection; the cache holds no RBAC.
+func (d *workflowDriver) removeRequestAccess(ctx context.Context, promise string, request client.Object) error {
+	selector := client.MatchingLabels(pipeline.RequestSelector(promise, request.GetNamespace(), request.GetName()))
+	for _, gvk := range accessKinds {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := d.reader.List(ctx, list, selector); err != nil {
+			return fmt.Errorf("list the request's %ss: %w", gvk.Kind, err)
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			obj.SetGroupVersionKind(gvk)
+			if err := d.client.Delete(ctx, obj); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("delete %s %s: %w", gvk.Kind, obj.GetName(), err)
+			}
+		}
+	}
+	d.applied.forgetRequest(promise, request.GetNamespace(), request.GetName())
 	return nil
 }
 
@@ -225,14 +277,71 @@ func (d *workflowDriver) platformNamespace() string {
 	return pipeline.Workflow{}.Namespace(d.options)
 }
 
-// appliedKey identifies an access object and its content.
-func appliedKey(obj client.Object) (string, error) {
+// accessKey identifies an access object (kind, namespace and name) and digests its content.
+func accessKey(obj client.Object) (id, digest string, err error) {
 	data, err := json.Marshal(obj)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	sum := sha256.Sum256(data)
-	return fmt.Sprintf("%x", sum), nil
+	id = obj.GetObjectKind().GroupVersionKind().Kind + "/" + obj.GetNamespace() + "/" + obj.GetName()
+	return id, fmt.Sprintf("%x", sum), nil
+}
+
+// accessMemo remembers the access objects that the engine applied since it started and with
+// which content, so that the runs of a Promise's thousand requests apply each shared object once
+// and each request's own once, and a changed object again. It holds the objects of live
+// requests and Promises only: a request's are forgotten when its deletion has finished
+// (removeRequestAccess), a Promise's when it is gone.
+type accessMemo struct {
+	mu sync.Mutex
+	// groups maps the owner of each group to its objects' digests by kind/namespace/name.
+	groups map[accessGroup]map[string]string
+}
+
+// accessGroup is whose access objects a memo group holds: a resource request's own (promise,
+// namespace and name of the request), or those that a Promise's workflows share (promise
+// alone).
+type accessGroup struct {
+	promise, namespace, name string
+}
+
+// has reports whether the object id was applied with the content digest.
+func (m *accessMemo) has(g accessGroup, id, digest string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.groups[g][id] == digest
+}
+
+// remember records that the object id was applied with the content digest.
+func (m *accessMemo) remember(g accessGroup, id, digest string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.groups == nil {
+		m.groups = map[accessGroup]map[string]string{}
+	}
+	if m.groups[g] == nil {
+		m.groups[g] = map[string]string{}
+	}
+	m.groups[g][id] = digest
+}
+
+// forgetRequest forgets the objects of a request's own.
+func (m *accessMemo) forgetRequest(promise, namespace, name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.groups, accessGroup{promise: promise, namespace: namespace, name: name})
+}
+
+// forgetPromise forgets every object of the Promise's workflows: shared ones and its requests'.
+func (m *accessMemo) forgetPromise(promise string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for g := range m.groups {
+		if g.promise == promise {
+			delete(m.groups, g)
+		}
+	}
 }
 
 // removeJobs deletes every Job of a finished workflow: a delete workflow's Jobs have no owner to

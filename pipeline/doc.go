@@ -11,7 +11,9 @@
 //   - SpecHash is the digest of the Promise's spec and the request's spec that every Job carries
 //     in its kratix.io/hash label.
 //   - BuildJob builds the Job of one pipeline of one run; BuildAccess builds its ServiceAccount
-//     and least-privilege RBAC.
+//     and least-privilege RBAC: a resource request's pipeline runs as the request's own
+//     ServiceAccount, on that request alone, and RequestSelector finds what the request's
+//     pipelines leave behind.
 //   - ObserveJob reduces an existing Job to a JobRecord, and Decide turns the records, the current
 //     hash and the manual-reconciliation label into a Decision: start a pipeline, wait, fail or
 //     finish, plus which old Jobs to delete.

@@ -51,6 +51,9 @@ type step struct {
 	object         objectRef
 	namespace      string // of the Job, its ServiceAccount and the Work
 	serviceAccount string
+	// perRequest says that the ServiceAccount is the request's own: a resource workflow's
+	// pipeline that names none of its own (rbac.serviceAccount).
+	perRequest bool
 }
 
 // resolve checks the workflow and picks its pipeline at index.
@@ -71,18 +74,22 @@ func resolve(w Workflow, index int, opts Options) (step, error) {
 	if err := errors.Join(checkReserved(p), checkAccess(p, namespace, opts)); err != nil {
 		return step{}, fmt.Errorf("pipeline %q of Promise %q: %w", p.Metadata.Name, w.Promise.Name, err)
 	}
-	sa := p.Spec.RBAC.ServiceAccount
-	if sa == "" {
-		sa = accessName(w, p.Metadata.Name)
-	}
-	return step{
+	s := step{
 		workflow:       w,
 		pipeline:       p,
 		last:           index == len(pipelines)-1,
 		object:         obj,
 		namespace:      namespace,
-		serviceAccount: sa,
-	}, nil
+		serviceAccount: p.Spec.RBAC.ServiceAccount,
+	}
+	switch {
+	case s.serviceAccount != "":
+	case w.Type == v1alpha1.WorkflowTypeResource:
+		s.serviceAccount, s.perRequest = requestServiceAccountName(w, p.Metadata.Name, obj), true
+	default:
+		s.serviceAccount = accessName(w, p.Metadata.Name)
+	}
+	return s, nil
 }
 
 // checkReserved refuses container names, volume names and mount paths that the engine's own
@@ -296,15 +303,22 @@ func resources(r *corev1.ResourceRequirements) corev1.ResourceRequirements {
 	return *r
 }
 
-// jobOwner makes a configure Job go when the object it ran for goes: the Promise, or the resource
-// request when an owner reference to it is allowed (Kubernetes refuses owners in another
-// namespace) and possible (it has a UID), else the Promise. See ownedBy for delete workflows.
+// jobOwner makes a configure Job go when the object it ran for goes (see ownerIn).
 func jobOwner(s step) []metav1.OwnerReference {
+	return ownerIn(s, s.namespace)
+}
+
+// ownerIn is the owner of an object that a workflow's run builds for itself in namespace ("" for
+// a cluster-scoped object): the object the workflow acts on (the Promise, or the resource
+// request) when an owner reference to it is allowed (Kubernetes refuses owners in another
+// namespace, and namespaced owners of cluster-scoped objects) and possible (it has a UID), else
+// the Promise. None for a delete workflow (see ownedBy).
+func ownerIn(s step, namespace string) []metav1.OwnerReference {
 	obj := s.object
 	if !ownedBy(s.workflow) {
 		return nil
 	}
-	if obj.UID == "" || (!obj.ClusterScoped && obj.Namespace != s.namespace) {
+	if obj.UID == "" || (!obj.ClusterScoped && obj.Namespace != namespace) {
 		return promiseOwner(s.workflow)
 	}
 	return []metav1.OwnerReference{{APIVersion: obj.APIVersion, Kind: obj.Kind, Name: obj.Name, UID: types.UID(obj.UID)}}
@@ -313,8 +327,9 @@ func jobOwner(s step) []metav1.OwnerReference {
 // ownedBy reports whether what a workflow's runs build may have owner references. A delete
 // workflow's Job, ServiceAccount and RBAC may not: they run while their owner is being deleted,
 // and a foreground deletion (Argo CD prunes that way) would have the garbage collector remove
-// them under the running Job, or as soon as they are created. The controller removes them when
-// the delete workflow has finished.
+// them under the running Job, or as soon as they are created. The controller removes the Jobs
+// when the delete workflow has finished, and a request's own ServiceAccounts and RBAC when its
+// deletion has finished.
 func ownedBy(w Workflow) bool {
 	return w.Action != v1alpha1.WorkflowActionDelete
 }

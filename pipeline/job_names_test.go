@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -52,19 +53,28 @@ func TestBuildLongNamesStayValid(t *testing.T) {
 			if got := envValue(job.Spec.Template.Spec.InitContainers[1].Env, EnvObjectName); got != tt.resource {
 				t.Errorf("%s = %q, want the full name %q", EnvObjectName, got, tt.resource)
 			}
-			names := map[string]string{"ServiceAccount": access.ServiceAccount.Name, "Job's serviceAccountName": job.Spec.Template.Spec.ServiceAccountName}
-			for i, r := range access.Roles {
-				names["Role "+r.Name] = r.Name
-				names["RoleBinding "+access.RoleBindings[i].Name] = access.RoleBindings[i].Name
-				checkLabels(t, "Role", r.Labels)
-			}
-			for i, r := range access.ClusterRoles {
-				names["ClusterRole "+r.Name] = r.Name
-				names["ClusterRoleBinding "+access.ClusterRoleBindings[i].Name] = access.ClusterRoleBindings[i].Name
-			}
-			for what, name := range names {
+			// A ServiceAccount's name is a DNS subdomain; an RBAC object's is a path segment
+			// (rbac validation.ValidateRBACName) of the same length at most.
+			for what, name := range map[string]string{"ServiceAccount": access.ServiceAccount.Name, "Job's serviceAccountName": job.Spec.Template.Spec.ServiceAccountName} {
 				if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 					t.Errorf("%s name %q: %v", what, name, errs)
+				}
+			}
+			checkLabels(t, "ServiceAccount", access.ServiceAccount.Labels)
+			rbacNames := map[string]string{}
+			for i, r := range access.Roles {
+				rbacNames["Role "+r.Name] = r.Name
+				rbacNames["RoleBinding "+access.RoleBindings[i].Name] = access.RoleBindings[i].Name
+				checkLabels(t, "Role", r.Labels)
+				checkLabels(t, "RoleBinding", access.RoleBindings[i].Labels)
+			}
+			for i, r := range access.ClusterRoles {
+				rbacNames["ClusterRole "+r.Name] = r.Name
+				rbacNames["ClusterRoleBinding "+access.ClusterRoleBindings[i].Name] = access.ClusterRoleBindings[i].Name
+			}
+			for what, name := range rbacNames {
+				if errs := path.IsValidPathSegmentName(name); len(errs) > 0 || len(name) > validation.DNS1123SubdomainMaxLength {
+					t.Errorf("%s name %q (%d characters): %v", what, name, len(name), errs)
 				}
 			}
 			if access.ServiceAccount.Name != job.Spec.Template.Spec.ServiceAccountName {

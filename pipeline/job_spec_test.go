@@ -359,23 +359,37 @@ func TestBuildRefuses(t *testing.T) {
 	}
 }
 
-// TestBuildOwners: configure Jobs go with their object, their RBAC with the Promise; nothing of a
-// delete workflow has an owner, so that deleting the owner cannot remove it mid-run.
+// TestBuildOwners: configure Jobs go with their object. A request's own ServiceAccount and RBAC
+// go with the request where Kubernetes allows an owner reference to it (in its namespace, or
+// anywhere for a cluster-scoped request), else with the Promise; shared RBAC goes with the
+// Promise. Nothing of a delete workflow has an owner, so that deleting the owner cannot remove
+// it mid-run.
 func TestBuildOwners(t *testing.T) {
 	p := testPromise(t)
 	shared := testPromise(t)
 	shared.Spec.Workflows.Config.PipelineNamespace = "pipelines"
+	cluster := testPromise(t)
+	cluster.Spec.API.Raw = []byte(strings.Replace(string(cluster.Spec.API.Raw), `"Namespaced"`, `"Cluster"`, 1))
+	everywhere := []v1alpha1.Permission{
+		{PolicyRule: configmaps}, {ResourceNamespace: "shared", PolicyRule: secrets}, {ResourceNamespace: "*", PolicyRule: namespaces},
+	}
+	for _, promise := range []*v1alpha1.Promise{p, shared, cluster} {
+		promise.Spec.Workflows.Resource.Configure[0].Spec.RBAC.Permissions = everywhere
+	}
 	tests := []struct {
-		name         string
-		workflow     Workflow
-		wantJobOwner string // kind/name, "" for none
-		wantRBAC     string
+		name             string
+		workflow         Workflow
+		wantJobOwner     string // kind/name, "" for none
+		wantShared       string // of the RBAC shared by the Promise's requests
+		wantOwn          string // of the request's own objects in its namespace (any, if cluster-scoped)
+		wantOwnElsewhere string // of the request's own objects elsewhere
 	}{
-		{"promise configure", promiseWorkflow(p, v1alpha1.WorkflowActionConfigure), "Promise/redis", "Promise/redis"},
-		{"resource configure", resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")), "Redis/cache", "Promise/redis"},
-		{"resource configure in a pipelineNamespace", resourceWorkflow(shared, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")), "Promise/redis", "Promise/redis"},
-		{"resource delete", resourceWorkflow(p, v1alpha1.WorkflowActionDelete, testRequest("cache", "team-a")), "", ""},
-		{"promise delete", promiseWorkflow(withPromiseDelete(testPromise(t)), v1alpha1.WorkflowActionDelete), "", ""},
+		{"promise configure", promiseWorkflow(p, v1alpha1.WorkflowActionConfigure), "Promise/redis", "Promise/redis", "", ""},
+		{"resource configure", resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")), "Redis/cache", "Promise/redis", "Redis/cache", "Promise/redis"},
+		{"resource configure in a pipelineNamespace", resourceWorkflow(shared, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")), "Promise/redis", "Promise/redis", "Redis/cache", "Promise/redis"},
+		{"resource configure of a cluster-scoped request", resourceWorkflow(cluster, v1alpha1.WorkflowActionConfigure, testRequest("cache", "")), "Redis/cache", "Promise/redis", "Redis/cache", "Redis/cache"},
+		{"resource delete", resourceWorkflow(p, v1alpha1.WorkflowActionDelete, testRequest("cache", "team-a")), "", "", "", ""},
+		{"promise delete", promiseWorkflow(withPromiseDelete(testPromise(t)), v1alpha1.WorkflowActionDelete), "", "", "", ""},
 	}
 	owner := func(refs []metav1.OwnerReference) string {
 		if len(refs) == 0 {
@@ -397,8 +411,15 @@ func TestBuildOwners(t *testing.T) {
 				metas = append(metas, access.ClusterRoles[i].ObjectMeta, access.ClusterRoleBindings[i].ObjectMeta)
 			}
 			for _, m := range metas {
-				if got := owner(m.OwnerReferences); got != tt.wantRBAC {
-					t.Errorf("%s owned by %q, want %q", m.Name, got, tt.wantRBAC)
+				want := tt.wantShared
+				if _, own := m.Labels[v1alpha1.LabelResourceName]; own {
+					want = tt.wantOwnElsewhere
+					if tt.workflow.Object.GetNamespace() == m.Namespace || tt.workflow.Object.GetNamespace() == "" {
+						want = tt.wantOwn
+					}
+				}
+				if got := owner(m.OwnerReferences); got != want {
+					t.Errorf("%s/%s owned by %q, want %q", m.Namespace, m.Name, got, want)
 				}
 			}
 		})

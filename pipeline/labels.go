@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"maps"
 	"strconv"
 
 	"kratix.dev/kratix/internal/names"
@@ -25,8 +26,8 @@ func jobLabels(w Workflow, pipeline v1alpha1.Pipeline, hash string, run int) map
 	return labels
 }
 
-// accessLabels are the labels of a pipeline's ServiceAccount and RBAC objects. They are shared
-// by every request of the Promise, so they carry no request.
+// accessLabels are the labels of a pipeline's ServiceAccount and RBAC objects that every request
+// of the Promise shares, so they carry no request.
 func accessLabels(w Workflow, pipeline string) map[string]string {
 	return map[string]string{
 		v1alpha1.LabelPromiseName:    names.LabelValue(w.Promise.Name),
@@ -35,6 +36,24 @@ func accessLabels(w Workflow, pipeline string) map[string]string {
 		v1alpha1.LabelPipelineName:   pipeline,
 		v1alpha1.LabelManagedBy:      v1alpha1.LabelManagedByValue,
 	}
+}
+
+// requestAccessLabels are the labels of a pipeline's ServiceAccount and RBAC objects that are one
+// request's own: accessLabels and the request's (RequestSelector finds them).
+func requestAccessLabels(w Workflow, pipeline string) map[string]string {
+	labels := accessLabels(w, pipeline)
+	maps.Copy(labels, requestLabels(w.Object.GetNamespace(), w.Object.GetName()))
+	return labels
+}
+
+// requestLabels name a resource request on the objects of its workflows: its name, shortened as
+// a label value must be, and its namespace unless it is cluster-scoped.
+func requestLabels(namespace, name string) map[string]string {
+	labels := map[string]string{v1alpha1.LabelResourceName: names.LabelValue(name)}
+	if namespace != "" {
+		labels[v1alpha1.LabelResourceNamespace] = namespace
+	}
+	return labels
 }
 
 // copyStrings returns a copy of m, nil for an empty map.

@@ -47,15 +47,53 @@ func accessName(w Workflow, pipeline string, qualifiers ...string) string {
 	return names.Shorten(strings.Join(append([]string{accessBaseName(w, pipeline)}, qualifiers...), "."))
 }
 
-// bindingName names the binding of a role to the pipeline's ServiceAccount. A binding in the
-// ServiceAccount's own namespace takes the role's name. Elsewhere, and cluster-wide, the
-// ServiceAccount's namespace is added: requests in several namespaces each have their own
-// ServiceAccount, and each needs its own binding of the one shared role.
-func bindingName(roleName, roleNamespace, serviceAccountNamespace string) string {
-	if roleNamespace == serviceAccountNamespace {
-		return roleName
+// requestServiceAccountName names the ServiceAccount that a resource request's pipeline runs
+// as: "<base>.<request>", or "<base>.<namespace>.<request>" when the Promise sets a
+// pipelineNamespace, where the Jobs of every namespace's requests meet. Pipeline and namespace
+// names have no dots, so no two requests whose Jobs run in one namespace share a name, and none
+// takes the name of the pipeline's shared ServiceAccount of a Promise workflow (accessBaseName).
+func requestServiceAccountName(w Workflow, pipeline string, obj objectRef) string {
+	parts := []string{accessBaseName(w, pipeline)}
+	if w.Promise.Spec.Workflows.Config.PipelineNamespace != "" && obj.Namespace != "" {
+		parts = append(parts, obj.Namespace)
 	}
-	return names.Shorten(roleName + "." + serviceAccountNamespace)
+	return names.Shorten(strings.Join(append(parts, obj.Name), "."))
+}
+
+// requestAccessName is name followed by ":" and the request, "<namespace>:<name>" or the name of a
+// cluster-scoped request: the name of a request's own role, and of the binding of any role to
+// its ServiceAccount. No object or namespace name holds a colon (RBAC names may), so the names
+// of two requests' objects, or of the bindings of two roles, never meet.
+func requestAccessName(name string, obj objectRef) string {
+	parts := []string{name}
+	if obj.Namespace != "" {
+		parts = append(parts, obj.Namespace)
+	}
+	return names.Shorten(strings.Join(append(parts, obj.Name), ":"))
+}
+
+// bindingName names the binding of a grant's role to the pipeline's ServiceAccount.
+//
+// To a request's own ServiceAccount: the binding of the request's own role takes the role's
+// name; the binding of a shared role is requestAccessName of the role's name. The binding of the
+// shared Role for Works is thus named like the request's own role's binding, but engineGrants
+// never builds both in one namespace: when the Job runs in the request's namespace, the
+// request's own role holds Works.
+//
+// To a shared ServiceAccount: a binding in its own namespace takes the role's name. Elsewhere,
+// and cluster-wide, the ServiceAccount's namespace is added: requests in several namespaces each
+// have their own ServiceAccount, and each needs its own binding of the one shared role.
+func bindingName(s step, g grant) string {
+	switch {
+	case g.perRequest:
+		return g.name
+	case s.perRequest:
+		return requestAccessName(g.name, s.object)
+	case g.namespace == s.namespace:
+		return g.name
+	default:
+		return names.Shorten(g.name + "." + s.namespace)
+	}
 }
 
 // digest is the hex SHA-256 of parts, each terminated so that no two lists share an encoding.

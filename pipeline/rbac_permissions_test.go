@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"kratix.dev/kratix/api/v1alpha1"
 )
@@ -51,8 +53,18 @@ var (
 		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises/status"}, Verbs: []string{"get", "update", "patch"}},
 	}
-	// readRedisAndOwnWorks is the object's Role in a namespaced request's namespace.
+	// readCache is readRedis limited to the request cache: what its own role allows.
+	readCache = []rbacv1.PolicyRule{
+		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises"}, ResourceNames: []string{"cache"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"marketplace.kratix.io"}, Resources: []string{"redises/status"}, ResourceNames: []string{"cache"}, Verbs: []string{"get", "update", "patch"}},
+	}
+	// readRedisAndOwnWorks is the object's Role in a namespaced request's namespace, when the
+	// pipeline names its own ServiceAccount.
 	readRedisAndOwnWorks = append(slices.Clone(readRedis), ownResourceWorks)
+	// readCacheAndWorks is the request's own Role when its Job runs in its namespace;
+	// readCacheAndOwnWorks when it runs in another (pipelineNamespace).
+	readCacheAndWorks    = append(slices.Clone(readCache), resourceWorks...)
+	readCacheAndOwnWorks = append(slices.Clone(readCache), ownResourceWorks)
 	configmaps           = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}}
 	secrets              = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}
 	namespaces           = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}}
@@ -60,9 +72,15 @@ var (
 
 // TestBuildAccessPermissions: the engine's own access, then each form of resourceNamespace in a
 // pipeline's permissions, lands in the right kind of role in the right place, bound to the
-// pipeline's ServiceAccount.
+// request's own ServiceAccount; the role on the request names it alone.
 func TestBuildAccessPermissions(t *testing.T) {
-	const sa = "redis-resource-configure-instance-configure"
+	const (
+		base = "redis-resource-configure-instance-configure"
+		own  = base + ":team-a:cache" // the request's own role and the suffix of its bindings
+		sa   = base + ".cache"
+		// With a pipelineNamespace, the Jobs of several namespaces' requests meet.
+		sharedSA = base + ".team-a.cache"
+	)
 	permissions := []v1alpha1.Permission{
 		{PolicyRule: configmaps},
 		{ResourceNamespace: "shared", PolicyRule: secrets},
@@ -73,35 +91,37 @@ func TestBuildAccessPermissions(t *testing.T) {
 		pipelineNamespace string
 		permissions       []v1alpha1.Permission
 		want              []grantView
+		wantSA            string
 	}{
 		{
-			name: "engine only, Jobs in the request's namespace",
+			name:   "engine only, Jobs in the request's namespace: one role on the request and Works",
+			wantSA: "team-a/" + sa,
 			want: []grantView{
-				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
+				{"Role", "team-a", own, readCacheAndWorks, "team-a/" + own, sa, "team-a"},
 			},
 		},
 		{
 			name:        "each form of resourceNamespace",
 			permissions: permissions,
+			wantSA:      "team-a/" + sa,
 			want: []grantView{
-				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
-				{"Role", "team-a", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + sa + ".permissions", sa, "team-a"},
-				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + sa + ".permissions.shared.team-a", sa, "team-a"},
-				{"ClusterRole", "", sa + ".permissions", []rbacv1.PolicyRule{namespaces}, sa + ".permissions.team-a", sa, "team-a"},
+				{"Role", "team-a", own, readCacheAndWorks, "team-a/" + own, sa, "team-a"},
+				{"Role", "team-a", base + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + base + ".permissions:team-a:cache", sa, "team-a"},
+				{"Role", "shared", base + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + base + ".permissions.shared:team-a:cache", sa, "team-a"},
+				{"ClusterRole", "", base + ".permissions", []rbacv1.PolicyRule{namespaces}, base + ".permissions:team-a:cache", sa, "team-a"},
 			},
 		},
 		{
-			name:              "pipelineNamespace: Works and unqualified permissions there, the object where it is",
+			name:              "pipelineNamespace: Works and unqualified permissions there, the request's own role where it is",
 			pipelineNamespace: "pipelines",
 			permissions:       permissions,
+			wantSA:            "pipelines/" + sharedSA,
 			want: []grantView{
-				{"Role", "pipelines", sa, resourceWorks, "pipelines/" + sa, sa, "pipelines"},
-				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object.pipelines", sa, "pipelines"},
-				{"Role", "pipelines", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "pipelines/" + sa + ".permissions", sa, "pipelines"},
-				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + sa + ".permissions.shared.pipelines", sa, "pipelines"},
-				{"ClusterRole", "", sa + ".permissions", []rbacv1.PolicyRule{namespaces}, sa + ".permissions.pipelines", sa, "pipelines"},
+				{"Role", "pipelines", base, resourceWorks, "pipelines/" + own, sharedSA, "pipelines"},
+				{"Role", "team-a", own, readCacheAndOwnWorks, "team-a/" + own, sharedSA, "pipelines"},
+				{"Role", "pipelines", base + ".permissions", []rbacv1.PolicyRule{configmaps}, "pipelines/" + base + ".permissions:team-a:cache", sharedSA, "pipelines"},
+				{"Role", "shared", base + ".permissions.shared", []rbacv1.PolicyRule{secrets}, "shared/" + base + ".permissions.shared:team-a:cache", sharedSA, "pipelines"},
+				{"ClusterRole", "", base + ".permissions", []rbacv1.PolicyRule{namespaces}, base + ".permissions:team-a:cache", sharedSA, "pipelines"},
 			},
 		},
 		{
@@ -111,11 +131,11 @@ func TestBuildAccessPermissions(t *testing.T) {
 				{PolicyRule: configmaps},
 				{ResourceNamespace: "shared", PolicyRule: configmaps},
 			},
+			wantSA: "team-a/" + sa,
 			want: []grantView{
-				{"Role", "team-a", sa, resourceWorks, "team-a/" + sa, sa, "team-a"},
-				{"Role", "team-a", sa + ".object", readRedisAndOwnWorks, "team-a/" + sa + ".object", sa, "team-a"},
-				{"Role", "shared", sa + ".permissions.shared", []rbacv1.PolicyRule{secrets, configmaps}, "shared/" + sa + ".permissions.shared.team-a", sa, "team-a"},
-				{"Role", "team-a", sa + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + sa + ".permissions", sa, "team-a"},
+				{"Role", "team-a", own, readCacheAndWorks, "team-a/" + own, sa, "team-a"},
+				{"Role", "shared", base + ".permissions.shared", []rbacv1.PolicyRule{secrets, configmaps}, "shared/" + base + ".permissions.shared:team-a:cache", sa, "team-a"},
+				{"Role", "team-a", base + ".permissions", []rbacv1.PolicyRule{configmaps}, "team-a/" + base + ".permissions:team-a:cache", sa, "team-a"},
 			},
 		},
 	}
@@ -128,12 +148,8 @@ func TestBuildAccessPermissions(t *testing.T) {
 			if got := grantViews(access); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got\n%s\nwant\n%s", dump(got), dump(tt.want))
 			}
-			wantNS := "team-a"
-			if tt.pipelineNamespace != "" {
-				wantNS = tt.pipelineNamespace
-			}
-			if access.ServiceAccount == nil || access.ServiceAccount.Name != sa || access.ServiceAccount.Namespace != wantNS {
-				t.Errorf("ServiceAccount %+v, want %s/%s", access.ServiceAccount, wantNS, sa)
+			if access.ServiceAccount == nil || access.ServiceAccount.Namespace+"/"+access.ServiceAccount.Name != tt.wantSA {
+				t.Errorf("ServiceAccount %+v, want %s", access.ServiceAccount, tt.wantSA)
 			}
 		})
 	}
@@ -194,15 +210,17 @@ func TestBuildAccessOwnServiceAccount(t *testing.T) {
 	}
 }
 
-// TestBuildAccessClusterScopedAPI: reading a cluster-scoped request takes a ClusterRole.
+// TestBuildAccessClusterScopedAPI: reading a cluster-scoped request takes a ClusterRole of the
+// request's own, on it alone.
 func TestBuildAccessClusterScopedAPI(t *testing.T) {
 	p := testPromise(t)
 	p.Spec.API.Raw = []byte(strings.Replace(string(p.Spec.API.Raw), `"Namespaced"`, `"Cluster"`, 1))
 	access := mustAccess(t, resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "")), 0, Options{})
-	const sa = "redis-resource-configure-instance-configure"
+	const base = "redis-resource-configure-instance-configure"
+	const sa = base + ".cache"
 	want := []grantView{
-		{"Role", "kratix-platform-system", sa, resourceWorks, "kratix-platform-system/" + sa, sa, "kratix-platform-system"},
-		{"ClusterRole", "", sa + ".object", readRedis, sa + ".object.kratix-platform-system", sa, "kratix-platform-system"},
+		{"Role", "kratix-platform-system", base, resourceWorks, "kratix-platform-system/" + base + ":cache", sa, "kratix-platform-system"},
+		{"ClusterRole", "", base + ":cache", readCache, base + ":cache", sa, "kratix-platform-system"},
 	}
 	if got := grantViews(access); !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", dump(got), dump(want))
@@ -210,8 +228,13 @@ func TestBuildAccessClusterScopedAPI(t *testing.T) {
 }
 
 // TestBuildAccessIsSharedByRequests: the runs of two requests never disagree on an object they
-// both build, so one run cannot take away what another's Job still needs.
+// both build, so one run cannot take away what another's Job still needs; and no two requests
+// build the same object of a request's own, even when their names are made to meet (a dotted
+// request in the pipelineNamespace, one named like a qualifier, one named like another
+// namespace's request).
 func TestBuildAccessIsSharedByRequests(t *testing.T) {
+	requests := [][2]string{{"a", "team-a"}, {"b", "team-a"}, {"a", "team-b"}, {"d", "shared"}, {"permissions", "team-a"}, {"object", "team-a"},
+		{"team-a.a", "pipelines"}, {"a", "pipelines"}, {"shared.a", "team-a"}}
 	for _, pipelineNamespace := range []string{"", "pipelines"} {
 		t.Run("pipelineNamespace="+pipelineNamespace, func(t *testing.T) {
 			p := testPromise(t)
@@ -219,35 +242,85 @@ func TestBuildAccessIsSharedByRequests(t *testing.T) {
 			p.Spec.Workflows.Resource.Configure[0].Spec.RBAC.Permissions = []v1alpha1.Permission{
 				{PolicyRule: configmaps}, {ResourceNamespace: "shared", PolicyRule: secrets}, {ResourceNamespace: "team-a", PolicyRule: secrets}, {ResourceNamespace: "*", PolicyRule: namespaces},
 			}
-			built := map[string]any{} // kind/namespace/name -> object
-			for _, req := range [][2]string{{"a", "team-a"}, {"b", "team-a"}, {"c", "team-b"}, {"d", "shared"}} {
+			built := map[string]any{}      // kind/namespace/name -> object
+			ownedBy := map[string]string{} // kind/namespace/name of a request's own -> the request
+			for _, req := range requests {
+				request := req[1] + "/" + req[0]
 				access := mustAccess(t, resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest(req[0], req[1])), 0, Options{})
-				objects := map[string]any{}
-				add := func(key string, obj any) {
+				objects := map[string]metav1.Object{}
+				add := func(key string, obj metav1.Object) {
 					if _, dup := objects[key]; dup {
-						t.Errorf("request %s/%s builds two objects %s", req[1], req[0], key)
+						t.Errorf("request %s builds two objects %s", request, key)
 					}
 					objects[key] = obj
 				}
-				if access.ServiceAccount != nil {
-					add("ServiceAccount/"+access.ServiceAccount.Namespace+"/"+access.ServiceAccount.Name, access.ServiceAccount)
-				}
+				add("ServiceAccount/"+access.ServiceAccount.Namespace+"/"+access.ServiceAccount.Name, access.ServiceAccount)
 				for i := range access.Roles {
-					add("Role/"+access.Roles[i].Namespace+"/"+access.Roles[i].Name, access.Roles[i])
-					add("RoleBinding/"+access.RoleBindings[i].Namespace+"/"+access.RoleBindings[i].Name, access.RoleBindings[i])
+					add("Role/"+access.Roles[i].Namespace+"/"+access.Roles[i].Name, &access.Roles[i])
+					add("RoleBinding/"+access.RoleBindings[i].Namespace+"/"+access.RoleBindings[i].Name, &access.RoleBindings[i])
 				}
 				for i := range access.ClusterRoles {
-					add("ClusterRole/"+access.ClusterRoles[i].Name, access.ClusterRoles[i])
-					add("ClusterRoleBinding/"+access.ClusterRoleBindings[i].Name, access.ClusterRoleBindings[i])
+					add("ClusterRole/"+access.ClusterRoles[i].Name, &access.ClusterRoles[i])
+					add("ClusterRoleBinding/"+access.ClusterRoleBindings[i].Name, &access.ClusterRoleBindings[i])
 				}
 				for key, obj := range objects {
+					if obj.GetLabels()[v1alpha1.LabelResourceName] != "" {
+						if other, ok := ownedBy[key]; ok {
+							t.Errorf("requests %s and %s both build %s as their own", other, request, key)
+						}
+						ownedBy[key] = request
+						continue
+					}
 					if earlier, ok := built[key]; ok && !reflect.DeepEqual(earlier, obj) {
-						t.Errorf("request %s/%s builds %s differently from an earlier request:\n%+v\n%+v", req[1], req[0], key, earlier, obj)
+						t.Errorf("request %s builds %s differently from an earlier request:\n%+v\n%+v", request, key, earlier, obj)
 					}
 					built[key] = obj
 				}
 			}
+			for key := range ownedBy {
+				if _, shared := built[key]; shared {
+					t.Errorf("%s is both shared and a request's own", key)
+				}
+			}
 		})
+	}
+}
+
+// TestBuildAccessRequestSelector: every object of a request's own carries the labels that
+// RequestSelector gives for it, whichever workflow and pipeline built it; shared ones do not.
+func TestBuildAccessRequestSelector(t *testing.T) {
+	p := testPromise(t)
+	p.Spec.Workflows.Config.PipelineNamespace = "pipelines"
+	p.Spec.Workflows.Resource.Configure[0].Spec.RBAC.Permissions = []v1alpha1.Permission{{ResourceNamespace: "*", PolicyRule: namespaces}}
+	selector := labels.SelectorFromSet(RequestSelector("redis", "team-a", "cache"))
+	own := 0
+	for _, w := range []Workflow{
+		resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")),
+		resourceWorkflow(p, v1alpha1.WorkflowActionDelete, testRequest("cache", "team-a")),
+	} {
+		access := mustAccess(t, w, 0, Options{})
+		metas := []metav1.Object{access.ServiceAccount}
+		for i := range access.Roles {
+			metas = append(metas, &access.Roles[i], &access.RoleBindings[i])
+		}
+		for i := range access.ClusterRoles {
+			metas = append(metas, &access.ClusterRoles[i], &access.ClusterRoleBindings[i])
+		}
+		for i, m := range metas {
+			// The request's own: its ServiceAccount, and RBAC named for it (requestAccessName).
+			shared := i > 0 && !strings.Contains(m.GetName(), ":")
+			if selector.Matches(labels.Set(m.GetLabels())) == shared {
+				t.Errorf("%s/%s (labels %v): shared %v, but the selector matches it: %v", m.GetNamespace(), m.GetName(), m.GetLabels(), shared, !shared)
+			}
+			if !shared {
+				own++
+			}
+		}
+	}
+	// Each workflow: the ServiceAccount, the request's own Role and binding, the binding of
+	// Works in the pipelineNamespace, that of the cluster-wide permissions for configure.
+	if own != 9 {
+		t.Errorf("%d objects of the request's own, want 9", own)
 	}
 }
 

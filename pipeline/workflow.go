@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"maps"
 
 	"kratix.dev/kratix/internal/names"
 
@@ -77,11 +78,20 @@ func (w Workflow) Selector() map[string]string {
 		v1alpha1.LabelWorkflowAction: w.Action,
 	}
 	if w.Type == v1alpha1.WorkflowTypeResource && w.Object != nil {
-		labels[v1alpha1.LabelResourceName] = names.LabelValue(w.Object.GetName())
-		if ns := w.Object.GetNamespace(); ns != "" {
-			labels[v1alpha1.LabelResourceNamespace] = ns
-		}
+		maps.Copy(labels, requestLabels(w.Object.GetNamespace(), w.Object.GetName()))
 	}
+	return labels
+}
+
+// RequestSelector returns the labels that the ServiceAccounts and RBAC objects of a resource
+// request's own (BuildAccess) carry, of both its workflows and every pipeline: list them with it
+// in every namespace to remove what the request leaves behind. Its Jobs carry them too. A request
+// name too long for a label value is shortened, so two such requests of one namespace whose
+// names share their first 52 characters could, with a 40-bit hash collision, match each other's.
+func RequestSelector(promise, namespace, name string) map[string]string {
+	labels := requestLabels(namespace, name)
+	labels[v1alpha1.LabelPromiseName] = names.LabelValue(promise)
+	labels[v1alpha1.LabelWorkflowType] = v1alpha1.WorkflowTypeResource
 	return labels
 }
 

@@ -125,10 +125,11 @@ func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *un
 	if err := c.List(ctx, &works, labels); err != nil {
 		return nil, fmt.Errorf("list the Works of the request: %w", err)
 	}
-	// A shortened label value can be shared by two long names: keep the request's own.
+	// A shortened label value can be shared by two long names, and another Promise's pipeline
+	// may write a Work that wears this request's labels: keep the request's own.
 	out := works.Items[:0]
 	for _, w := range works.Items {
-		if w.Spec.ResourceName == obj.GetName() && w.Spec.ResourceNamespace == obj.GetNamespace() {
+		if w.Spec.PromiseName == promise && w.Spec.ResourceName == obj.GetName() && w.Spec.ResourceNamespace == obj.GetNamespace() {
 			out = append(out, w)
 		}
 	}

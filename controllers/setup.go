@@ -201,6 +201,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Writers:        registry,
 		Recorder:       mgr.GetEventRecorder("workplacement"),
 		ResyncInterval: opts.WorkPlacementResyncInterval,
+		Pipeline:       opts.Pipeline,
 	}
 	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
 		return fmt.Errorf("set up the workplacement controller: %w", err)

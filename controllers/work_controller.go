@@ -82,7 +82,7 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 		result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, work, f, retErr == nil))
 	}()
 
-	refusal, err := r.ownershipRefusal(ctx, work)
+	refusal, err := ownershipRefusal(ctx, r.Client, workOwner(work), r.Pipeline)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

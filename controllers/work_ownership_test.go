@@ -40,7 +40,7 @@ func TestWorkOwnershipRefusal(t *testing.T) {
 		{"resource Work of a Promise that does not exist, beside its request", work("team-a", "team-a", "cache"), nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := workOwnershipRefusal(tc.work, tc.promise, opts)
+			got := ownerRefusal(workOwner(tc.work), tc.promise, opts)
 			switch {
 			case tc.refused == "" && got != "":
 				t.Errorf("refused: %s", got)

@@ -28,10 +28,11 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/internal/keyedmutex"
+	"kratix.dev/kratix/pipeline"
 	"kratix.dev/kratix/statestore"
 )
 
-// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements,verbs=get;list;watch;update;patch;write-workplacements
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=workplacements/finalizers,verbs=update
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=destinations,verbs=get;list;watch
@@ -54,6 +55,9 @@ type WorkPlacementReconciler struct {
 	locks keyedmutex.Mutex
 	// ResyncInterval is how long after a successful write the placement is written again.
 	ResyncInterval time.Duration
+	// Pipeline says where workflows run, and so where their placements must be
+	// (work_ownership.go).
+	Pipeline pipeline.Options
 	// now returns the current time; time.Now when nil.
 	now func() time.Time
 }
@@ -79,6 +83,13 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 	}
 	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, wp, f)) }()
 
+	refusal, err := ownershipRefusal(ctx, r.Client, placementOwner(wp), r.Pipeline)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if refusal != "" {
+		return r.refuse(ctx, wp, refusal, &f)
+	}
 	if deleting {
 		if err := r.finalize(ctx, wp, &f); err != nil {
 			return ctrl.Result{}, err
@@ -100,6 +111,20 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 		return ctrl.Result{}, err
 	}
 	return placementResult(f, r.ResyncInterval)
+}
+
+// refuse handles a placement that may not write in its owner's name from its namespace (no
+// Work of the engine's makes one): it writes nothing, and its deletion removes nothing, for
+// the files in its owner's directories are the owner's.
+func (r *WorkPlacementReconciler) refuse(ctx context.Context, wp *v1alpha1.WorkPlacement, refusal string, f *placementFacts) (ctrl.Result, error) {
+	f.notOwned = refusal
+	if f.deleting {
+		r.Recorder.Eventf(wp, nil, corev1.EventTypeWarning, v1alpha1.ReasonWorkNotOwned, "Cleanup", "nothing was removed: %s", refusal)
+		if err := finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return placementResult(*f, r.ResyncInterval)
 }
 
 // clock is the current time.

@@ -25,6 +25,9 @@ type placementFacts struct {
 	misscheduled bool
 	// destinationMissing: the target Destination does not exist.
 	destinationMissing bool
+	// notOwned says why the placement may not write in its owner's name from its namespace
+	// (work_ownership.go); empty when it may.
+	notOwned string
 	// destinationOverlaps says why nothing is written for the Destination: its path overlaps
 	// another's (destination_overlap.go); empty when its directory is its own.
 	destinationOverlaps string
@@ -86,6 +89,8 @@ func setPlacementStatus(status *v1alpha1.WorkPlacementStatus, generation int64, 
 // misscheduled or its Destination is missing, True otherwise.
 func setPlacementScheduleCondition(status *v1alpha1.WorkPlacementStatus, generation int64, f placementFacts) {
 	switch {
+	case f.notOwned != "":
+		conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonWorkNotOwned, f.notOwned, generation)
 	case f.misscheduled:
 		conditions.Set(&status.Conditions, v1alpha1.ConditionScheduleSucceeded, metav1.ConditionFalse, v1alpha1.ReasonMisscheduled,
 			fmt.Sprintf("Destination %q no longer matches the workload's selectors", f.destination), generation)
@@ -129,6 +134,8 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 		afterwards = "; the placement's files are removed once the store can be written to"
 	}
 	switch {
+	case f.notOwned != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonWorkNotOwned, f.notOwned
 	case f.destinationMissing:
 		return metav1.ConditionFalse, v1alpha1.ReasonDestinationNotFound,
 			fmt.Sprintf("Destination %q does not exist: nothing is written until it is created", f.destination)
@@ -169,7 +176,7 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 // event was missed.
 func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
 	switch {
-	case f.finalized, f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
+	case f.finalized, f.notOwned != "", f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
 		// The watches bring the placement back when that changes.
 		return ctrl.Result{}, nil
 	case f.claimed != nil:

@@ -226,6 +226,9 @@ func TestWorkPlacementWritesPromiseLevelFiles(t *testing.T) {
 	f := newGitFixture(t)
 	dest := readyGitDestination(t, f, "wp-deps")
 	wp := newPlacement(t, dest.Name, "", map[string]string{"crd.yaml": "kind: CRD\n"})
+	// Promise-level output lives where Promise workflows run (work_ownership.go).
+	ensureNamespace(t, v1alpha1.DefaultPlatformNS)
+	wp.Namespace = v1alpha1.DefaultPlatformNS
 	create(t, wp)
 
 	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)

@@ -192,3 +192,9 @@ const (
 	VerbWritePromiseWorks  = "write-promise-works"
 	VerbWriteResourceWorks = "write-resource-works"
 )
+
+// VerbWriteWorkPlacements on workplacements admits creating a WorkPlacement or changing its spec
+// or labels, checked by the ValidatingAdmissionPolicy kratix-workplacement-writers
+// (config/policy). The engine's role holds it; tenants' roles should not.
+const VerbWriteWorkPlacements = "write-workplacements"
+

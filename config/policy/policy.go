@@ -30,6 +30,11 @@ var WorkOwnership []byte
 //go:embed store_secret_access.yaml
 var StoreSecretAccess []byte
 
+// WorkPlacementWriters is workplacement_writers.yaml: only the engine writes WorkPlacements.
+//
+//go:embed workplacement_writers.yaml
+var WorkPlacementWriters []byte
+
 // files are the policy files by name, in the order to apply them (kustomization.yaml lists the
 // same).
 var files = []struct {
@@ -38,6 +43,7 @@ var files = []struct {
 }{
 	{"work_ownership.yaml", WorkOwnership},
 	{"store_secret_access.yaml", StoreSecretAccess},
+	{"workplacement_writers.yaml", WorkPlacementWriters},
 }
 
 // Objects decodes the policies and their bindings, in the order to apply them.

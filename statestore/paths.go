@@ -60,17 +60,40 @@ func IsWithin(dir, p string) bool {
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// gitSpecialNames are the names Git gives meaning to inside a repository, lower-case. Git servers
-// that check what they receive (receive.fsckObjects, as GitHub and GitLab do) refuse a push whose
-// tree holds one of them in a disguise that some file system reads as the real name; .gitmodules
-// and .gitattributes files are also parsed and checked. None belongs in a state store.
-var gitSpecialNames = []string{".git", ".gitmodules", ".gitattributes"}
+// gitSpecialName is a name Git gives meaning to inside a repository, with the NTFS short names
+// that Git's fsck (path.c, is_ntfs_dotgit and is_ntfs_dot_generic) reads as it.
+type gitSpecialName struct {
+	// name is the name itself, lower-case, with its leading dot.
+	name string
+	// lastShortIndex is the last n of the short names "<first six characters>~n" Git reads as the
+	// name: NTFS numbers them ~1 to ~4 before it falls back to hashed names. Git puts .git first
+	// in its directory, so only its ~1 counts.
+	lastShortIndex byte
+	// hashPrefix is the six characters that begin the hashed short names NTFS falls back to
+	// (as git's path.c spells them), or "" when Git reads no hashed name as the name.
+	hashPrefix string
+}
+
+// gitSpecialNames are the names Git gives meaning to that may not appear in a state store. Git
+// servers that check what they receive (receive.fsckObjects, as GitHub and GitLab do) refuse a
+// push whose tree holds one of them in a disguise that some file system reads as the real name;
+// .gitmodules and .gitattributes files are also parsed and checked, so a bad one in a batch makes
+// the server refuse the whole push. None belongs in a state store. .gitignore is not among them:
+// fsck refuses it only as a symbolic link, which a store never writes.
+var gitSpecialNames = []gitSpecialName{
+	{name: ".git", lastShortIndex: '1'},
+	{name: ".gitmodules", lastShortIndex: '4', hashPrefix: "gi7eba"},
+	{name: ".gitattributes", lastShortIndex: '4', hashPrefix: "gi7d29"},
+}
 
 // gitRefusedName says why a path segment is a Git special name or one that a file system reads
 // as one, or "" when it is neither:
-//   - NTFS ignores trailing spaces and dots (".git ", ".git.") and reads a short 8.3 name
-//     ("GIT~1", "GITMOD~1") or an alternate data stream (".git::$INDEX_ALLOCATION") as the file;
+//   - NTFS ignores trailing spaces and dots (".git ", ".git.") and reads an alternate data stream
+//     (".git::$INDEX_ALLOCATION") and a short 8.3 name as the file (ntfsShortNameOf);
 //   - HFS+ ignores some invisible Unicode code points (".g\u200cit").
+//
+// It refuses every name Git's fsck reads as a special name, and a few more: it drops the HFS+
+// code points before it looks for NTFS names too.
 func gitRefusedName(seg string) string {
 	name := strings.ToLower(seg)
 	if i := strings.Index(name, ":"); i >= 0 {
@@ -84,21 +107,47 @@ func gitRefusedName(seg string) string {
 		return r
 	}, name)
 	for _, special := range gitSpecialNames {
-		if name == special || name == ntfsShortName(special) {
-			return fmt.Sprintf("has the segment %q, which Git servers read as %s and refuse", seg, special)
+		if name == special.name || ntfsShortNameOf(name, special) {
+			return fmt.Sprintf("has the segment %q, which Git servers read as %s and refuse", seg, special.name)
 		}
 	}
 	return ""
 }
 
-// ntfsShortName is the first 8.3 short name NTFS gives a Git special name: its first six
-// characters after the dot, then "~1".
-func ntfsShortName(special string) string {
-	base := strings.TrimPrefix(special, ".")
+// ntfsShortNameOf reports whether name, lower-case and without trailing spaces and dots, is an
+// 8.3 short name that Git reads as the special name, as git's is_ntfs_dot_generic does:
+//   - the first six characters of the name after its dot, a tilde and a digit from 1 to
+//     special.lastShortIndex ("gitmod~1" to "gitmod~4");
+//   - or a hashed short name: eight characters, the first k (k <= 6) of special.hashPrefix, a
+//     tilde, a digit from 1 to 9, then digits ("gi7eba~1", "gi7eb~12", "gi7~1234", "~1234567").
+//
+// Anything else passes, as in Git: "gitmod~5", "gi7eba~10", "gitmod~1.yaml".
+func ntfsShortNameOf(name string, special gitSpecialName) bool {
+	base := strings.TrimPrefix(special.name, ".")
 	if len(base) > 6 {
 		base = base[:6]
 	}
-	return base + "~1"
+	if len(name) == len(base)+2 && strings.HasPrefix(name, base+"~") {
+		if n := name[len(name)-1]; n >= '1' && n <= special.lastShortIndex {
+			return true
+		}
+	}
+	if special.hashPrefix == "" || len(name) != 8 {
+		return false
+	}
+	tilde := strings.IndexByte(name, '~')
+	if tilde < 0 || tilde > len(special.hashPrefix) || name[:tilde] != special.hashPrefix[:tilde] {
+		return false
+	}
+	if name[tilde+1] < '1' || name[tilde+1] > '9' {
+		return false
+	}
+	for i := tilde + 2; i < len(name); i++ {
+		if name[i] < '0' || name[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // hfsIgnorable reports whether HFS+ ignores the code point when it compares names.

@@ -113,9 +113,9 @@ func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) 
 	return nil
 }
 
-// WriteWork turns the pipeline's output into the Work of this object and pipeline: found by its
-// labels and replaced, or created. A pipeline that wrote nothing leaves a Work without workload
-// groups, which removes its earlier placements.
+// WriteWork turns the pipeline's output into the Work of this object and pipeline (ownWork),
+// replaced, or created under its name (workName). A pipeline that wrote nothing leaves a Work
+// without workload groups, which removes its earlier placements.
 func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadataDir string, budget int) (*v1alpha1.Work, error) {
 	selectors, err := ReadDestinationSelectors(metadataDir)
 	if err != nil {
@@ -135,17 +135,30 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 	}
 	labels := workLabels(env)
 	work := &v1alpha1.Work{}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		existing, err := findWork(ctx, c, env.PipelineNamespace, labels)
+	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.
+	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	err = retry.OnError(retry.DefaultRetry, retriable, func() error {
+		existing, nameTaken, err := ownWork(ctx, c, env, spec)
 		if err != nil {
 			return err
 		}
 		if existing == nil {
 			work = &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: env.PipelineNamespace, Labels: labels}, Spec: spec}
+			if nameTaken {
+				// Someone else's Work holds the name; ours gets a name no one can take ahead of
+				// it, and the next run finds it by its labels and spec.
+				work.Name, work.GenerateName = "", workName(env)+"-"
+			}
 			return c.Create(ctx, work)
 		}
 		work = existing
 		work.Spec = spec
+		if work.Labels == nil {
+			work.Labels = map[string]string{}
+		}
+		for k, v := range labels {
+			work.Labels[k] = v // the engine's controllers find the Work by them
+		}
 		return c.Update(ctx, work)
 	})
 	if err != nil {
@@ -183,19 +196,54 @@ func workName(env Env) string {
 	return names.Shorten(base + "-" + hex.EncodeToString(sum[:4]))
 }
 
-func findWork(ctx context.Context, c client.Client, namespace string, labels map[string]string) (*v1alpha1.Work, error) {
+// ownWork finds the Work of this object and pipeline: a Work is its own when its spec names the
+// same Promise, request and pipeline as spec does (sameOwner). Labels are anyone's to write, and
+// a pipeline of another Promise may create Works of its own Promise in the same namespace, so a
+// Work that only wears the labels, or only holds the name, is someone else's and left alone.
+//
+// The Work named workName comes first; without it, the one Work of its own that carries the
+// labels (a Work written under another name, by an earlier engine or after the name was taken),
+// and more than one is an error. nameTaken says that a Work of someone else holds the name.
+func ownWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec) (work *v1alpha1.Work, nameTaken bool, err error) {
+	named := &v1alpha1.Work{}
+	err = c.Get(ctx, client.ObjectKey{Namespace: env.PipelineNamespace, Name: workName(env)}, named)
+	switch {
+	case err == nil && sameOwner(named.Spec, spec):
+		return named, false, nil
+	case err == nil:
+		nameTaken = true
+	case !apierrors.IsNotFound(err):
+		return nil, false, fmt.Errorf("read the Work %s: %w", workName(env), err)
+	}
 	var works v1alpha1.WorkList
-	if err := c.List(ctx, &works, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
-		return nil, fmt.Errorf("find the Work: %w", err)
+	if err := c.List(ctx, &works, client.InNamespace(env.PipelineNamespace), client.MatchingLabels(workLabels(env))); err != nil {
+		return nil, false, fmt.Errorf("find the Work: %w", err)
 	}
-	switch len(works.Items) {
+	var own []*v1alpha1.Work
+	for i := range works.Items {
+		if sameOwner(works.Items[i].Spec, spec) {
+			own = append(own, &works.Items[i])
+		}
+	}
+	switch len(own) {
 	case 0:
-		return nil, nil
+		return nil, nameTaken, nil
 	case 1:
-		return &works.Items[0], nil
+		return own[0], nameTaken, nil
 	default:
-		return nil, fmt.Errorf("%d Works carry the labels %v; expected one", len(works.Items), labels)
+		found := make([]string, len(own))
+		for i, w := range own {
+			found[i] = w.Name
+		}
+		return nil, false, fmt.Errorf("%d Works of %s, pipeline %s, carry its labels (%v) and none has the name %s; expected one",
+			len(own), env.describe(), env.Pipeline, found, workName(env))
 	}
+}
+
+// sameOwner reports whether two WorkSpecs name the same Promise, request and pipeline.
+func sameOwner(a, b v1alpha1.WorkSpec) bool {
+	return a.PromiseName == b.PromiseName && a.ResourceName == b.ResourceName &&
+		a.ResourceNamespace == b.ResourceNamespace && a.PipelineName == b.PipelineName
 }
 
 // WriteStatus merges status.yaml into the object's status; after the last pipeline of a configure

@@ -3,14 +3,21 @@ package git
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"kratix.dev/kratix/statestore"
 )
 
 // commitMessage describes the changes of one commit (CONTRACT.md §8): a subject that says what
 // happened, a body that lists every WorkPlacement, and machine-readable trailers, one set per
-// change, for `git log --format=%(trailers)` and `git interpret-trailers`.
+// change, for `git log --format=%(trailers)` and `git interpret-trailers`. Every name in it is
+// flattened to one line first (oneLineOrigin), so that the lines of the message are the engine's.
 func commitMessage(origins []statestore.Origin) string {
+	flat := make([]statestore.Origin, len(origins))
+	for i, o := range origins {
+		flat[i] = oneLineOrigin(o)
+	}
+	origins = flat
 	var b strings.Builder
 	if len(origins) == 1 {
 		b.WriteString("kratix: " + describe(origins[0]) + "\n")
@@ -77,11 +84,42 @@ func actionOf(o statestore.Origin) statestore.Action {
 	return o.Action
 }
 
-// trailer writes one trailer line, skipping empty values; newlines in values are flattened so
-// that a value cannot end the trailer block.
+// trailer writes one trailer line, skipping empty values. The value is one line already
+// (oneLineOrigin).
 func trailer(b *strings.Builder, key, value string) {
 	if value == "" {
 		return
 	}
-	b.WriteString(key + ": " + strings.Join(strings.Fields(value), " ") + "\n")
+	b.WriteString(key + ": " + value + "\n")
+}
+
+// oneLineOrigin returns the origin with every name in it flattened to one line (oneLine). The
+// names come from objects that users and pipelines write, and a Work's pipelineName is free text:
+// unflattened, a name could end the subject, add "- ..." lines to the body or end the trailer
+// block, and readers of `git log` and tools that parse the message would take its lines for the
+// engine's account of what happened.
+func oneLineOrigin(o statestore.Origin) statestore.Origin {
+	return statestore.Origin{
+		Action:            statestore.Action(oneLine(string(o.Action))),
+		Destination:       oneLine(o.Destination),
+		Promise:           oneLine(o.Promise),
+		ResourceNamespace: oneLine(o.ResourceNamespace),
+		Resource:          oneLine(o.Resource),
+		Pipeline:          oneLine(o.Pipeline),
+		WorkPlacement:     oneLine(o.WorkPlacement),
+	}
+}
+
+// oneLine flattens a name to one line for a commit message: control characters (newlines,
+// carriage returns, escapes), Unicode line and paragraph separators and bidirectional formatting
+// characters (which make a line show other than what it holds) become spaces, runs of white space
+// become one space, and leading and trailing white space goes. Invalid UTF-8 becomes U+FFFD.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }

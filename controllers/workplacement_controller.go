@@ -53,6 +53,8 @@ type WorkPlacementReconciler struct {
 	Recorder events.EventRecorder
 	// locks serializes, per Destination, the writes of placements that share a file.
 	locks keyedmutex.Mutex
+	// slots limits the workers that write to one store at once (store_slots.go).
+	slots *storeSlots
 	// ResyncInterval is how long after a successful write the placement is written again.
 	ResyncInterval time.Duration
 	// Pipeline says where workflows run, and so where their placements must be
@@ -170,6 +172,13 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 // and records the outcome in the facts. An error means the reconcile cannot go on: it was
 // cancelled or the API server could not be read.
 func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, action statestore.Action) error {
+	ref := dest.Spec.StateStoreRef
+	release, ok := r.slots.tryAcquire(ctx, ref.Kind+"/"+ref.Name)
+	if !ok {
+		f.storeBusy = true
+		return nil
+	}
+	defer release()
 	in := statestore.PlacementInput{Action: action, Placement: wp, Destination: dest}
 	if statestore.SharesFile(dest) {
 		// The Destination's one file holds every placement's workloads.
@@ -264,7 +273,7 @@ func (r *WorkPlacementReconciler) finalize(ctx context.Context, wp *v1alpha1.Wor
 			"%s %q does not exist: nothing was removed; delete the directory %q from it by hand if it is still there", ref.Kind, ref.Name, wp.Status.Path)
 		return finishCleanup(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup, &f.finalized)
 	}
-	if err := r.apply(ctx, w, wp, dest, f, statestore.ActionDelete); err != nil {
+	if err := r.apply(ctx, w, wp, dest, f, statestore.ActionDelete); err != nil || f.storeBusy {
 		return err
 	}
 	if errors.Is(f.writeErr, statestore.ErrInvalidPath) {
@@ -331,6 +340,8 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 	if r.ResyncInterval <= 0 {
 		r.ResyncInterval = DefaultWorkPlacementResyncInterval
 	}
+	// Half the workers per store: a stalled store leaves the other half to the others.
+	r.slots = newStoreSlots(concurrency / 2)
 	log := mgr.GetLogger().WithName("workplacement")
 	c := mgr.GetClient()
 	b := ctrl.NewControllerManagedBy(mgr).

@@ -180,7 +180,7 @@ func (p *placementRestorer) reconcile(ctx context.Context, req reconcile.Request
 		return true
 	}
 	log := p.log.WithValues("workplacement", req.Name, "namespace", req.Namespace)
-	res, err := p.r.Reconcile(logr.NewContext(ctx, log), req)
+	res, err := p.r.Reconcile(withoutStoreSlots(logr.NewContext(ctx, log)), req)
 	switch {
 	case err != nil:
 		log.Error(err, "write the placement's files again")

@@ -34,6 +34,9 @@ type placementFacts struct {
 	// storeNotReady says why the Destination's state store cannot be written to; empty when it
 	// can.
 	storeNotReady string
+	// storeBusy: the workers' slots of the store were all taken (store_slots.go); nothing was
+	// written and the placement comes back soon.
+	storeBusy bool
 	// invalidContent is why a workload's content could not be decoded.
 	invalidContent error
 	// claimed is why the files were not written: another placement is first to one of their
@@ -168,6 +171,9 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 	}
 }
 
+// storeBusyRetry is how soon a placement whose store's slots were all taken comes back.
+const storeBusyRetry = 500 * time.Millisecond
+
 // placementResult is the outcome of a reconcile for the facts. A written placement comes back
 // after resync to correct drift in the store; a missing Destination or an unready store brings
 // it back through the watches; a write that may pass later backs off; one that cannot stops
@@ -176,6 +182,8 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 // event was missed.
 func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
 	switch {
+	case f.storeBusy:
+		return ctrl.Result{RequeueAfter: storeBusyRetry}, nil
 	case f.finalized, f.notOwned != "", f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
 		// The watches bring the placement back when that changes.
 		return ctrl.Result{}, nil

@@ -1,0 +1,74 @@
+package controllers
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// TestASlowStoreDoesNotStallOtherStoresPlacements: someone who may create a store and a
+// Destination points the store at a server that holds every push, and gives the Destination
+// labels that many Works select. Their placements may take only half of the WorkPlacement
+// workers (two here) at once (store_slots.go), so another store's placement is written while
+// the stalled ones wait.
+func TestASlowStoreDoesNotStallOtherStoresPlacements(t *testing.T) {
+	startManager(t) // two workers per controller
+	ns := v1alpha1.DefaultPlatformNS
+	ensureNamespace(t, ns)
+
+	healthy := newGitFixture(t)
+	healthyStore := healthy.readyGitStore(t)
+	victimLabels := map[string]string{"victim": uniqueName("v")}
+	victimDest := readyDestinationOn(t, healthyStore, uniqueName("prod"), victimLabels)
+
+	tarpit := newGitFixture(t)
+	tarpitStore := tarpit.readyGitStore(t)
+	shared := map[string]string{"shared": uniqueName("s")}
+	readyDestinationOn(t, tarpitStore, uniqueName("evil"), shared)
+	// From now on the attacker's server holds every push (until the test ends).
+	marker := holdPushes(t, tarpit)
+
+	// Works that select the label the attacker copied onto their Destination.
+	for i := range 4 {
+		w := newWork(t, ns, "", rootGroup(t, shared, namespaceManifest(fmt.Sprintf("shared-%d", i))))
+		w.Spec.PipelineName = "deps"
+		createWork(t, w)
+	}
+	time.Sleep(3 * time.Second) // their placements reach the writer, which pushes and waits
+
+	// Another tenant's Work, for a Destination on a healthy store.
+	work := newWork(t, ns, "", rootGroup(t, victimLabels, namespaceManifest("victim")))
+	work.Spec.PipelineName = "deps"
+	createWork(t, work)
+	wp := placementKey(work, work.Name+"."+victimDest.Name)
+	start := time.Now()
+	defer func() { _ = os.Remove(marker) }()
+	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	t.Logf("the healthy store's placement was written after %s", time.Since(start).Round(time.Second))
+}
+
+// holdPushes has the fixture's server hold every push until the returned marker file is
+// removed; the test's end removes it.
+func holdPushes(t *testing.T, f *gitFixture) string {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "hold")
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := filepath.Join(f.server.Root(), f.repo, "hooks", "pre-receive")
+	script := fmt.Sprintf("#!/bin/sh\ncat >/dev/null\nwhile [ -e %q ]; do sleep 0.2; done\n", marker)
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.Remove(marker)
+		_ = os.Remove(hook)
+	})
+	return marker
+}

@@ -22,8 +22,8 @@ import (
 // owner is whose files a Work or WorkPlacement says it holds, and where it lives.
 type owner struct {
 	// kind is "Work" or "WorkPlacement", for messages.
-	kind                                  string
-	namespace                             string
+	kind                                 string
+	namespace                            string
 	promise, resourceNamespace, resource string
 }
 

@@ -15,22 +15,66 @@ import (
 	"kratix.dev/kratix/statestore"
 )
 
-// Two Destinations of one state store whose directories overlap ("dev" and "dev", or "dev" and
-// "dev/x") would write into each other's files, and a cleanup of one would remove the other's.
-// The Destination created first (in the same second: the name that sorts first) keeps its
-// directory; the other is refused (Ready False,
-// PathOverlaps): nothing is written for it, its placements wait, and its cleanup removes
-// nothing. When the first goes, or either path changes, the other is reconciled again.
+// Two Destinations whose directories overlap ("dev" and "dev", or "dev" and "dev/x") would write
+// into each other's files, and a cleanup of one would remove the other's. That holds across
+// state stores too: two stores may name one repository and branch (or one bucket), so a
+// directory is the store's location, its root path and the Destination's path together
+// (storeTarget). The Destination created first (in the same second: the name that sorts first)
+// keeps its directory; the other is refused (Ready False, PathOverlaps): nothing is written for
+// it, its placements wait, and its cleanup removes nothing. When the first goes, or either path
+// changes, the other is reconciled again.
+
+// placedDestination is a Destination and its directory: its store's location and its path
+// from that location's top (the store's root, then the Destination's path).
+type placedDestination struct {
+	dest     *v1alpha1.Destination
+	location string
+	dir      string
+}
 
 // overlappingDestination returns the Destination that keeps a directory the Destination's path
-// overlaps, or nil when its directory is its own. It lists the store's Destinations from the
+// overlaps, or nil when its directory is its own. It reads the stores and Destinations from the
 // cache.
 func overlappingDestination(ctx context.Context, c client.Reader, dest *v1alpha1.Destination) (*v1alpha1.Destination, error) {
-	others, err := destinationsOnStore(ctx, c, dest.Spec.StateStoreRef)
+	me, others, err := neighbourDestinations(ctx, c, dest)
 	if err != nil {
 		return nil, err
 	}
-	return overlapWinner(dest, others), nil
+	return overlapWinner(me, others), nil
+}
+
+// neighbourDestinations places dest and the Destinations of every store at the same location
+// as its store (its own store's included). Where its store cannot be read, the location is the
+// store's name: only its own Destinations are neighbours.
+func neighbourDestinations(ctx context.Context, c client.Reader, dest *v1alpha1.Destination) (placedDestination, []placedDestination, error) {
+	ref := dest.Spec.StateStoreRef
+	target, err := targetOfStore(ctx, c, ref)
+	if err != nil {
+		return placedDestination{}, nil, err
+	}
+	refs := []v1alpha1.StateStoreReference{ref}
+	targets := map[v1alpha1.StateStoreReference]storeTarget{ref: target}
+	sameLocation, err := storesAt(ctx, c, target.location)
+	if err != nil {
+		return placedDestination{}, nil, err
+	}
+	for r, t := range sameLocation {
+		if r != ref {
+			refs = append(refs, r)
+			targets[r] = t
+		}
+	}
+	var others []placedDestination
+	for _, r := range refs {
+		dests, err := destinationsOnStore(ctx, c, r)
+		if err != nil {
+			return placedDestination{}, nil, err
+		}
+		for i := range dests {
+			others = append(others, targets[r].place(&dests[i]))
+		}
+	}
+	return target.place(dest), others, nil
 }
 
 // destinationsOnStore lists the Destinations of a state store through the field index. It runs
@@ -44,21 +88,24 @@ func destinationsOnStore(ctx context.Context, c client.Reader, ref v1alpha1.Stat
 	return dests.Items, nil
 }
 
-// overlapWinner is the rule: among the other Destinations of dest's store whose paths overlap
-// its path, the one created first, if it was created before dest (names break ties).
-func overlapWinner(dest *v1alpha1.Destination, others []v1alpha1.Destination) *v1alpha1.Destination {
+// overlapWinner is the rule: among the other Destinations whose directories overlap me's, the
+// one created first, if it was created before me (names break ties).
+func overlapWinner(me placedDestination, others []placedDestination) *v1alpha1.Destination {
 	var winner *v1alpha1.Destination
-	for i := range others {
-		o := &others[i]
-		if o.Name == dest.Name || o.Spec.StateStoreRef != dest.Spec.StateStoreRef ||
-			!statestore.PathsOverlap(o.Spec.Path, dest.Spec.Path) || !createdBefore(o, dest) {
+	for _, o := range others {
+		if o.dest.Name == me.dest.Name || !me.overlaps(o) || !createdBefore(o.dest, me.dest) {
 			continue
 		}
-		if winner == nil || createdBefore(o, winner) {
-			winner = o
+		if winner == nil || createdBefore(o.dest, winner) {
+			winner = o.dest
 		}
 	}
 	return winner
+}
+
+// overlaps reports whether two placed Destinations share a directory.
+func (p placedDestination) overlaps(o placedDestination) bool {
+	return p.location == o.location && statestore.PathsOverlap(p.dir, o.dir)
 }
 
 // createdBefore orders Destinations by creation, then by name.
@@ -71,21 +118,25 @@ func createdBefore(a, b *v1alpha1.Destination) bool {
 
 // overlapMessage says why dest writes nothing.
 func overlapMessage(dest, winner *v1alpha1.Destination) string {
-	return fmt.Sprintf("path %q overlaps path %q of Destination %s, which came first, on the same state store: nothing is written for this Destination; give it a directory of its own",
-		dest.Spec.Path, winner.Spec.Path, winner.Name)
+	where := "on the same state store"
+	if winner.Spec.StateStoreRef != dest.Spec.StateStoreRef {
+		where = fmt.Sprintf("on %s %s, which writes to the same repository and branch or bucket", winner.Spec.StateStoreRef.Kind, winner.Spec.StateStoreRef.Name)
+	}
+	return fmt.Sprintf("path %q overlaps path %q of Destination %s, which came first, %s: nothing is written for this Destination; give it a directory of its own",
+		dest.Spec.Path, winner.Spec.Path, winner.Name, where)
 }
 
-// overlappingDestinations returns the names of the Destinations of dest's store, dest among them,
-// whose paths overlap dest's: those whose standing a change of dest can change.
+// overlappingDestinations returns the names of the Destinations, dest among them, whose
+// directories overlap dest's: those whose standing a change of dest can change.
 func overlappingDestinations(ctx context.Context, c client.Reader, dest *v1alpha1.Destination) ([]string, error) {
-	others, err := destinationsOnStore(ctx, c, dest.Spec.StateStoreRef)
+	me, others, err := neighbourDestinations(ctx, c, dest)
 	if err != nil {
 		return nil, err
 	}
 	out := []string{dest.Name}
 	for _, o := range others {
-		if o.Name != dest.Name && statestore.PathsOverlap(o.Spec.Path, dest.Spec.Path) {
-			out = append(out, o.Name)
+		if o.dest.Name != dest.Name && me.overlaps(o) {
+			out = append(out, o.dest.Name)
 		}
 	}
 	return out, nil

@@ -32,31 +32,58 @@ func TestPathsOverlap(t *testing.T) {
 }
 
 func TestOverlapWinner(t *testing.T) {
-	at := func(name, kind, store, path string, minute int) v1alpha1.Destination {
-		d := *destination(kind, store, path)
+	repo := storeTarget{location: "git github.com/org/state main"}
+	other := storeTarget{location: "git github.com/org/other main"}
+	rooted := storeTarget{location: repo.location, root: "dev"} // another store on the same branch
+	at := func(target storeTarget, name, path string, minute int) placedDestination {
+		d := destination(v1alpha1.KindGitStateStore, "s", path)
 		d.Name, d.CreationTimestamp = name, metav1.NewTime(time.Date(2026, 1, 1, 0, minute, 0, 0, time.UTC))
-		return d
+		return target.place(d)
 	}
-	dev := at("dev", v1alpha1.KindGitStateStore, "s", "dev", 1)
-	devX := at("dev-x", v1alpha1.KindGitStateStore, "s", "dev/x", 2)
-	twin := at("a-twin", v1alpha1.KindGitStateStore, "s", "dev", 1) // same time: the name decides
-	otherStore := at("elsewhere", v1alpha1.KindGitStateStore, "t", "dev", 0)
-	bucket := at("bucket", v1alpha1.KindBucketStateStore, "s", "dev", 0)
-	all := []v1alpha1.Destination{dev, devX, twin, otherStore, bucket}
+	dev := at(repo, "dev", "dev", 1)
+	devX := at(repo, "dev-x", "dev/x", 2)
+	twin := at(repo, "a-twin", "dev", 1) // same time: the name decides
+	elsewhere := at(other, "elsewhere", "dev", 0)
+	underRoot := at(rooted, "under-root", "y", 3) // dev/y of the same branch
+	all := []placedDestination{dev, devX, twin, elsewhere, underRoot}
 	for _, tc := range []struct {
-		dest v1alpha1.Destination
+		dest placedDestination
 		want string // "" for none
 	}{
 		{devX, "a-twin"},
 		{dev, "a-twin"},
 		{twin, ""},
-		{otherStore, ""},
-		{bucket, ""},
+		{elsewhere, ""},
+		{underRoot, "a-twin"},
 	} {
-		got := overlapWinner(&tc.dest, all)
+		got := overlapWinner(tc.dest, all)
 		if name := nameOf(got); name != tc.want {
-			t.Errorf("overlapWinner(%s) = %q, want %q", tc.dest.Name, name, tc.want)
+			t.Errorf("overlapWinner(%s) = %q, want %q", tc.dest.dest.Name, name, tc.want)
 		}
+	}
+}
+
+// TestRepositoryOf: the URL forms that reach one repository name it the same.
+func TestRepositoryOf(t *testing.T) {
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"https://github.com/org/state.git", "github.com/org/state"},
+		{"https://GitHub.com/org/state/", "github.com/org/state"},
+		{"http://user@github.com/org/state", "github.com/org/state"},
+		{"ssh://git@github.com/org/state.git", "github.com/org/state"},
+		{"git@github.com:org/state.git", "github.com/org/state"},
+		{"github.com:org/state", "github.com/org/state"},
+		{"https://git.example.com:8443/org/state", "git.example.com:8443/org/state"},
+		{"file:///srv/git/state.git", "/srv/git/state"},
+		{"/srv/git/state", "/srv/git/state"},
+	} {
+		if got := repositoryOf(tc.url); got != tc.want {
+			t.Errorf("repositoryOf(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+	if repositoryOf("https://github.com/org/state") == repositoryOf("https://github.com/org/state-2") {
+		t.Error("two repositories share a name")
 	}
 }
 

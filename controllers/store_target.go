@@ -1,0 +1,109 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// storeTarget is where a state store writes: location names the repository and branch, or the
+// bucket, the same for every store that writes there however its spec spells it; root is the
+// store's spec.path inside it.
+type storeTarget struct {
+	location string
+	root     string
+}
+
+// place is the Destination in the store's target.
+func (t storeTarget) place(dest *v1alpha1.Destination) placedDestination {
+	dir := dest.Spec.Path
+	if t.root != "" {
+		dir = t.root + "/" + dir
+	}
+	return placedDestination{dest: dest, location: t.location, dir: dir}
+}
+
+// targetOf is the target of a GitStateStore or BucketStateStore.
+func targetOf(store client.Object) storeTarget {
+	switch s := store.(type) {
+	case *v1alpha1.GitStateStore:
+		branch := s.Spec.Branch
+		if branch == "" {
+			branch = v1alpha1.DefaultBranch
+		}
+		return storeTarget{location: "git " + repositoryOf(s.Spec.URL) + " " + branch, root: s.Spec.Path}
+	case *v1alpha1.BucketStateStore:
+		return storeTarget{location: "s3 " + strings.ToLower(strings.TrimSuffix(s.Spec.Endpoint, "/")) + " " + s.Spec.BucketName, root: s.Spec.Path}
+	default:
+		return storeTarget{location: fmt.Sprintf("%T %s", store, store.GetName())}
+	}
+}
+
+// repositoryOf names a Git repository the same whichever URL form reaches it: host (lower
+// case) and path, without scheme, userinfo, trailing slash or .git. https://github.com/org/repo,
+// ssh://git@github.com/org/repo.git and git@github.com:org/repo are one repository.
+func repositoryOf(raw string) string {
+	raw = strings.TrimSpace(raw)
+	var host, path string
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && strings.Contains(raw, "://") {
+		host, path = u.Host, u.Path
+		if u.Scheme == "file" {
+			host = ""
+		}
+	} else if at, colon := strings.Index(raw, "@"), strings.Index(raw, ":"); colon > 0 && !strings.Contains(raw[:colon], "/") {
+		// scp-like: [user@]host:path
+		host, path = raw[at+1:colon], raw[colon+1:]
+	} else {
+		path = raw
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	return strings.ToLower(host) + "/" + strings.TrimSuffix(path, "/")
+}
+
+// targetOfStore reads the store that ref names from the cache and returns its target; a store
+// that does not exist has a location of its own.
+func targetOfStore(ctx context.Context, c client.Reader, ref v1alpha1.StateStoreReference) (storeTarget, error) {
+	kind, ok := storeKinds[ref.Kind]
+	if !ok {
+		return storeTarget{location: "unknown " + ref.Kind + " " + ref.Name}, nil
+	}
+	obj := kind.newObject()
+	if err := c.Get(ctx, client.ObjectKey{Name: ref.Name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return storeTarget{location: "missing " + ref.Kind + " " + ref.Name}, nil
+		}
+		return storeTarget{}, fmt.Errorf("get %s %s: %w", ref.Kind, ref.Name, err)
+	}
+	return targetOf(obj), nil
+}
+
+// storesAt returns the stores, of both kinds, whose location is the given one, with their
+// targets.
+func storesAt(ctx context.Context, c client.Reader, location string) (map[v1alpha1.StateStoreReference]storeTarget, error) {
+	out := map[v1alpha1.StateStoreReference]storeTarget{}
+	var gits v1alpha1.GitStateStoreList
+	if err := c.List(ctx, &gits, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the GitStateStores: %w", err)
+	}
+	for i := range gits.Items {
+		if t := targetOf(&gits.Items[i]); t.location == location {
+			out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: gits.Items[i].Name}] = t
+		}
+	}
+	var buckets v1alpha1.BucketStateStoreList
+	if err := c.List(ctx, &buckets, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the BucketStateStores: %w", err)
+	}
+	for i := range buckets.Items {
+		if t := targetOf(&buckets.Items[i]); t.location == location {
+			out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindBucketStateStore, Name: buckets.Items[i].Name}] = t
+		}
+	}
+	return out, nil
+}

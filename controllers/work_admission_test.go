@@ -113,7 +113,7 @@ func pipelineAccount(t *testing.T, w pipeline.Workflow, opts pipeline.Options) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &workflowDriver{client: env.Client, options: opts}
+	d := &workflowDriver{client: env.Client, reader: env.Client, options: opts}
 	if err := d.applyAccess(t.Context(), w, access); err != nil {
 		t.Fatal(err)
 	}

@@ -187,6 +187,16 @@ func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decisio
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", errInvalidWorkflow, err)
 	}
+	if access.ServiceAccount == nil {
+		// The pipeline names its own: it must not be one the engine made for another's.
+		sa := &corev1.ServiceAccount{}
+		sa.SetNamespace(job.Namespace)
+		sa.SetName(job.Spec.Template.Spec.ServiceAccountName)
+		sa.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
+		if err := d.checkNotAnothers(ctx, sa, nil); err != nil {
+			return "", err
+		}
+	}
 	if err := d.client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		if apierrors.IsInvalid(err) {
 			return "", fmt.Errorf("%w: the API server refused Job %s: %w", errInvalidWorkflow, job.Name, err)
@@ -221,10 +231,45 @@ func (d *workflowDriver) applyAccess(ctx context.Context, w pipeline.Workflow, a
 		if d.applied.has(group, id, digest) {
 			continue
 		}
+		if err := d.checkNotAnothers(ctx, obj, obj.GetLabels()); err != nil {
+			return err
+		}
 		if err := d.client.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 		}
 		d.applied.remember(group, id, digest)
+	}
+	return nil
+}
+
+// identityLabels say whose pipeline an access object is for.
+var identityLabels = []string{v1alpha1.LabelPromiseName, v1alpha1.LabelWorkflowType, v1alpha1.LabelWorkflowAction, v1alpha1.LabelPipelineName}
+
+// checkNotAnothers refuses, as an invalid workflow, an access object (obj names it) that the
+// engine made for another pipeline: mine are the labels of the pipeline that would apply or use
+// it, nil for a ServiceAccount that the pipeline names itself, which must not be any of the
+// engine's. Two Promises' pipelines may otherwise meet on one name
+// ("<promise>-<type>-<action>-<pipeline>" with dashes in every part), and a Promise could run as
+// another's pipeline ServiceAccount and write that Promise's Works. It reads the API server.
+func (d *workflowDriver) checkNotAnothers(ctx context.Context, obj client.Object, mine map[string]string) error {
+	existing := &metav1.PartialObjectMetadata{}
+	existing.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	if err := d.reader.Get(ctx, client.ObjectKeyFromObject(obj), existing); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("get %s %s: %w", existing.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	theirs := existing.GetLabels()
+	if theirs[v1alpha1.LabelManagedBy] != v1alpha1.LabelManagedByValue || theirs[v1alpha1.LabelPromiseName] == "" {
+		return nil
+	}
+	for _, key := range identityLabels {
+		if mine == nil || theirs[key] != mine[key] {
+			return fmt.Errorf("%w: %s is the engine's for the %s %s pipeline %q of Promise %q; rename the pipeline or name a ServiceAccount of its own",
+				errInvalidWorkflow, describeObject(existing),
+				theirs[v1alpha1.LabelWorkflowType], theirs[v1alpha1.LabelWorkflowAction], theirs[v1alpha1.LabelPipelineName], theirs[v1alpha1.LabelPromiseName])
+		}
 	}
 	return nil
 }

@@ -131,11 +131,67 @@ func checkAccess(p v1alpha1.Pipeline, namespace string, opts Options) error {
 		errs = append(errs, fmt.Errorf("rbac.serviceAccount %s is the engine's own", sa))
 	}
 	for _, perm := range p.Spec.RBAC.Permissions {
-		if why := reservedPermission(perm.PolicyRule); why != "" {
+		why := reservedPermission(perm.PolicyRule)
+		if why == "" && (perm.ResourceNamespace == "*" || perm.ResourceNamespace == opts.PlatformNamespace) {
+			why = runsAsAnyone(perm.PolicyRule)
+		}
+		if why != "" {
 			errs = append(errs, fmt.Errorf("rbac.permissions: %s", why))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// identityVerbs let their holder act as someone else or grant what it does not hold.
+var identityVerbs = []string{"impersonate", "bind", "escalate"}
+
+// identityKinds are what those verbs apply to.
+var identityKinds = map[string]bool{"users": true, "groups": true, "serviceaccounts": true, "uids": true, "userextras": true,
+	"roles": true, "clusterroles": true, "*": true}
+
+// actsAsOthers says why a rule lets the pipeline impersonate someone or grant roles beyond its
+// own (impersonate, bind, escalate, or every verb on what they apply to), or "".
+func actsAsOthers(rule rbacv1.PolicyRule) string {
+	for _, verb := range rule.Verbs {
+		if slices.Contains(identityVerbs, verb) {
+			return fmt.Sprintf("verb %q lets the pipeline act as others or grant what it does not hold", verb)
+		}
+	}
+	identityGroup := slices.ContainsFunc(rule.APIGroups, func(g string) bool {
+		return g == "" || g == "*" || g == rbacv1.GroupName || g == "authentication.k8s.io"
+	})
+	if !slices.Contains(rule.Verbs, "*") || !identityGroup {
+		return ""
+	}
+	for _, resource := range rule.Resources {
+		kind, _, _ := strings.Cut(resource, "/")
+		if identityKinds[kind] {
+			return fmt.Sprintf("verb \"*\" on %s includes impersonate, bind or escalate, which let the pipeline act as others or grant what it does not hold; name the verbs it needs", resource)
+		}
+	}
+	return ""
+}
+
+// runAsKinds are what runs a container as any ServiceAccount of its namespace, or hands out a
+// ServiceAccount's token: in the platform namespace, the engine's.
+var runAsKinds = map[string]bool{
+	"pods": true, "deployments": true, "replicasets": true, "statefulsets": true, "daemonsets": true,
+	"jobs": true, "cronjobs": true, "replicationcontrollers": true, "serviceaccounts/token": true, "*": true,
+}
+
+// runsAsAnyone says why a rule, granted in the platform namespace or cluster-wide, would let the
+// pipeline run as the engine's ServiceAccount (or any other there), or "".
+func runsAsAnyone(rule rbacv1.PolicyRule) string {
+	writes := slices.ContainsFunc(rule.Verbs, func(v string) bool { return v == "create" || v == "update" || v == "patch" || v == "*" })
+	if !writes {
+		return ""
+	}
+	for _, resource := range rule.Resources {
+		if runAsKinds[resource] {
+			return fmt.Sprintf("writes of %s in the platform namespace or cluster-wide would run as, or mint a token of, the engine's ServiceAccount; grant them in the namespaces the pipeline needs", resource)
+		}
+	}
+	return ""
 }
 
 // engineKinds are the platform.kratix.io resources whose writes only the engine grants.
@@ -144,12 +200,12 @@ var engineKinds = map[string]bool{"works": true, "workplacements": true, "promis
 // reservedPermission says why a rule of rbac.permissions is not the pipeline's to ask for, or "".
 func reservedPermission(rule rbacv1.PolicyRule) string {
 	for _, verb := range rule.Verbs {
-		if verb == v1alpha1.VerbWritePromiseWorks || verb == v1alpha1.VerbWriteResourceWorks {
-			return fmt.Sprintf("verb %q admits writes of Works; the engine grants it to each pipeline for its own Promise", verb)
+		if verb == v1alpha1.VerbWritePromiseWorks || verb == v1alpha1.VerbWriteResourceWorks || verb == v1alpha1.VerbWriteWorkPlacements {
+			return fmt.Sprintf("verb %q admits writes of Works or WorkPlacements; the engine grants it to each pipeline for its own Promise", verb)
 		}
 	}
 	if !slices.Contains(rule.APIGroups, v1alpha1.GroupVersion.Group) && !slices.Contains(rule.APIGroups, "*") {
-		return ""
+		return actsAsOthers(rule)
 	}
 	for _, resource := range rule.Resources {
 		kind, _, _ := strings.Cut(resource, "/")
@@ -162,7 +218,7 @@ func reservedPermission(rule rbacv1.PolicyRule) string {
 			}
 		}
 	}
-	return ""
+	return actsAsOthers(rule)
 }
 
 // BuildJob builds the Job that runs pipeline index of the workflow as part of run number run

@@ -327,11 +327,18 @@ func TestBuildAccessRequestSelector(t *testing.T) {
 // TestPipelinesCannotAskForTheEnginesPowers: a Promise's pipeline cannot run as the engine's
 // ServiceAccount or the namespace's default one, nor ask in rbac.permissions for write access
 // to the engine's kinds or for the verbs that admit Works, which would let it write any
-// Promise's Works. Reading the engine's kinds and everything on other groups stay allowed.
+// Promise's Works, nor for what runs as any ServiceAccount of the platform namespace (Pods, the
+// controllers that make them, tokens) there or cluster-wide, nor impersonate, bind or escalate.
+// Reading the engine's kinds, and everything on other groups in namespaces of its own, stay
+// allowed.
 func TestPipelinesCannotAskForTheEnginesPowers(t *testing.T) {
 	opts := Options{PlatformNamespace: "platform", EngineServiceAccount: "platform/kratix-manager"}
 	rule := func(groups, resources, verbs []string) v1alpha1.Permission {
 		return v1alpha1.Permission{ResourceNamespace: "*", PolicyRule: rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs}}
+	}
+	inNamespace := func(ns string, p v1alpha1.Permission) v1alpha1.Permission {
+		p.ResourceNamespace = ns
+		return p
 	}
 	kratix := []string{"platform.kratix.io"}
 	for _, tc := range []struct {
@@ -349,7 +356,14 @@ func TestPipelinesCannotAskForTheEnginesPowers(t *testing.T) {
 		{name: "everything on every group", permission: ptrTo(rule([]string{"*"}, []string{"*"}, []string{"*"})), refused: "only the engine writes"},
 		{name: "a Promise's status", permission: ptrTo(rule(kratix, []string{"promises/status"}, []string{"patch"})), refused: "only the engine writes"},
 		{name: "reading Promises", permission: ptrTo(rule(kratix, []string{"promises", "works"}, []string{"get", "list", "watch"}))},
-		{name: "everything on another group", permission: ptrTo(rule([]string{"apps"}, []string{"*"}, []string{"*"}))},
+		{name: "everything on another group, in a namespace of its own", permission: ptrTo(inNamespace("apps-team", rule([]string{"apps"}, []string{"*"}, []string{"*"})))},
+		{name: "everything on another group, cluster-wide", permission: ptrTo(rule([]string{"apps"}, []string{"*"}, []string{"*"})), refused: "run as, or mint a token of, the engine's ServiceAccount"},
+		{name: "Pods in the platform namespace", permission: ptrTo(inNamespace("platform", rule([]string{""}, []string{"pods"}, []string{"create"}))), refused: "writes of pods in the platform namespace"},
+		{name: "Pods in a namespace of its own", permission: ptrTo(inNamespace("apps-team", rule([]string{""}, []string{"pods"}, []string{"create"})))},
+		{name: "tokens in the platform namespace", permission: ptrTo(inNamespace("platform", rule([]string{""}, []string{"serviceaccounts/token"}, []string{"create"}))), refused: "mint a token"},
+		{name: "impersonation", permission: ptrTo(rule([]string{""}, []string{"serviceaccounts", "users"}, []string{"impersonate"})), refused: "act as others"},
+		{name: "binding any ClusterRole", permission: ptrTo(rule([]string{rbacv1.GroupName}, []string{"clusterroles", "clusterrolebindings"}, []string{"bind", "escalate", "create"})), refused: "act as others"},
+		{name: "every verb on RBAC", permission: ptrTo(inNamespace("apps-team", rule([]string{rbacv1.GroupName}, []string{"roles"}, []string{"*"}))), refused: "includes impersonate, bind or escalate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := testPromise(t)

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -59,10 +60,14 @@ func TestWorkPlacementClaimsInFilepathModeNone(t *testing.T) {
 	// Deleting the first frees foo/bar.yaml: the file placement, older than same, writes foo.
 	deleteAndWait(t, first)
 	waitForPlacement(t, file, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
-	cond := waitForPlacement(t, same, v1alpha1.ConditionWriteSucceeded, metav1.ConditionFalse, v1alpha1.ReasonFileClaimed)
-	if !strings.Contains(cond.Message, file.Name) || !strings.Contains(cond.Message, `"claims/foo"`) {
-		t.Errorf("the message does not name the file placement and its path: %q", cond.Message)
-	}
+	// same was refused for first's path before; now for the file placement's.
+	waitFor(t, "same's refusal names the file placement and its path", func() error {
+		cond := waitForPlacement(t, same, v1alpha1.ConditionWriteSucceeded, metav1.ConditionFalse, v1alpha1.ReasonFileClaimed)
+		if !strings.Contains(cond.Message, file.Name) || !strings.Contains(cond.Message, `"claims/foo"`) {
+			return fmt.Errorf("the message does not name the file placement and its path: %q", cond.Message)
+		}
+		return nil
+	})
 	if got := f.show(t, "claims/foo"); got != "kind: File\n" {
 		t.Errorf("claims/foo = %q, want the file placement's", got)
 	}

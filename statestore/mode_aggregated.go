@@ -2,9 +2,10 @@ package statestore
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -16,6 +17,11 @@ import (
 // among them. It removes the file when none is left. The caller serializes the Destination's
 // writes (SharesFile) until the change is applied, so that the last write always reflects the
 // latest placements it has seen.
+//
+// The file holds at most v1alpha1.MaxDecodedContent bytes of workloads. The placements take
+// their place in it in the order they were created (then by namespace/name): one that does not
+// fit in what the older ones left is left out, and its own write says so, so a newcomer cannot
+// crowd out the placements that were there first. In the file they appear by namespace/name.
 func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 	dest := in.Destination
 	file, err := AggregatedFile(dest.Spec.Path, dest.Spec.Filepath.Filename)
@@ -29,40 +35,43 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 		if other.Namespace == wp.Namespace && other.Name == wp.Name {
 			continue // the placement at hand is newer than, or as new as, this copy
 		}
-		placements = append(placements, other)
+		if other.DeletionTimestamp.IsZero() {
+			placements = append(placements, other)
+		}
 	}
 	if in.Action != ActionDelete {
 		placements = append(placements, wp)
 	}
-	sort.Slice(placements, func(i, j int) bool {
-		if placements[i].Namespace != placements[j].Namespace {
-			return placements[i].Namespace < placements[j].Namespace
-		}
-		return placements[i].Name < placements[j].Name
+	slices.SortFunc(placements, func(a, b *v1alpha1.WorkPlacement) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
-	var buf bytes.Buffer
+	included := make(map[*v1alpha1.WorkPlacement][]File, len(placements))
 	budget := v1alpha1.MaxDecodedContent
 	for _, p := range placements {
-		if !p.DeletionTimestamp.IsZero() {
-			continue
-		}
 		files, left, err := decodeWithin(p, budget)
 		if err == nil {
 			err = aggregatable(files)
 		}
 		switch {
+		case err != nil && p == wp && errors.Is(err, errOverBudget) && budget < v1alpha1.MaxDecodedContent:
+			return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("the aggregated file %q", file),
+				fmt.Errorf("the placement does not fit: the Destination's older placements take %d of the file's %d bytes", v1alpha1.MaxDecodedContent-budget, v1alpha1.MaxDecodedContent))
 		case err != nil && p == wp:
 			return PlacementChange{}, err
-		case errors.Is(err, errOverBudget) && budget < v1alpha1.MaxDecodedContent:
-			// The placements before it fill the file: no write of the Destination can succeed.
-			return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("the aggregated file %q", file),
-				fmt.Errorf("the Destination's placements decode to more than %d bytes in all", v1alpha1.MaxDecodedContent))
 		case err != nil:
-			// Another placement reports its own invalid content and is left out.
+			// Another placement reports its own invalid content, or that it does not fit, and
+			// is left out.
 			continue
 		}
 		budget = left
-		for _, f := range files {
+		included[p] = files
+	}
+	slices.SortFunc(placements, func(a, b *v1alpha1.WorkPlacement) int {
+		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	})
+	var buf bytes.Buffer
+	for _, p := range placements {
+		for _, f := range included[p] {
 			appendDocument(&buf, fmt.Sprintf("%s/%s: %s", p.Namespace, p.Name, f.Path), f.Content)
 		}
 	}
@@ -76,17 +85,17 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 }
 
 // aggregatable refuses workloads that cannot go into one YAML file: files that GitOps tools
-// would not read as manifests, and content that does not parse as YAML, which would break the
-// whole Destination's file.
+// would not read as manifests, and documents that are not Kubernetes objects, which would break
+// the whole Destination's file.
 func aggregatable(files []File) error {
 	for _, f := range files {
 		if !manifests.IsManifestFile(f.Path) {
 			return NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path),
 				errors.New("filepath mode aggregatedYAML holds only .yaml, .yml and .json files"))
 		}
-		if err := manifests.CheckYAML(f.Content); err != nil {
+		if err := manifests.CheckObjects(f.Content); err != nil {
 			return NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path),
-				fmt.Errorf("filepath mode aggregatedYAML holds only YAML: %w", err))
+				fmt.Errorf("filepath mode aggregatedYAML holds only Kubernetes objects: %w", err))
 		}
 	}
 	return nil

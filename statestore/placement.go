@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/manifests"
 )
 
 // A WorkPlacement's files are laid out in its Destination's filepath mode (CONTRACT.md §3):
@@ -77,6 +78,14 @@ func BuildPlacementChange(ctx context.Context, r FileReader, in PlacementInput) 
 		var err error
 		if files, err = DecodeWorkloads(in.Placement); err != nil {
 			return PlacementChange{}, err
+		}
+		// The work-writer checks a pipeline's output; a Work written through the API is
+		// checked here: one file that does not parse breaks the Destination's whole directory
+		// for its GitOps agent.
+		for _, f := range files {
+			if problem := manifests.Problem(f.Path, f.Content); problem != "" {
+				return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path), errors.New(problem))
+			}
 		}
 	}
 	var (

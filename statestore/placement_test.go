@@ -82,15 +82,15 @@ func paths(fs []statestore.File) []string {
 
 func TestBuildPlacementChange(t *testing.T) {
 	nestedDir := "clusters/dev/resources/team-a/redis/cache/configure/01234"
-	wp := placement(t, "cache-dev", map[string]string{"deploy.yaml": "kind: Deployment\n", "svc/svc.yaml": "kind: Service\n"})
+	wp := placement(t, "cache-dev", map[string]string{"deploy.yaml": "apiVersion: v1\nkind: Deployment\n", "svc/svc.yaml": "apiVersion: v1\nkind: Service\n"})
 	written := wp.DeepCopy()
 	written.Status.Path = "clusters/dev/resources/team-a/redis/cache/configure/old00"
-	other := placement(t, "another", map[string]string{"cm.yaml": "kind: ConfigMap\n"})
-	gone := placement(t, "gone", map[string]string{"gone.yaml": "kind: Gone\n"})
+	other := placement(t, "another", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\n"})
+	gone := placement(t, "gone", map[string]string{"gone.yaml": "apiVersion: v1\nkind: Gone\n"})
 	gone.DeletionTimestamp = ptr(metav1.Now())
 	invalid := placement(t, "invalid", nil)
 	invalid.Spec.Workloads = []v1alpha1.Workload{{Filepath: "x.yaml", Content: "not base64 gzip"}}
-	stale := placement(t, "cache-dev", map[string]string{"stale.yaml": "kind: Stale\n"})
+	stale := placement(t, "cache-dev", map[string]string{"stale.yaml": "apiVersion: v1\nkind: Stale\n"})
 	state := files{"clusters/dev/.kratix/team-a.cache-dev.state": "# state\nold.yaml\ndeploy.yaml\n"}
 
 	for _, tc := range []struct {
@@ -159,15 +159,15 @@ func TestBuildPlacementChange(t *testing.T) {
 		wantPath:  "clusters/dev/aggregated.yaml",
 		wantFiles: []string{"clusters/dev/aggregated.yaml"},
 		wantCount: 2,
-		wantContent: "---\n# team-a/another: cm.yaml\nkind: ConfigMap\n" +
-			"---\n# team-a/cache-dev: deploy.yaml\nkind: Deployment\n" +
-			"---\n# team-a/cache-dev: svc/svc.yaml\nkind: Service\n",
+		wantContent: "---\n# team-a/another: cm.yaml\napiVersion: v1\nkind: ConfigMap\n" +
+			"---\n# team-a/cache-dev: deploy.yaml\napiVersion: v1\nkind: Deployment\n" +
+			"---\n# team-a/cache-dev: svc/svc.yaml\napiVersion: v1\nkind: Service\n",
 	}, {
 		name:        "aggregatedYAML delete rewrites the file without the placement",
 		in:          statestore.PlacementInput{Action: statestore.ActionDelete, Placement: &wp, Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, "all.yaml"), Neighbours: []v1alpha1.WorkPlacement{stale, other}},
 		wantPath:    "clusters/dev/all.yaml",
 		wantFiles:   []string{"clusters/dev/all.yaml"},
-		wantContent: "---\n# team-a/another: cm.yaml\nkind: ConfigMap\n",
+		wantContent: "---\n# team-a/another: cm.yaml\napiVersion: v1\nkind: ConfigMap\n",
 	}, {
 		name:       "aggregatedYAML delete of the last placement removes the file",
 		in:         statestore.PlacementInput{Action: statestore.ActionDelete, Placement: &wp, Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{stale, gone}},
@@ -191,15 +191,15 @@ func TestBuildPlacementChange(t *testing.T) {
 		wantPath:    "clusters/dev/aggregated.yaml",
 		wantFiles:   []string{"clusters/dev/aggregated.yaml"},
 		wantCount:   1,
-		wantContent: "---\n# team-a/another: cm.yaml\nkind: ConfigMap\n",
+		wantContent: "---\n# team-a/another: cm.yaml\napiVersion: v1\nkind: ConfigMap\n",
 	}, {
 		name:    "workloads that decode to more than a Work holds in all are invalid content",
 		reader:  files{},
 		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "bomb", map[string]string{"a.txt": zeros(40 << 20), "b.txt": zeros(40 << 20)})), Destination: destinationIn(v1alpha1.FilepathModeNone, "")},
 		wantErr: statestore.ErrInvalidContent,
 	}, {
-		name:    "a Destination's placements that decode to more than its aggregated file holds",
-		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "zz-last", map[string]string{"cm.yaml": "kind: ConfigMap\n"})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "big-1", map[string]string{"a.yaml": "# " + zeros(40<<20)}), placement(t, "big-2", map[string]string{"a.yaml": "# " + zeros(40<<20)})}},
+		name:    "a placement that does not fit in what the others left of the aggregated file",
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "zz-last", map[string]string{"cm.yaml": "# " + zeros(40<<20)})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "big-1", map[string]string{"a.yaml": "# " + zeros(40<<20)}), placement(t, "big-2", map[string]string{"a.yaml": "# " + zeros(40<<20)})}},
 		wantErr: statestore.ErrInvalidContent,
 	}, {
 		name:    "a workload that cannot be decoded is invalid content, in every mode",

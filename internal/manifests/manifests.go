@@ -52,6 +52,42 @@ func CheckYAML(data []byte) error {
 	}
 }
 
+// CheckObjects checks that each document of a YAML stream is a Kubernetes object, a map with
+// apiVersion and kind (empty documents aside): what kustomize builds, and what one file shared
+// by many placements must hold, since a document it refuses breaks the whole file.
+func CheckObjects(data []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for doc := 1; ; doc++ {
+		chunk, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("document %d: %w", doc, err)
+		}
+		js, err := yaml.YAMLToJSONStrict(chunk)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", doc, err)
+		}
+		var v any
+		if err := json.Unmarshal(js, &v); err != nil {
+			return fmt.Errorf("document %d: %w", doc, err)
+		}
+		if v == nil {
+			continue
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("document %d is not a Kubernetes object (a map with apiVersion and kind)", doc)
+		}
+		apiVersion, _ := obj["apiVersion"].(string)
+		kind, _ := obj["kind"].(string)
+		if apiVersion == "" || kind == "" {
+			return fmt.Errorf("document %d is not a Kubernetes object: it has no apiVersion and kind", doc)
+		}
+	}
+}
+
 // IsManifestFile reports whether GitOps tools read a file of this name as manifests: a .yaml,
 // .yml or .json file.
 func IsManifestFile(p string) bool {

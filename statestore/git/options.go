@@ -56,6 +56,10 @@ type Options struct {
 	// 30 s. So a deleted branch comes back whole in one commit, not one placement at a time
 	// while GitOps agents prune what is missing.
 	RestoreQuiet, RestoreMax time.Duration
+	// CloneBudget bounds what a clone of the branch may hold in memory; every field's default
+	// when zero: a pack of 512 MiB, a file of v1alpha1.MaxDecodedContent and 1 MiB more (the
+	// largest the engine writes), and 1 GiB of files in all.
+	CloneBudget Budget
 	// Timeout bounds one network operation (clone, fetch, push); default 2 minutes.
 	Timeout time.Duration
 	// Logger receives the writer's logs; default discards.
@@ -118,6 +122,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CompactBytes <= 0 {
 		o.CompactBytes = 64 << 20
+	}
+	if o.CloneBudget.PackBytes <= 0 {
+		o.CloneBudget.PackBytes = 512 << 20
+	}
+	if o.CloneBudget.ObjectBytes <= 0 {
+		o.CloneBudget.ObjectBytes = v1alpha1.MaxDecodedContent + 1<<20
+	}
+	if o.CloneBudget.TotalBytes <= 0 {
+		o.CloneBudget.TotalBytes = 1 << 30
 	}
 	if o.RestoreQuiet <= 0 {
 		o.RestoreQuiet = time.Second

@@ -27,6 +27,8 @@ type remote struct {
 	ep     *transport.Endpoint
 	auth   transport.AuthMethod
 	branch plumbing.ReferenceName
+	// budget bounds what a clone holds (clone_budget.go).
+	budget Budget
 	// caps are the server's receive-pack capabilities, once seen.
 	caps *capability.List
 }
@@ -44,8 +46,9 @@ type snapshot struct {
 // An empty repository or a missing branch gives an empty snapshot: the first commit creates the
 // branch.
 func (r *remote) clone(ctx context.Context) (*snapshot, error) {
-	store := memory.NewStorage()
-	repo, err := gogit.CloneContext(ctx, store, nil, &gogit.CloneOptions{
+	checked := &cloneStorage{Storage: memory.NewStorage(), budget: r.budget, url: r.url}
+	store := checked.Storage
+	repo, err := gogit.CloneContext(ctx, checked, nil, &gogit.CloneOptions{
 		URL:             r.ep.String(),
 		Auth:            r.auth,
 		ReferenceName:   r.branch,
@@ -59,6 +62,8 @@ func (r *remote) clone(ctx context.Context) (*snapshot, error) {
 	switch {
 	case errors.Is(err, transport.ErrEmptyRemoteRepository), isMissingBranch(err):
 		return &snapshot{store: memory.NewStorage()}, nil
+	case errors.Is(err, errCloneTooLarge):
+		return nil, err
 	case err != nil:
 		return nil, r.classify("clone", err)
 	}

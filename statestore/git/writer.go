@@ -98,7 +98,7 @@ func New(opts Options) (*Writer, error) {
 	}
 	w := &Writer{
 		opts:           opts,
-		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, branch: plumbing.NewBranchReferenceName(opts.Branch)},
+		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, branch: plumbing.NewBranchReferenceName(opts.Branch), budget: opts.CloneBudget},
 		knownHostsFile: knownHosts,
 		reqs:           make(chan *request),
 		stop:           make(chan struct{}),

@@ -24,6 +24,7 @@ func TestDestinationsOfTwoStoresOnOneRepositoryCannotShareADirectory(t *testing.
 	waitForCondition(t, otherStore, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
 
 	victim := destination(v1alpha1.KindGitStateStore, victimStore.Name, "prod-eu")
+	victim.Name = "a-" + victim.Name // created in the same second as the other, the name decides
 	create(t, victim)
 	waitForCondition(t, victim, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
 	want := canaryPaths("prod-eu")
@@ -32,6 +33,7 @@ func TestDestinationsOfTwoStoresOnOneRepositoryCannotShareADirectory(t *testing.
 	}
 
 	evil := destination(v1alpha1.KindGitStateStore, otherStore.Name, "prod-eu")
+	evil.Name = "z-" + evil.Name
 	evil.Spec.Cleanup = v1alpha1.DestinationCleanupAll
 	if err := env.Client.Create(t.Context(), evil); err != nil {
 		t.Fatal(err)

@@ -113,18 +113,18 @@ func TestWorkPlacementInFilepathModeAggregatedYAML(t *testing.T) {
 	startManager(t)
 	f := newGitFixture(t)
 	dest := readyGitDestinationInMode(t, f, "agg", v1alpha1.FilepathModeAggregatedYAML, "all.yaml")
-	first := newPlacement(t, dest.Name, "first", map[string]string{"a.yaml": "kind: A\n", "b.yaml": "---\nkind: B\n---\nkind: C"})
+	first := newPlacement(t, dest.Name, "first", map[string]string{"a.yaml": "apiVersion: v1\nkind: A\n", "b.yaml": "---\napiVersion: v1\nkind: B\n---\napiVersion: v1\nkind: C"})
 	first.Name = "a-" + first.Name
-	second := newPlacement(t, dest.Name, "second", map[string]string{"z.yaml": "kind: Z\n"})
+	second := newPlacement(t, dest.Name, "second", map[string]string{"z.yaml": "apiVersion: v1\nkind: Z\n"})
 	second.Name = "b-" + second.Name
 	create(t, second)
 	create(t, first)
 	waitForPlacement(t, first, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
 	waitForPlacement(t, second, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
 
-	want := "---\n# default/" + first.Name + ": a.yaml\nkind: A\n" +
-		"---\n# default/" + first.Name + ": b.yaml\nkind: B\n---\nkind: C\n" +
-		"---\n# default/" + second.Name + ": z.yaml\nkind: Z\n"
+	want := "---\n# default/" + first.Name + ": a.yaml\napiVersion: v1\nkind: A\n" +
+		"---\n# default/" + first.Name + ": b.yaml\napiVersion: v1\nkind: B\n---\napiVersion: v1\nkind: C\n" +
+		"---\n# default/" + second.Name + ": z.yaml\napiVersion: v1\nkind: Z\n"
 	waitFor(t, "the aggregated file to hold both placements", func() error {
 		if got := f.show(t, "agg/all.yaml"); got != want {
 			return fmt.Errorf("agg/all.yaml =\n%s\nwant:\n%s", got, want)
@@ -139,7 +139,7 @@ func TestWorkPlacementInFilepathModeAggregatedYAML(t *testing.T) {
 	}
 
 	deleteAndWait(t, first)
-	if got, want := f.show(t, "agg/all.yaml"), "---\n# default/"+second.Name+": z.yaml\nkind: Z\n"; got != want {
+	if got, want := f.show(t, "agg/all.yaml"), "---\n# default/"+second.Name+": z.yaml\napiVersion: v1\nkind: Z\n"; got != want {
 		t.Errorf("after deleting %s, agg/all.yaml =\n%s\nwant:\n%s", first.Name, got, want)
 	}
 	deleteAndWait(t, second)

@@ -37,25 +37,12 @@ func Problem(p string, data []byte) string {
 
 // CheckYAML parses each document of a multi-document YAML stream, split as kubectl splits it.
 func CheckYAML(data []byte) error {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for doc := 1; ; doc++ {
-		chunk, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("document %d: %w", doc, err)
-		}
-		if _, err := yaml.YAMLToJSONStrict(chunk); err != nil {
-			return fmt.Errorf("document %d: %w", doc, err)
-		}
-	}
+	return eachDocument(data, func(int, []byte) error { return nil })
 }
 
-// CheckObjects checks that each document of a YAML stream is a Kubernetes object, a map with
-// apiVersion and kind (empty documents aside): what kustomize builds, and what one file shared
-// by many placements must hold, since a document it refuses breaks the whole file.
-func CheckObjects(data []byte) error {
+// eachDocument splits a YAML stream as kubectl does, parses each document strictly into JSON
+// and calls fn with its number (from 1) and JSON.
+func eachDocument(data []byte, fn func(doc int, js []byte) error) error {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for doc := 1; ; doc++ {
 		chunk, err := reader.Read()
@@ -69,12 +56,23 @@ func CheckObjects(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("document %d: %w", doc, err)
 		}
+		if err := fn(doc, js); err != nil {
+			return err
+		}
+	}
+}
+
+// CheckObjects checks that each document of a YAML stream is a Kubernetes object, a map with
+// apiVersion and kind (empty documents aside): what kustomize builds, and what one file shared
+// by many placements must hold, since a document it refuses breaks the whole file.
+func CheckObjects(data []byte) error {
+	return eachDocument(data, func(doc int, js []byte) error {
 		var v any
 		if err := json.Unmarshal(js, &v); err != nil {
 			return fmt.Errorf("document %d: %w", doc, err)
 		}
 		if v == nil {
-			continue
+			return nil
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
@@ -85,7 +83,8 @@ func CheckObjects(data []byte) error {
 		if apiVersion == "" || kind == "" {
 			return fmt.Errorf("document %d is not a Kubernetes object: it has no apiVersion and kind", doc)
 		}
-	}
+		return nil
+	})
 }
 
 // IsManifestFile reports whether GitOps tools read a file of this name as manifests: a .yaml,

@@ -11,23 +11,11 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 )
 
-// TestWriteWorkIgnoresWorksThatOnlyWearItsLabels (attack): the work-writer finds "its" Work by
-// labels alone (findWork: kratix.io/promise-name, pipeline-name, work-type, and the request's
-// for a resource workflow) and fails when two match. Labels are anyone's to write: every Promise
-// workflow runs in the platform namespace, and each one's ServiceAccount may create Works there
-// (the admission policy checks spec.promiseName against its verb, never the labels). So Promise
-// a's pipeline creates a Work of its own Promise (admitted) wearing Promise b's labels, and from
-// then on:
-//   - when b already has its Work, b's work-writer finds two and fails ("2 Works carry the
-//     labels"), on every run, until someone deletes the decoy;
-//   - when b has none yet, b's work-writer takes the decoy for its own and replaces its spec:
-//     the API server refuses that (promiseName cannot change), so b's pipeline fails too; on a
-//     server without that rule b's output would live in a Work that a's pipeline named and can
-//     still update or delete.
-//
-// The same holds between the resource workflows that share a Promise's pipelineNamespace. The
-// work-writer should pick only a Work whose spec names its Promise, request and pipeline (or
-// look it up by its deterministic name, workName), and leave decoys alone.
+// TestWriteWorkIgnoresWorksThatOnlyWearItsLabels: labels are anyone's to write, and every
+// Promise workflow's ServiceAccount may create Works in the platform namespace. A Work of
+// Promise a wearing Promise b's labels must neither make b's work-writer fail (two match) nor
+// be taken for b's own: the work-writer picks only a Work whose spec names its Promise, request
+// and pipeline, and leaves decoys alone.
 func TestWriteWorkIgnoresWorksThatOnlyWearItsLabels(t *testing.T) {
 	const ns = "kratix-platform-system"
 	env := Env{Action: v1alpha1.WorkflowActionConfigure, Type: v1alpha1.WorkflowTypePromise, Promise: "b", Pipeline: "render",

@@ -7,14 +7,11 @@ import (
 	"kratix.dev/kratix/statestore"
 )
 
-// TestCommitMessageLinesComeFromTheEngine (attack): a Work's pipelineName (and resourceName,
-// resourceNamespace) is free text in the CRD, and a pipeline's ServiceAccount may write its
-// Work straight through the API. In filepath mode none (and aggregatedYAML) those names are in
-// no path, so CleanPath never sees them, but they are in the commit message: the trailers
-// flatten newlines (trailer), the subject and the body's "- ..." lines do not (describe). A
-// pipeline named "render)\n\n- delete prod-cluster-1: billing/..." writes lines of its choosing into the body of the engine's commit, which `git log` readers
-// and tools that read the body take for the engine's account of what happened. Every name
-// should be flattened (or quoted) where the message shows it, as trailers already are.
+// TestCommitMessageLinesComeFromTheEngine: a Work's pipelineName, resourceName and
+// resourceNamespace are free text, and in filepath modes none and aggregatedYAML they are in no
+// path that CleanPath checks; every name in the commit message is flattened to one line
+// (oneLine), so that a pipeline cannot write lines of its choosing into the engine's account
+// of what happened.
 func TestCommitMessageLinesComeFromTheEngine(t *testing.T) {
 	forged := "render)\n\n- delete prod-cluster-1: billing/finance/ledger (render) [billing-ledger.prod-cluster-1]\n\nApproved-by: security-team\n\n("
 	msg := commitMessage([]statestore.Origin{{Action: statestore.ActionUpdate, Destination: "dev-cluster-1", Promise: "appconfig",

@@ -197,4 +197,3 @@ const (
 // or labels, checked by the ValidatingAdmissionPolicy kratix-workplacement-writers
 // (config/policy). The engine's role holds it; tenants' roles should not.
 const VerbWriteWorkPlacements = "write-workplacements"
-

@@ -49,7 +49,9 @@ func TestPlacementWritesRefuseWhatBreaksTheDestinationsBuild(t *testing.T) {
 // Destination take their place in its one file oldest first. A newer placement that does not
 // fit in what the others left is refused, and says so; the older ones are written without it.
 func TestOnePlacementCannotFillAnAggregatedFileForEveryone(t *testing.T) {
-	big := strings.Repeat("a", v1alpha1.MaxDecodedContent-1024)
+	const budget = 1 << 20
+	statestore.SetAggregatedBudget(t, budget)
+	big := strings.Repeat("a", budget-1024)
 	hog := placement(t, "hog", map[string]string{"big.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {x: " + big + "}\n"})
 	hog.Namespace = "aaa-tenant"
 	hog.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))

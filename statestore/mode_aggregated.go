@@ -46,16 +46,16 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
 	included := make(map[*v1alpha1.WorkPlacement][]File, len(placements))
-	budget := v1alpha1.MaxDecodedContent
+	budget := aggregatedBudget
 	for _, p := range placements {
 		files, left, err := decodeWithin(p, budget)
 		if err == nil {
 			err = aggregatable(files)
 		}
 		switch {
-		case err != nil && p == wp && errors.Is(err, errOverBudget) && budget < v1alpha1.MaxDecodedContent:
+		case err != nil && p == wp && errors.Is(err, errOverBudget) && budget < aggregatedBudget:
 			return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("the aggregated file %q", file),
-				fmt.Errorf("the placement does not fit: the Destination's older placements take %d of the file's %d bytes", v1alpha1.MaxDecodedContent-budget, v1alpha1.MaxDecodedContent))
+				fmt.Errorf("the placement does not fit: the Destination's older placements take %d of the file's %d bytes", aggregatedBudget-budget, aggregatedBudget))
 		case err != nil && p == wp:
 			return PlacementChange{}, err
 		case err != nil:
@@ -83,6 +83,10 @@ func aggregatedChange(in PlacementInput) (PlacementChange, error) {
 	pc.Change.Files = []File{{Path: file, Content: buf.Bytes()}}
 	return pc, nil
 }
+
+// aggregatedBudget is how many bytes of workloads an aggregated file holds: as many as one Work
+// may (tests make it smaller).
+var aggregatedBudget = v1alpha1.MaxDecodedContent
 
 // aggregatable refuses workloads that cannot go into one YAML file: files that GitOps tools
 // would not read as manifests, and documents that are not Kubernetes objects, which would break

@@ -81,8 +81,11 @@ func BuildPlacementChange(ctx context.Context, r FileReader, in PlacementInput) 
 		}
 		// The work-writer checks a pipeline's output; a Work written through the API is
 		// checked here: one file that does not parse breaks the Destination's whole directory
-		// for its GitOps agent.
+		// for its GitOps agent. (aggregatedChange checks more, for every placement it writes.)
 		for _, f := range files {
+			if in.Destination.Spec.Filepath.Mode == v1alpha1.FilepathModeAggregatedYAML {
+				break
+			}
 			if problem := manifests.Problem(f.Path, f.Content); problem != "" {
 				return PlacementChange{}, NewError(ErrInvalidContent, fmt.Sprintf("workload %q", f.Path), errors.New(problem))
 			}

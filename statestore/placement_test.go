@@ -81,6 +81,7 @@ func paths(fs []statestore.File) []string {
 }
 
 func TestBuildPlacementChange(t *testing.T) {
+	statestore.SetAggregatedBudget(t, 1<<20) // an aggregated file holds 1 MiB here
 	nestedDir := "clusters/dev/resources/team-a/redis/cache/configure/01234"
 	wp := placement(t, "cache-dev", map[string]string{"deploy.yaml": "apiVersion: v1\nkind: Deployment\n", "svc/svc.yaml": "apiVersion: v1\nkind: Service\n"})
 	written := wp.DeepCopy()
@@ -199,7 +200,7 @@ func TestBuildPlacementChange(t *testing.T) {
 		wantErr: statestore.ErrInvalidContent,
 	}, {
 		name:    "a placement that does not fit in what the others left of the aggregated file",
-		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "zz-last", map[string]string{"cm.yaml": "# " + zeros(40<<20)})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "big-1", map[string]string{"a.yaml": "# " + zeros(40<<20)}), placement(t, "big-2", map[string]string{"a.yaml": "# " + zeros(40<<20)})}},
+		in:      statestore.PlacementInput{Action: statestore.ActionUpdate, Placement: ptr(placement(t, "zz-last", map[string]string{"cm.yaml": "# " + zeros(600<<10)})), Destination: destinationIn(v1alpha1.FilepathModeAggregatedYAML, ""), Neighbours: []v1alpha1.WorkPlacement{placement(t, "big-1", map[string]string{"a.yaml": "# " + zeros(600<<10)}), placement(t, "big-2", map[string]string{"a.yaml": "# " + zeros(600<<10)})}},
 		wantErr: statestore.ErrInvalidContent,
 	}, {
 		name:    "a workload that cannot be decoded is invalid content, in every mode",

@@ -31,8 +31,23 @@ func TestAPIServerRestart(t *testing.T) {
 		t.Fatal("StartAPIServer started a second API server beside the running one")
 	}
 
+	// An open watch, as a running manager's informers hold, must not keep the server from
+	// stopping.
+	wc, err := client.NewWithWatch(e.Config, client.Options{Scheme: e.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wc.Watch(ctx, &corev1.NamespaceList{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	began := time.Now()
 	if err := e.StopAPIServer(); err != nil {
 		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 15*time.Second {
+		t.Errorf("the API server took %s to stop with a watch open", took.Round(time.Second))
 	}
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

@@ -84,7 +84,11 @@ func Start() (*Env, error) {
 	if err := os.Mkdir(certDir, 0o700); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(dir))
 	}
-	te.ControlPlane.GetAPIServer().CertDir = certDir
+	apiServer := te.ControlPlane.GetAPIServer()
+	apiServer.CertDir = certDir
+	// Without a grace period for watches, a stopping kube-apiserver waits on its clients' open
+	// watches (a running manager's informers) for as long as they last.
+	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "2s")
 	cfg, err := te.Start()
 	if err != nil {
 		// A failure after the processes started (installing the CRDs, say) must not leave them
@@ -115,12 +119,14 @@ func (e *Env) Stop() error {
 }
 
 // StopAPIServer stops kube-apiserver and leaves etcd running, for tests of an engine that loses
-// its API server; StartAPIServer brings it back.
+// its API server; StartAPIServer brings it back. A server that does not stop within the
+// environment's stop timeout is killed, and the error says so: StartAPIServer may still start
+// it again.
 func (e *Env) StopAPIServer() error {
+	e.apiServerDown = true
 	if err := e.env.ControlPlane.GetAPIServer().Stop(); err != nil {
 		return fmt.Errorf("stop kube-apiserver: %w", err)
 	}
-	e.apiServerDown = true
 	return nil
 }
 

@@ -16,9 +16,9 @@ import (
 // doomedPath is the directory of the Destination that scenario (g) deletes.
 const doomedPath = "doomed"
 
-// testDestinationDeleted puts N Works in flight for each of two Destinations on one store, and
-// deletes one of them, with the cleanup policy given, while its placements are still being
-// written. The deletion must complete (no Destination or placement stuck Terminating), and the
+// testDestinationDeleted puts Works in flight for two Destinations on one store, N for one and
+// N/2 for the other, and deletes the other, with the cleanup policy given, while its placements
+// are still being written. The deletion must complete (no Destination or placement stuck Terminating), and the
 // files must be as the policy says:
 //
 //   - none (the default): the Destination's files stay where they are (api/v1alpha1:
@@ -39,10 +39,11 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 	// Registered before the other Works' cleanup, so it runs after it.
 	t.Cleanup(func() { r.deleteWorks(t, doomedNS) })
 	doomedFiles, doomedContent := map[string]string{}, map[string][]byte{}
-	r.createWorks(t, doomedNS, doomed, doomedLabels, 0, s.res.n, doomedFiles, doomedContent)
-	s.putWorks(t)
+	doomedN := max(1, s.res.n/2)
+	r.createWorks(t, doomedNS, doomed, doomedLabels, 0, doomedN, doomedFiles, doomedContent)
+	s.putWorks(t, s.res.n)
 
-	// The fault: the Destination goes while a quarter of its placements are written.
+	// The fault: the Destination goes once a quarter of its placements are written.
 	var doomedWritten int
 	eventually(t, "a quarter of the doomed Destination's placements written", convergeTimeout, func() error {
 		wps, err := placementsIn(t.Context(), doomedNS)
@@ -55,8 +56,8 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 				doomedWritten++
 			}
 		}
-		if doomedWritten < max(1, s.res.n/4) {
-			return fmt.Errorf("%d of %d written", doomedWritten, s.res.n)
+		if doomedWritten < max(1, doomedN/4) {
+			return fmt.Errorf("%d of %d written", doomedWritten, doomedN)
 		}
 		return nil
 	})
@@ -74,7 +75,7 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 	if err := env.Client.Delete(t.Context(), doomed); err != nil {
 		t.Fatalf("delete the Destination: %v", err)
 	}
-	t.Logf("deleted Destination %s (cleanup %s) with %d of its %d placements written", doomed.Name, cleanup, doomedWritten, s.res.n)
+	t.Logf("deleted Destination %s (cleanup %s) with %d of its %d placements written", doomed.Name, cleanup, doomedWritten, doomedN)
 	eventually(t, "the Destination is gone", setupTimeout, func() error {
 		err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(doomed), &v1alpha1.Destination{})
 		switch {

@@ -20,7 +20,7 @@ const (
 	// serverDownFor is how long scenarios (a) and (f) keep the Git or S3 server down.
 	serverDownFor = 30 * time.Second
 	// externalPushes is how many commits someone else pushes during scenario (b)'s rewrite.
-	externalPushes = 7
+	externalPushes = 4
 )
 
 // result is one scenario's row of the table.
@@ -87,7 +87,7 @@ type scenario struct {
 func startScenario(t *testing.T, name string, opts rigOptions) *scenario {
 	t.Helper()
 	s := newScenario(t, name, opts)
-	s.putWorks(t)
+	s.putWorks(t, s.res.n)
 	return s
 }
 
@@ -100,11 +100,11 @@ func newScenario(t *testing.T, name string, opts rigOptions) *scenario {
 	return s
 }
 
-// putWorks puts the scenario's n Works in flight and has its row recorded when the test ends,
-// whether it passed or not.
-func (s *scenario) putWorks(t *testing.T) {
+// putWorks puts n of the scenario's Works in flight (addWorks adds the others) and has its row
+// recorded when the test ends, whether it passed or not.
+func (s *scenario) putWorks(t *testing.T, n int) {
 	t.Helper()
-	s.r.putWorks(t, s.res.n)
+	s.r.putWorks(t, n)
 	// Registered after the Works' cleanup, so it runs before it: the row is complete before the
 	// Works go.
 	t.Cleanup(func() { s.finish(t) })
@@ -157,12 +157,15 @@ func (s *scenario) converge(t *testing.T, faultEnded time.Time) {
 		var notReady []string
 		for _, w := range s.r.works {
 			wp, ok := snap.placements[w.Name]
-			if !ok || !placementReady(wp) {
-				notReady = append(notReady, w.Name)
-				continue
-			}
-			if content, err := specContent(&wp); err != nil || !bytes.Equal(content, s.r.content[w.Name]) {
-				notReady = append(notReady, w.Name+" (not yet at its Work's content)")
+			switch {
+			case !ok:
+				notReady = append(notReady, w.Name+": no placement")
+			case !placementReady(wp):
+				notReady = append(notReady, fmt.Sprintf("%s: %s", w.Name, readiness(wp)))
+			default:
+				if content, err := specContent(&wp); err != nil || !bytes.Equal(content, s.r.content[w.Name]) {
+					notReady = append(notReady, w.Name+": not yet at its Work's content")
+				}
 			}
 		}
 		if len(notReady) > 0 {
@@ -245,7 +248,7 @@ func testServerDown(t *testing.T) {
 }
 
 // testExternalCommits rewrites every Work, as a Promise update would, and pushes unrelated
-// commits to the branch by hand, one after each sixth of the Works is updated and one more at
+// commits to the branch by hand, one after each third of the Works is updated and one more at
 // the end, while the engine writes them. The engine must replay its writes on the moving branch:
 // nothing of its own lost, every commit of the other pusher kept (main only ever moves forward,
 // which the reflog shows), and every placement ends with the new content's version.

@@ -111,15 +111,31 @@ func startManager(t *testing.T, opts controllers.Options) {
 			if err := <-done; err != nil {
 				t.Errorf("manager: %v", err)
 			}
-			if t.Failed() {
-				log := logs.String()
-				if len(log) > logTail {
-					log = "...\n" + log[len(log)-logTail:]
-				}
-				t.Logf("manager log:\n%s", log)
-			}
+			printLog(t, "manager log", logs)
 		})
 	})
+}
+
+// printLog prints the tail of a failed test's manager log, and writes the whole of what the
+// buffer kept to $FAULTS_LOG_DIR/<test>.log when that is set.
+func printLog(t *testing.T, what string, logs *testenv.LogBuffer) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	log := logs.String()
+	if dir := os.Getenv("FAULTS_LOG_DIR"); dir != "" {
+		file := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())+".log")
+		if err := os.WriteFile(file, []byte(log), 0o644); err != nil {
+			t.Errorf("write the %s: %v", what, err)
+		} else {
+			t.Logf("the %s is in %s", what, file)
+		}
+	}
+	if len(log) > logTail {
+		log = "...\n" + log[len(log)-logTail:]
+	}
+	t.Logf("%s:\n%s", what, log)
 }
 
 // ensureNamespace creates the namespace unless it exists. Namespaces are left behind: the
@@ -452,6 +468,16 @@ func placementReady(wp v1alpha1.WorkPlacement) bool {
 	c := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady)
 	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1alpha1.ReasonWriteSucceeded &&
 		c.ObservedGeneration == wp.Generation && wp.Status.ObservedGeneration == wp.Generation
+}
+
+// readiness describes a placement's Ready condition and generations, for messages.
+func readiness(wp v1alpha1.WorkPlacement) string {
+	c := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady)
+	if c == nil {
+		return fmt.Sprintf("no Ready condition (generation %d)", wp.Generation)
+	}
+	return fmt.Sprintf("Ready=%s %s for generation %d of %d, status of %d: %s",
+		c.Status, c.Reason, c.ObservedGeneration, wp.Generation, wp.Status.ObservedGeneration, c.Message)
 }
 
 // removeByHand removes files from main in a clone of the repository and pushes, as a person

@@ -81,13 +81,7 @@ func (p *managerProcess) start(t *testing.T) {
 			if err := p.stop(); err != nil {
 				t.Errorf("stop the manager process: %v", err)
 			}
-			if t.Failed() {
-				log := p.logs.String()
-				if len(log) > logTail {
-					log = "...\n" + log[len(log)-logTail:]
-				}
-				t.Logf("manager processes' log:\n%s", log)
-			}
+			printLog(t, "manager processes' log", p.logs)
 		})
 	}
 }

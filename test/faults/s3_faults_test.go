@@ -9,11 +9,17 @@ import (
 	"github.com/minio/minio-go/v7"
 )
 
-// testS3Down stops the S3 server, its data kept, for serverDownFor while the Works are being
-// written to a BucketStateStore, then starts it again on the same address. What a placement's
-// version means in a bucket, and how the suite checks it, is in audit_test.go.
+// testS3Down stops the S3 server, its data kept, for serverDownFor while Works are being written
+// to a BucketStateStore, then starts it again on the same address. What a placement's version
+// means in a bucket, and how the suite checks it, is in audit_test.go.
+//
+// S3 writes are quick: of N Works created at once, nearly all are written by the time the first
+// is seen to be. So a quarter are created and written first, the server is stopped, and the rest
+// are created while it is down.
 func testS3Down(t *testing.T) {
-	s := startScenario(t, "(f) s3 server down 30s", rigOptions{s3: true})
+	s := newScenario(t, "(f) s3 server down 30s", rigOptions{s3: true})
+	first := max(1, s.res.n/4)
+	s.putWorks(t, first)
 	down := false
 	// Registered after the scenario's cleanups, so it runs before them: they need the server.
 	t.Cleanup(func() {
@@ -23,11 +29,12 @@ func testS3Down(t *testing.T) {
 			}
 		}
 	})
-	s.faultBegins(t, s.waitWritten(t, 1))
+	s.faultBegins(t, s.waitWritten(t, first))
 	if err := s.r.s3.Stop(); err != nil {
 		t.Fatalf("stop the S3 server: %v", err)
 	}
 	down = true
+	s.r.addWorks(t, s.res.n-first)
 	time.Sleep(serverDownFor) // the one timed fault window
 	if err := s.r.s3.Restart(); err != nil {
 		t.Fatalf("restart the S3 server: %v", err)

@@ -9,7 +9,7 @@ import (
 )
 
 // apiServerDownFor is how long scenario (h) keeps the API server down.
-const apiServerDownFor = 20 * time.Second
+const apiServerDownFor = 10 * time.Second
 
 // testManagerKilled runs the engine as its own process, `kratix manager`, holds one of its pushes
 // at the Git server, kills the process with SIGKILL while that push is in flight, lets the push
@@ -56,7 +56,7 @@ func testManagerKilled(t *testing.T) {
 // are being written, then starts it again on the same address; the in-process manager keeps
 // running throughout.
 func testAPIServerDown(t *testing.T) {
-	s := startScenario(t, "(h) API server down 20s", rigOptions{})
+	s := startScenario(t, "(h) API server down 10s", rigOptions{})
 	down := false
 	// Registered after the scenario's cleanups, so it runs before them: they need the API server.
 	t.Cleanup(func() {

@@ -226,7 +226,9 @@ type rig struct {
 	server *gitserver.HTTPServer
 	// s3 is the S3 server; nil on a Git rig.
 	s3 *s3server.Server
-	// storeRef is the Destinations' reference to the store.
+	// store is the GitStateStore or BucketStateStore, and storeRef the Destinations' reference
+	// to it.
+	store     client.Object
 	storeRef  v1alpha1.StateStoreReference
 	namespace string
 	selector  map[string]string
@@ -309,6 +311,7 @@ func newRig(t *testing.T, opts rigOptions) *rig {
 	create(t, secret)
 	create(t, store)
 	waitReady(t, store, v1alpha1.ReasonStateStoreReady)
+	r.store = store
 	r.dest = r.newDestination(t, "faults", r.selector, "")
 	return r
 }
@@ -338,9 +341,18 @@ func workContent(namespace, name string, rev int) []byte {
 
 // putWorks creates n resource Works, each with one root group for the rig's Destination, and
 // deletes them all when the test ends, waiting until they and their placements are gone.
+//
+// The state store goes first: the placements, finding no store, then remove nothing (the
+// repository or bucket goes with the test), where removing N directories would take the engine
+// most of a minute at the suite's concurrency.
 func (r *rig) putWorks(t *testing.T, n int) {
 	t.Helper()
-	t.Cleanup(func() { r.deleteWorks(t, r.namespace) })
+	t.Cleanup(func() {
+		if err := env.Client.Delete(context.Background(), r.store); client.IgnoreNotFound(err) != nil {
+			t.Errorf("delete the state store: %v", err)
+		}
+		r.deleteWorks(t, r.namespace)
+	})
 	r.addWorks(t, n)
 }
 
@@ -491,8 +503,8 @@ func (r *rig) removeByHand(t *testing.T, paths ...string) {
 
 // byHand changes main as a person would: in a new clone of the repository, edit makes its
 // changes (run runs the git CLI), then they are committed with the message and pushed. The
-// engine may push in between, so it starts over from a new clone when its push is rejected. It
-// returns the commit pushed.
+// engine may push in between, so a rejected push is rebased and pushed again, and after ten
+// rejections it starts over from a new clone. It returns the commit pushed.
 func (r *rig) byHand(t *testing.T, message string, edit func(work string, run func(args ...string) error) error) string {
 	t.Helper()
 	var commit string
@@ -523,12 +535,23 @@ func (r *rig) byHand(t *testing.T, message string, edit func(work string, run fu
 		if err := run("-C", work, "commit", "--quiet", "-m", message); err != nil {
 			t.Fatal(err)
 		}
+		// As a person would: when the push is refused, rebase on what was pushed meanwhile and
+		// push again.
+		var err error
+		for range 10 {
+			if err = run("-C", work, "push", "--quiet", "origin", "main"); err == nil {
+				break
+			}
+			if err := run("-C", work, "pull", "--quiet", "--rebase", "origin", "main"); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return err
+		}
 		head, err := output("-C", work, "rev-parse", "HEAD")
 		if err != nil {
 			t.Fatal(err)
-		}
-		if err := run("-C", work, "push", "--quiet", "origin", "main"); err != nil {
-			return err
 		}
 		commit = strings.TrimSpace(head)
 		return nil

@@ -40,8 +40,15 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 	t.Cleanup(func() { r.deleteWorks(t, doomedNS) })
 	doomedFiles, doomedContent := map[string]string{}, map[string][]byte{}
 	doomedN := max(1, s.res.n/2)
-	r.createWorks(t, doomedNS, doomed, doomedLabels, 0, doomedN, doomedFiles, doomedContent)
-	s.putWorks(t, s.res.n)
+	// One of the doomed Destination's Works after every two of the other's, so that both are
+	// being written when the fault comes.
+	s.putWorks(t, 0)
+	for i := range s.res.n {
+		s.r.addWorks(t, 1)
+		if i%2 == 0 && i/2 < doomedN {
+			r.createWorks(t, doomedNS, doomed, doomedLabels, i/2, 1, doomedFiles, doomedContent)
+		}
+	}
 
 	// The fault: the Destination goes once a quarter of its placements are written.
 	var doomedWritten int

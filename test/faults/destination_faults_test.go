@@ -93,7 +93,8 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 		}
 		return fmt.Errorf("still there")
 	})
-	t.Logf("the Destination was gone %.1fs after its deletion", time.Since(s.faultBegan).Seconds())
+	gone := time.Now()
+	t.Logf("the Destination was gone %.1fs after its deletion", gone.Sub(s.faultBegan).Seconds())
 
 	if cleanup == v1alpha1.DestinationCleanupAll {
 		eventually(t, "the Destination's placements are gone", setupTimeout, func() error {
@@ -119,7 +120,7 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 	} else {
 		checkCleanupNone(t, s, doomedNS, doomedFiles, doomedContent)
 	}
-	s.converge(t, time.Now())
+	s.converge(t, gone)
 }
 
 // checkCleanupNone checks what a Destination deleted with cleanup none leaves: its placements,

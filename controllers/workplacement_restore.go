@@ -7,9 +7,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,11 +101,20 @@ func (p *placementRestorer) restore(ctx context.Context, key writers.Key, d stat
 
 	// Every Ready placement says Restoring before any is written again, so that none still
 	// says Ready while its version is gone.
+	var mu sync.Mutex
+	marked := map[types.NamespacedName]string{}
 	forEach(reqs, markWorkers, func(req reconcile.Request) {
-		if err := p.markRestoring(ctx, req, key, d.Why); err != nil {
+		before, err := p.markRestoring(ctx, req, key, d.Why)
+		if err != nil {
 			log.Error(err, "mark a WorkPlacement as restoring", "workplacement", req.String())
 		}
+		if before != "" {
+			mu.Lock()
+			marked[req.NamespacedName] = before
+			mu.Unlock()
+		}
 	})
+	p.awaitCache(ctx, log, marked)
 
 	var failed atomic.Int32
 	forEach(reqs, len(reqs), func(req reconcile.Request) {
@@ -145,28 +156,70 @@ func (p *placementRestorer) touched(ctx context.Context, key writers.Key, d stat
 const markWorkers = 16
 
 // markRestoring sets a Ready placement's Ready condition False with ReasonRestoring. A placement
-// that is not Ready, is being deleted or is misscheduled keeps its status.
-func (p *placementRestorer) markRestoring(ctx context.Context, req reconcile.Request, key writers.Key, why string) error {
+// that is not Ready, is being deleted or is misscheduled keeps its status. When it marked the
+// placement, it returns the resourceVersion that the placement had before.
+func (p *placementRestorer) markRestoring(ctx context.Context, req reconcile.Request, key writers.Key, why string) (string, error) {
 	wp := &v1alpha1.WorkPlacement{}
 	if err := p.c.Get(ctx, req.NamespacedName, wp); err != nil {
-		return client.IgnoreNotFound(err)
+		return "", client.IgnoreNotFound(err)
 	}
 	ready := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || !wp.DeletionTimestamp.IsZero() || wp.IsMisscheduled() {
-		return nil
+		return "", nil
 	}
 	base := wp.DeepCopy()
 	conditions.Set(&wp.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonRestoring,
 		fmt.Sprintf("%s %q was changed by someone else's hand (%s): the files are being written again, and version %s may no longer be in it",
 			key.Kind, key.Name, why, wp.Status.VersionID), ready.ObservedGeneration)
-	_, err := writeStatus(ctx, p.c, base, wp, base.Status, wp.Status)
-	if errors.Is(err, errStatusConflict) {
+	wrote, err := writeStatus(ctx, p.c, base, wp, base.Status, wp.Status)
+	switch {
+	case errors.Is(err, errStatusConflict):
 		// The placement's own reconcile wrote its status meanwhile: the reconcile that follows
 		// writes it again.
-		return nil
+		return "", nil
+	case err != nil || !wrote:
+		return "", err
 	}
-	return err
+	return base.ResourceVersion, nil
 }
+
+// cacheWait bounds how long a restore waits for the cache to see the placements it marked.
+const cacheWait = 10 * time.Second
+
+// awaitCache waits until the cache holds a newer copy of each marked placement than the one the
+// mark was computed from (by name, the resourceVersion before the mark), or cacheWait passed.
+//
+// The reconciles that follow read the cache. One that read the copy from before the mark, still
+// Ready at its version, and found the files as they were (the version unchanged: nothing was
+// committed since the placement's last write) would compute that same status and write nothing,
+// leaving the placement Restoring, and nothing would bring it back before its resync: the
+// controller's watch passes no status change.
+func (p *placementRestorer) awaitCache(ctx context.Context, log logr.Logger, marked map[types.NamespacedName]string) {
+	deadline := time.Now().Add(cacheWait)
+	for len(marked) > 0 {
+		for name, before := range marked {
+			wp := &v1alpha1.WorkPlacement{}
+			err := p.c.Get(ctx, name, wp)
+			if apierrors.IsNotFound(err) || (err == nil && wp.ResourceVersion != before) {
+				delete(marked, name)
+			}
+		}
+		if len(marked) == 0 {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			log.Info("the cache has not seen every placement marked Restoring; writing them again all the same", "behind", len(marked))
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(cachePoll):
+		}
+	}
+}
+
+// cachePoll is how often awaitCache looks at the cache.
+const cachePoll = 10 * time.Millisecond
 
 // reconcile runs the reconcile of a placement that is to be written and hands the queue what it
 // asks for: a retry after an error or a status conflict. The resync the queue has scheduled

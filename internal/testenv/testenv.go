@@ -44,6 +44,8 @@ type Env struct {
 	env        *envtest.Environment
 	dir        string
 	kubeconfig string
+	// apiServerDown: StopAPIServer stopped the API server and StartAPIServer has yet to start it.
+	apiServerDown bool
 }
 
 // Start starts etcd and kube-apiserver on loopback and installs the CRDs of config/crd/bases and
@@ -76,6 +78,17 @@ func Start() (*Env, error) {
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// The API server's certificates live in a directory of ours rather than one envtest makes and
+	// removes on every stop, so that StartAPIServer serves the certificate that Config trusts.
+	certDir := filepath.Join(dir, "apiserver")
+	if err := os.Mkdir(certDir, 0o700); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	apiServer := te.ControlPlane.GetAPIServer()
+	apiServer.CertDir = certDir
+	// Without a grace period for watches, a stopping kube-apiserver waits on its clients' open
+	// watches (a running manager's informers) for as long as they last.
+	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "2s")
 	cfg, err := te.Start()
 	if err != nil {
 		// A failure after the processes started (installing the CRDs, say) must not leave them
@@ -103,6 +116,33 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error {
 	err := e.env.Stop()
 	return errors.Join(err, os.RemoveAll(e.dir))
+}
+
+// StopAPIServer stops kube-apiserver and leaves etcd running, for tests of an engine that loses
+// its API server; StartAPIServer brings it back. A server that does not stop within the
+// environment's stop timeout is killed, and the error says so: StartAPIServer may still start
+// it again.
+func (e *Env) StopAPIServer() error {
+	e.apiServerDown = true
+	if err := e.env.ControlPlane.GetAPIServer().Stop(); err != nil {
+		return fmt.Errorf("stop kube-apiserver: %w", err)
+	}
+	return nil
+}
+
+// StartAPIServer starts the kube-apiserver that StopAPIServer stopped, on the same address with the
+// same certificates and the same etcd, so that Config, Client and Kubeconfig work again as they
+// were, and waits until it is healthy. It fails unless StopAPIServer stopped it: a second process
+// on the address would fail, and its health check would be answered by the first.
+func (e *Env) StartAPIServer() error {
+	if !e.apiServerDown {
+		return errors.New("testenv: the API server is running")
+	}
+	if err := e.env.ControlPlane.GetAPIServer().Start(); err != nil {
+		return fmt.Errorf("start kube-apiserver again: %w", err)
+	}
+	e.apiServerDown = false
+	return nil
 }
 
 // Kubeconfig is the path of an administrator's kubeconfig for the control plane.

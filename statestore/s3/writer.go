@@ -188,7 +188,7 @@ func (w *Writer) Apply(ctx context.Context, change statestore.Change) (statestor
 	if err := w.remove(ctx, deletes); err != nil {
 		return statestore.Result{}, err
 	}
-	return statestore.Result{Version: versionOf(etags), Changed: len(uploads)+len(deletes) > 0}, nil
+	return statestore.Result{Version: Version(etags), Changed: len(uploads)+len(deletes) > 0}, nil
 }
 
 // existing returns the objects the change may replace, with their content hashes: everything
@@ -403,8 +403,11 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// versionOf digests the keys and ETags of the objects a change left in place.
-func versionOf(etags map[string]string) string {
+// Version is the version that Apply returns: a digest of the keys (the store's root included) and
+// ETags of the objects a change left in place, the directory's objects for a change with a Dir.
+// Whoever lists the same objects computes the same version, and so can tell whether the bucket
+// still holds the version that a WorkPlacement's status names.
+func Version(etags map[string]string) string {
 	keys := make([]string, 0, len(etags))
 	for k := range etags {
 		keys = append(keys, k)

@@ -377,3 +377,42 @@ func TestRemoveDeletesOnlyTheFile(t *testing.T) {
 		t.Errorf("after removing dev/foo and dev/gone the bucket holds %v, want %v", got, want)
 	}
 }
+
+// The version of a change is what Version computes from a listing of the directory afterwards, so
+// that a reader can check a version against the bucket; it changes with the content.
+func TestVersionIsTheListedDirectory(t *testing.T) {
+	server := s3server.New(t)
+	f := newFixture(t, server, "platform")
+	ctx := testContext(t)
+	dir := "dev/resources/default/app/hello/render/5058f"
+	listed := func() string {
+		t.Helper()
+		client, err := server.Client()
+		if err != nil {
+			t.Fatal(err)
+		}
+		etags := map[string]string{}
+		for obj := range client.ListObjects(ctx, f.bucket, minio.ListObjectsOptions{Prefix: "platform/" + dir + "/", Recursive: true}) {
+			if obj.Err != nil {
+				t.Fatal(obj.Err)
+			}
+			etags[obj.Key] = obj.ETag
+		}
+		return Version(etags)
+	}
+
+	first, err := f.writer.Apply(ctx, statestore.Change{Dir: dir, Files: files(dir+"/cm.yaml", "v1", dir+"/nested/x.yaml", "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); got != first.Version {
+		t.Errorf("the listed directory's version is %s, Apply said %s", got, first.Version)
+	}
+	second, err := f.writer.Apply(ctx, statestore.Change{Dir: dir, Files: files(dir+"/cm.yaml", "v2", dir+"/nested/x.yaml", "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); got != second.Version || second.Version == first.Version {
+		t.Errorf("after a change of content: listed %s, Apply said %s, before %s", got, second.Version, first.Version)
+	}
+}

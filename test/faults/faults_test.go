@@ -1,19 +1,27 @@
 package faults
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers"
 )
 
-// serverDownFor is how long scenario (a) keeps the Git server down.
-const serverDownFor = 30 * time.Second
+const (
+	// serverDownFor is how long scenarios (a) and (f) keep the Git or S3 server down.
+	serverDownFor = 30 * time.Second
+	// externalPushes is how many commits someone else pushes during scenario (b)'s rewrite.
+	externalPushes = 4
+)
 
 // result is one scenario's row of the table.
 type result struct {
@@ -76,16 +84,30 @@ type scenario struct {
 
 // startScenario builds a rig with opts, starts its auditor and puts n Works in flight. The
 // scenario's row is recorded when the test ends, whether it passed or not.
-func startScenario(t *testing.T, name string, opts controllers.Options) *scenario {
+func startScenario(t *testing.T, name string, opts rigOptions) *scenario {
 	t.Helper()
-	n := placements(t)
-	opts.DefaultMaxConcurrentReconciles = 4
-	s := &scenario{r: newRig(t, opts), res: result{scenario: name, n: n, lost: -1}}
-	s.audit = s.r.audit(t)
-	s.r.putWorks(t, n)
-	// Registered last, so it runs first of the cleanups: the row is complete before the Works go.
-	t.Cleanup(func() { s.finish(t) })
+	s := newScenario(t, name, opts)
+	s.putWorks(t, s.res.n)
 	return s
+}
+
+// newScenario builds a rig with opts and starts its auditor; putWorks puts the Works in flight.
+func newScenario(t *testing.T, name string, opts rigOptions) *scenario {
+	t.Helper()
+	opts.controllers.DefaultMaxConcurrentReconciles = 4
+	s := &scenario{r: newRig(t, opts), res: result{scenario: name, n: placements(t), lost: -1}}
+	s.audit = s.r.audit(t)
+	return s
+}
+
+// putWorks puts n of the scenario's Works in flight (addWorks adds the others) and has its row
+// recorded when the test ends, whether it passed or not.
+func (s *scenario) putWorks(t *testing.T, n int) {
+	t.Helper()
+	s.r.putWorks(t, n)
+	// Registered after the Works' cleanup, so it runs before it: the row is complete before the
+	// Works go.
+	t.Cleanup(func() { s.finish(t) })
 }
 
 // waitWritten waits until at least want placements are written and returns how many are.
@@ -119,8 +141,9 @@ func (s *scenario) faultBegins(t *testing.T, written int) {
 	t.Logf("%s: the fault begins with %d of %d placements written", s.res.scenario, written, s.res.n)
 }
 
-// converge waits, from the end of the fault, until every placement is Ready with its file on main
-// and a version that main contains and that holds the file, and records how long that took.
+// converge waits, from the end of the fault, until every placement is Ready with its Work's
+// content, its file holds that content in the store (on main, for Git) and its version does not
+// lie (audit_test.go), and records how long that took.
 func (s *scenario) converge(t *testing.T, faultEnded time.Time) {
 	t.Helper()
 	eventually(t, "every placement written", convergeTimeout, func() error {
@@ -129,12 +152,20 @@ func (s *scenario) converge(t *testing.T, faultEnded time.Time) {
 			return err
 		}
 		if lost := s.r.lost(snap); len(lost) > 0 {
-			return fmt.Errorf("%d files not on main, e.g. %s", len(lost), lost[0])
+			return fmt.Errorf("%d files not in the store with their Work's content, e.g. %s", len(lost), lost[0])
 		}
 		var notReady []string
 		for _, w := range s.r.works {
-			if wp, ok := snap.placements[w.Name]; !ok || !placementReady(wp) {
-				notReady = append(notReady, w.Name)
+			wp, ok := snap.placements[w.Name]
+			switch {
+			case !ok:
+				notReady = append(notReady, w.Name+": no placement")
+			case !placementReady(wp):
+				notReady = append(notReady, fmt.Sprintf("%s: %s", w.Name, readiness(wp)))
+			default:
+				if content, err := specContent(&wp); err != nil || !bytes.Equal(content, s.r.content[w.Name]) {
+					notReady = append(notReady, w.Name+": not yet at its Work's content")
+				}
 			}
 		}
 		if len(notReady) > 0 {
@@ -188,14 +219,20 @@ func (s *scenario) finish(t *testing.T) {
 // claimed a version that the branch did not hold.
 func TestFaults(t *testing.T) {
 	t.Run("a git server down", testServerDown)
+	t.Run("b external commits during a Promise update", testExternalCommits)
 	t.Run("c branch deleted", testBranchDeleted)
 	t.Run("d files deleted on the remote", testFilesDeleted)
+	t.Run("e manager killed", testManagerKilled)
+	t.Run("f s3 down", testS3Down)
+	t.Run("g destination deleted, cleanup none", func(t *testing.T) { testDestinationDeleted(t, v1alpha1.DestinationCleanupNone) })
+	t.Run("g destination deleted, cleanup all", func(t *testing.T) { testDestinationDeleted(t, v1alpha1.DestinationCleanupAll) })
+	t.Run("h api server down", testAPIServerDown)
 	t.Logf("fault suite results:\n%s", table())
 }
 
 // testServerDown stops the Git server for serverDownFor while the Works are being written.
 func testServerDown(t *testing.T) {
-	s := startScenario(t, "(a) git server down 30s", controllers.Options{})
+	s := startScenario(t, "(a) git server down 30s", rigOptions{})
 	// Should the test stop early, the cleanups still need the server; Restart fails harmlessly
 	// when it is running.
 	t.Cleanup(func() { _ = s.r.server.Restart() })
@@ -210,9 +247,107 @@ func testServerDown(t *testing.T) {
 	s.converge(t, time.Now())
 }
 
+// testExternalCommits rewrites every Work, as a Promise update would, and pushes unrelated
+// commits to the branch by hand, one after each third of the Works is updated and one more at
+// the end, while the engine writes them. The engine must replay its writes on the moving branch:
+// nothing of its own lost, every commit of the other pusher kept (main only ever moves forward,
+// which the reflog shows), and every placement ends with the new content's version.
+func testExternalCommits(t *testing.T) {
+	s := startScenario(t, "(b) external commits during a Promise update", rigOptions{controllers: controllers.Options{GitHeadCheckInterval: 500 * time.Millisecond}})
+	// Every update of main leaves a line in its reflog, whoever pushed it, so a push that is not
+	// a fast-forward shows.
+	if _, err := s.r.git(t.Context(), "config", "core.logAllRefUpdates", "always"); err != nil {
+		t.Fatal(err)
+	}
+	s.faultBegins(t, s.waitWritten(t, s.res.n))
+
+	const pushes = externalPushes
+	var commits, files []string
+	push := func() {
+		file := fmt.Sprintf("external/note-%d.txt", len(files))
+		commits = append(commits, s.r.byHand(t, "someone else's change "+file, func(work string, run func(args ...string) error) error {
+			if err := os.MkdirAll(filepath.Join(work, "external"), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(work, file), []byte(file+"\n"), 0o644); err != nil {
+				return err
+			}
+			return run("-C", work, "add", file)
+		}))
+		files = append(files, file)
+	}
+	works := s.r.works
+	rewrite := time.Now()
+	for i := range pushes - 1 {
+		s.r.rewriteWorks(t, works[i*len(works)/(pushes-1):(i+1)*len(works)/(pushes-1)], 2)
+		push()
+	}
+	push()
+	t.Logf("pushed %d commits by hand during the rewrite, the last %.1fs after it began", len(commits), time.Since(rewrite).Seconds())
+	s.converge(t, time.Now())
+	t.Logf("the rewrite converged %.1fs after it began", time.Since(rewrite).Seconds())
+
+	snap, err := s.r.take(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, file := range files {
+		if snap.files[file] != s.r.contentID([]byte(file+"\n")) {
+			t.Errorf("%s, pushed by hand, is not on main", file)
+		}
+		if _, err := s.r.git(t.Context(), "merge-base", "--is-ancestor", commits[i], "main"); err != nil {
+			t.Errorf("commit %.12s, pushed by hand, is not in main's history: %v", commits[i], err)
+		}
+	}
+	updates, err := s.r.forcedUpdates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case len(updates.forced) > 0:
+		t.Errorf("main was force-pushed %d times of %d updates, e.g. %s", len(updates.forced), updates.total, updates.forced[0])
+	case updates.total < pushes:
+		t.Errorf("the reflog of main holds %d updates, fewer than the %d pushes by hand", updates.total, pushes)
+	default:
+		t.Logf("main was updated %d times during the scenario, each a fast-forward", updates.total)
+	}
+}
+
+// refUpdates are the updates of main that its reflog records.
+type refUpdates struct {
+	total int
+	// forced are the updates whose old head is not in the new one's history, as "old..new".
+	forced []string
+}
+
+// forcedUpdates reads main's reflog.
+func (r *rig) forcedUpdates(ctx context.Context) (refUpdates, error) {
+	var out refUpdates
+	data, err := os.ReadFile(filepath.Join(r.server.Root(), repoName, "logs", "refs", "heads", "main"))
+	if err != nil {
+		return out, err
+	}
+	const none = "0000000000000000000000000000000000000000"
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		out.total++
+		oldHead, newHead := fields[0], fields[1]
+		if oldHead == none || newHead == none {
+			continue
+		}
+		if _, err := r.git(ctx, "merge-base", "--is-ancestor", oldHead, newHead); err != nil {
+			out.forced = append(out.forced, oldHead[:12]+".."+newHead[:12])
+		}
+	}
+	return out, nil
+}
+
 // testBranchDeleted deletes the branch on the server while the Works are being written.
 func testBranchDeleted(t *testing.T) {
-	s := startScenario(t, "(c) branch deleted", controllers.Options{GitHeadCheckInterval: 500 * time.Millisecond})
+	s := startScenario(t, "(c) branch deleted", rigOptions{controllers: controllers.Options{GitHeadCheckInterval: 500 * time.Millisecond}})
 	s.faultBegins(t, s.waitWritten(t, max(1, s.res.n/4)))
 	if _, err := s.r.git(t.Context(), "update-ref", "-d", "refs/heads/main"); err != nil {
 		t.Fatalf("delete the branch: %v", err)
@@ -223,7 +358,7 @@ func testBranchDeleted(t *testing.T) {
 // testFilesDeleted removes some written placements' files on the remote by hand while the
 // other Works are being written.
 func testFilesDeleted(t *testing.T) {
-	s := startScenario(t, "(d) files deleted on the remote", controllers.Options{GitHeadCheckInterval: 500 * time.Millisecond})
+	s := startScenario(t, "(d) files deleted on the remote", rigOptions{controllers: controllers.Options{GitHeadCheckInterval: 500 * time.Millisecond}})
 	s.faultBegins(t, s.waitWritten(t, max(1, s.res.n/2)))
 	snap, err := s.r.take(t.Context())
 	if err != nil {
@@ -231,7 +366,7 @@ func testFilesDeleted(t *testing.T) {
 	}
 	var victims []string
 	for name, wp := range snap.placements {
-		if placementReady(wp) && snap.mainFiles[s.r.files[name]] {
+		if placementReady(wp) && snap.files[s.r.files[name]] != "" {
 			victims = append(victims, s.r.files[name])
 		}
 	}

@@ -1,9 +1,12 @@
 // Package faults is the engine's fault suite: it puts many placements in flight against a real
-// Git server and breaks the server or the repository under them (the server down, the branch
-// deleted, files deleted by hand), then measures whether any write was lost, how long the engine
-// took to converge once the fault ended, and whether any placement's status claimed a version the
-// branch did not hold. It is slow, so it is not part of `make test`; run it with
-// `make test-faults`. FAULTS_N sets the number of placements (200 by default).
+// state store (a Git server, or an S3 server for one scenario) and breaks something under them:
+// the store's server down, commits pushed by someone else, the branch or files deleted by hand,
+// the manager killed with SIGKILL, a Destination deleted, the API server restarted. Then it
+// measures whether any write was lost, how long the engine took to converge once the fault
+// ended, and whether any placement's status claimed a version the store did not hold
+// (audit_test.go). It is slow, so it is not part of `make test`; run it with
+// `make test-faults`. FAULTS_N sets the number of placements (200 by default); with
+// FAULTS_LOG_DIR set, a failed scenario writes its whole manager log there.
 package faults
 
 import (

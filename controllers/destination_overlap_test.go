@@ -71,6 +71,7 @@ func TestRepositoryOf(t *testing.T) {
 		{"https://github.com/org/state.git", "github.com/org/state"},
 		{"https://GitHub.com/org/state/", "github.com/org/state"},
 		{"http://user@github.com/org/state", "github.com/org/state"},
+		{"https://user:p@ss@github.com/org/state", "github.com/org/state"},
 		{"ssh://git@github.com/org/state.git", "github.com/org/state"},
 		{"git@github.com:org/state.git", "github.com/org/state"},
 		{"github.com:org/state", "github.com/org/state"},

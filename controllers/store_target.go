@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/statestore"
 )
 
 // storeTarget is where a state store writes: location names the repository and branch, or the
@@ -49,18 +50,18 @@ func targetOf(store client.Object) storeTarget {
 // case) and path, without scheme, userinfo, trailing slash or .git. https://github.com/org/repo,
 // ssh://git@github.com/org/repo.git and git@github.com:org/repo are one repository.
 func repositoryOf(raw string) string {
-	raw = strings.TrimSpace(raw)
+	// RedactURL drops the userinfo of every form, a password holding an @ included.
+	s := statestore.RedactURL(strings.TrimSpace(raw))
 	var host, path string
-	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && strings.Contains(raw, "://") {
+	if u, err := url.Parse(s); err == nil && strings.Contains(s, "://") {
 		host, path = u.Host, u.Path
 		if u.Scheme == "file" {
 			host = ""
 		}
-	} else if at, colon := strings.Index(raw, "@"), strings.Index(raw, ":"); colon > 0 && !strings.Contains(raw[:colon], "/") {
-		// scp-like: [user@]host:path
-		host, path = raw[at+1:colon], raw[colon+1:]
+	} else if h, p, ok := strings.Cut(s, ":"); ok && h != "" && !strings.Contains(h, "/") {
+		host, path = h, p // scp-like: host:path
 	} else {
-		path = raw
+		path = s
 	}
 	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 	return strings.ToLower(host) + "/" + strings.TrimSuffix(path, "/")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -262,14 +263,10 @@ func (p *placementRestorer) storeObject(ctx context.Context, key writers.Key) cl
 // forEach calls fn for every request, with at most workers calls at a time, and returns when
 // all have returned.
 func forEach(reqs []reconcile.Request, workers int, fn func(reconcile.Request)) {
-	sem := make(chan struct{}, max(workers, 1))
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(max(workers, 1))
 	for _, req := range reqs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(req)
-		})
+		g.Go(func() error { fn(req); return nil })
 	}
-	wg.Wait()
+	_ = g.Wait() // fn reports nothing: every call logs or counts its own failure
 }

@@ -3,6 +3,7 @@ package statestore
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Writer writes files into one state store. Implementations are safe for concurrent use: calls
@@ -53,12 +54,7 @@ func (d Drift) Touches(path string) bool {
 	if d.All || path == "" {
 		return true
 	}
-	for _, p := range d.Paths {
-		if IsWithin(path, p) || IsWithin(p, path) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(d.Paths, func(p string) bool { return PathsOverlap(path, p) })
 }
 
 // Action is what a change does, as it appears in commit messages.

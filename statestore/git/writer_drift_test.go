@@ -117,10 +117,10 @@ func TestOthersCommitsOutsideTheRootAreNoDrift(t *testing.T) {
 
 	f.commitExternally(t, "README.md", "# the platform's state")
 	f.commitExternally(t, "clustersX/x.yaml", "not the root")
-	// The writer has seen the new head once a write of its own is unchanged after a head check.
-	time.Sleep(300 * time.Millisecond)
-	if res, err := f.writer.Apply(ctx, change("dev/a", "a.yaml", "a")); err != nil || res.Changed {
-		t.Fatalf("rewriting dev/a = %+v, %v, want unchanged", res, err)
+	// A write of new content meets the new head, by a head check or a refused push, before it
+	// returns, and so does any drift report.
+	if res, err := f.writer.Apply(ctx, change("dev/c", "c.yaml", "c")); err != nil || !res.Changed {
+		t.Fatalf("writing dev/c = %+v, %v", res, err)
 	}
 	select {
 	case d := <-drifts:

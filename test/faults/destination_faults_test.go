@@ -97,16 +97,7 @@ func testDestinationDeleted(t *testing.T, cleanup string) {
 	t.Logf("the Destination was gone %.1fs after its deletion", gone.Sub(s.faultBegan).Seconds())
 
 	if cleanup == v1alpha1.DestinationCleanupAll {
-		eventually(t, "the Destination's placements are gone", setupTimeout, func() error {
-			wps, err := placementsIn(t.Context(), doomedNS)
-			if err != nil {
-				return err
-			}
-			if len(wps) > 0 {
-				return fmt.Errorf("%d placements left, e.g. %s", len(wps), describePlacements(wps)[0])
-			}
-			return nil
-		})
+		waitPlacementsGone(t, "the Destination's placements are gone", doomedNS)
 		eventually(t, "the Destination's directory is gone from main", setupTimeout, func() error {
 			snap, err := r.take(t.Context())
 			if err != nil {
@@ -185,16 +176,7 @@ func checkCleanupNone(t *testing.T, s *scenario, doomedNS string, files map[stri
 	if err := env.Client.DeleteAllOf(t.Context(), &v1alpha1.WorkPlacement{}, client.InNamespace(doomedNS)); err != nil {
 		t.Fatalf("delete the misscheduled placements: %v", err)
 	}
-	eventually(t, "the misscheduled placements are gone", setupTimeout, func() error {
-		wps, err := placementsIn(t.Context(), doomedNS)
-		if err != nil {
-			return err
-		}
-		if len(wps) > 0 {
-			return fmt.Errorf("%d placements left, e.g. %s", len(wps), describePlacements(wps)[0])
-		}
-		return nil
-	})
+	waitPlacementsGone(t, "the misscheduled placements are gone", doomedNS)
 	checkFiles("once its placements are deleted")
 }
 
@@ -231,4 +213,19 @@ func filesUnder(s *snapshot, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// waitPlacementsGone waits until the namespace holds no WorkPlacement.
+func waitPlacementsGone(t *testing.T, what, namespace string) {
+	t.Helper()
+	eventually(t, what, setupTimeout, func() error {
+		wps, err := placementsIn(t.Context(), namespace)
+		if err != nil {
+			return err
+		}
+		if len(wps) > 0 {
+			return fmt.Errorf("%d placements left, e.g. %s", len(wps), describePlacements(wps)[0])
+		}
+		return nil
+	})
 }

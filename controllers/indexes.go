@@ -19,6 +19,10 @@ const (
 	// indexSecretRef indexes GitStateStores and BucketStateStores by "namespace/name" of their
 	// Secret.
 	indexSecretRef = "spec.secretRef"
+	// indexStoreLocation indexes GitStateStores and BucketStateStores by where they write
+	// (storeTarget.location): the overlap check of every placement's write finds the stores
+	// that share a repository and branch, or a bucket, through it.
+	indexStoreLocation = "spec.location"
 	// indexStateStoreRef indexes Destinations by "Kind/name" of their state store.
 	indexStateStoreRef = "spec.stateStoreRef"
 	// indexTargetDestination indexes WorkPlacements by spec.targetDestinationName: the Work,
@@ -52,6 +56,13 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 		return secretOf(obj.(*v1alpha1.BucketStateStore).Spec.SecretRef)
 	}); err != nil {
 		return fmt.Errorf("index BucketStateStores by Secret: %w", err)
+	}
+	for _, store := range []client.Object{&v1alpha1.GitStateStore{}, &v1alpha1.BucketStateStore{}} {
+		if err := indexer.IndexField(ctx, store, indexStoreLocation, func(obj client.Object) []string {
+			return []string{targetOf(obj).location}
+		}); err != nil {
+			return fmt.Errorf("index %T by location: %w", store, err)
+		}
 	}
 	if err := indexer.IndexField(ctx, &v1alpha1.Destination{}, indexStateStoreRef, func(obj client.Object) []string {
 		ref := obj.(*v1alpha1.Destination).Spec.StateStoreRef

@@ -85,26 +85,23 @@ func targetOfStore(ctx context.Context, c client.Reader, ref v1alpha1.StateStore
 }
 
 // storesAt returns the stores, of both kinds, whose location is the given one, with their
-// targets.
+// targets, through the index of their locations.
 func storesAt(ctx context.Context, c client.Reader, location string) (map[v1alpha1.StateStoreReference]storeTarget, error) {
 	out := map[v1alpha1.StateStoreReference]storeTarget{}
+	at := client.MatchingFields{indexStoreLocation: location}
 	var gits v1alpha1.GitStateStoreList
-	if err := c.List(ctx, &gits, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list the GitStateStores: %w", err)
+	if err := c.List(ctx, &gits, at, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the GitStateStores at %s: %w", location, err)
 	}
 	for i := range gits.Items {
-		if t := targetOf(&gits.Items[i]); t.location == location {
-			out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: gits.Items[i].Name}] = t
-		}
+		out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: gits.Items[i].Name}] = targetOf(&gits.Items[i])
 	}
 	var buckets v1alpha1.BucketStateStoreList
-	if err := c.List(ctx, &buckets, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list the BucketStateStores: %w", err)
+	if err := c.List(ctx, &buckets, at, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list the BucketStateStores at %s: %w", location, err)
 	}
 	for i := range buckets.Items {
-		if t := targetOf(&buckets.Items[i]); t.location == location {
-			out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindBucketStateStore, Name: buckets.Items[i].Name}] = t
-		}
+		out[v1alpha1.StateStoreReference{Kind: v1alpha1.KindBucketStateStore, Name: buckets.Items[i].Name}] = targetOf(&buckets.Items[i])
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"kratix.dev/kratix/config/policy"
 	"kratix.dev/kratix/internal/localplatform"
 )
 
@@ -100,9 +101,15 @@ func (l *local) checkStarted() {
 		}
 	}
 	l.checkEtcdRefusesPlainHTTP()
-	for _, kind := range []string{"validatingadmissionpolicy", "validatingadmissionpolicybinding"} {
-		if got := l.kubectl("get", kind, "kratix-work-ownership", "-o", "jsonpath={.metadata.name}"); got != "kratix-work-ownership" {
-			t.Errorf("%s kratix-work-ownership: got %q", kind, got)
+	// Every admission policy of the install, and its binding.
+	policies, err := policy.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range policies {
+		kind, name := strings.ToLower(obj.GetKind()), obj.GetName()
+		if got := l.kubectl("get", kind, name, "-o", "jsonpath={.metadata.name}"); got != name {
+			t.Errorf("%s %s: got %q", kind, name, got)
 		}
 	}
 	if got := l.kubectl("get", "gitstatestore", localplatform.StoreName, "-o", "jsonpath={.status.status}"); got != "Ready" {

@@ -84,14 +84,16 @@ func TestCachePullsOnceAndSharesLayers(t *testing.T) {
 		t.Errorf("an image on the same base added %d blobs, want 3 (its layer, config and manifest)", added)
 	}
 
-	root, err := cache.RootFS(ctx, img)
+	root, release, err := cache.RootFS(ctx, img)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer release()
 	if data, err := os.ReadFile(filepath.Join(root, "app", "run")); err != nil || string(data) != "app" {
 		t.Errorf("app/run in the root filesystem = %q, %v", data, err)
 	}
-	again, err := cache.RootFS(ctx, img)
+	again, releaseAgain, err := cache.RootFS(ctx, img)
+	releaseAgain()
 	if err != nil || again != root {
 		t.Errorf("the second RootFS = %q, %v; want the first, %q", again, err, root)
 	}

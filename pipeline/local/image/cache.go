@@ -30,6 +30,16 @@ const refAnnotation = "org.opencontainers.image.ref.name"
 // size budget, never a root filesystem a caller holds. One process uses a cache directory at a
 // time.
 type Cache struct {
+	// Mirrors maps a registry host to a mirror's ("docker.io" → "127.0.0.1:5000"; "docker.io"
+	// and "index.docker.io" are one key), for machines that cannot reach the registries; "*"
+	// stands for every registry without a key of its own. A pull tries the mirror first, at the
+	// same repository path and tag or digest (busybox:1.36 is <mirror>/library/busybox:1.36),
+	// then, when the mirror fails in any way (unreachable, refused, no such image), the original
+	// registry; when both fail, the PullError names the mirror and joins both answers. The image
+	// is cached under its original name either way. A mirror on loopback (127.0.0.0/8, ::1,
+	// localhost) is spoken to over plain http. Set Mirrors before the cache is used.
+	Mirrors map[string]string
+
 	dir    string
 	layout layout.Path
 	// mu serializes the layout's writes (pulls, Prune) and reads of its index, the unpacking of
@@ -64,19 +74,26 @@ var ErrEvicted = errors.New("the image was pruned from the cache before its root
 // ErrNeverPull: the image is not in the cache and its pull policy is Never.
 var ErrNeverPull = errors.New("the image is not present and its pull policy is Never")
 
-// PullError says which image could not be pulled and what the registry answered.
+// PullError says which image could not be pulled and what the registry answered. When a mirror
+// was tried first, Mirror names it and Err joins both answers, the mirror's first.
 type PullError struct {
-	Image string
-	Err   error
+	Image  string
+	Mirror string
+	Err    error
 }
 
-func (e *PullError) Error() string { return fmt.Sprintf("pull image %q: %v", e.Image, e.Err) }
+func (e *PullError) Error() string {
+	if e.Mirror != "" {
+		return fmt.Sprintf("pull image %q (mirror %s first): %v", e.Image, e.Mirror, e.Err)
+	}
+	return fmt.Sprintf("pull image %q: %v", e.Image, e.Err)
+}
 func (e *PullError) Unwrap() error { return e.Err }
 
 // Image returns the image that ref names, from the cache or the registry as the pull policy
 // says (Kubernetes' default when empty: Always for :latest or no tag, else IfNotPresent).
 // opts reach the registry (authentication, transport). The cache keeps the image under ref's
-// name, and records its use.
+// name whichever registry or mirror it came from (see Mirrors), and records its use.
 //
 // The image's blobs stay in the cache while a root filesystem of it is held (see RootFS); until
 // then a Prune may remove them.

@@ -1,21 +1,19 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -25,17 +23,23 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/pipeline/local/image"
 )
 
 // Runner is the Job controller of the local platform: it runs the pipeline Jobs that the engine
-// creates (label app.kubernetes.io/managed-by=kratix) as host processes, the init containers in
-// order and then the main container, and writes each Job's status as Kubernetes' Job controller
-// would. The engine's own containers (`kratix pipeline-adapter ...`) run as this binary, outside
-// the sandbox, with the Job's volumes passed as directories; the user's containers run in the
-// sandbox.
+// creates (label app.kubernetes.io/managed-by=kratix), the init containers in order and then
+// the main container, and writes each Job's status as Kubernetes' Job controller would.
+//
+// A user's container runs from its image (pulled into Images, as a kubelet would) in a sandbox
+// of its own (see Command); an image listed in HostTools runs on the host's tools instead, and
+// the Job's Events and the container's log say so. The engine's own steps (reader, work-writer,
+// status-writer: container names that no Promise may use) run as this binary on the host, with
+// the Job's volumes as directories.
 type Runner struct {
 	// Client reads Jobs, ConfigMaps and Secrets and writes Job status.
 	Client client.Client
+	// Recorder records Events on Jobs: the images that ran on the host's tools, pull failures.
+	Recorder record.EventRecorder
 	// Self is this binary: it builds the sandboxes (see MaybeRunChild).
 	Self string
 	// Adapter is the command line prefix that runs the engine's containers
@@ -47,6 +51,16 @@ type Runner struct {
 	Kubeconfig string
 	// DataDir holds each Job's volumes and container logs, under jobs/<namespace>/<name>.
 	DataDir string
+	// Images is the image cache; nil opens one under DataDir/images.
+	Images *image.Cache
+	// HostTools lists images (repositories, e.g. "busybox" or "docker.io/library/bash") that run
+	// on a root of the host's program directories instead of being pulled, for machines without
+	// registry access; nil means DefaultHostToolsImages, empty none.
+	HostTools []string
+	// IsolateNetwork gives every container a network namespace with loopback only.
+	IsolateNetwork bool
+	// DefaultDeadline bounds a Job that sets no activeDeadlineSeconds; default DefaultDeadline.
+	DefaultDeadline time.Duration
 	// MaxParallel bounds the Jobs running at once; default 16. Pipelines on a laptop are mostly
 	// small renderers that wait on the API server: with 1,000 requests to re-run, 16 Jobs at once
 	// finished the round in 10 s per 100 requests where 4 took 13 s (BenchmarkPromiseUpdate).
@@ -54,8 +68,9 @@ type Runner struct {
 	// Log receives the runner's logs.
 	Log logr.Logger
 
-	mu      sync.Mutex
-	running map[string]bool
+	mu sync.Mutex
+	// running holds what stops each running Job, by namespace/name.
+	running map[string]context.CancelCauseFunc
 	slots   chan struct{}
 	// base ends when the manager stops, which kills running containers.
 	base   context.Context
@@ -63,13 +78,38 @@ type Runner struct {
 	jobs   sync.WaitGroup
 }
 
+// DefaultDeadline is how long a Job without activeDeadlineSeconds may run.
+const DefaultDeadline = time.Hour
+
+// DefaultHostToolsImages are shell images that the local runner runs on the host's tools.
+var DefaultHostToolsImages = []string{"busybox", "bash", "alpine"}
+
+// errJobDeleted ends the containers of a Job that was deleted while it ran.
+var errJobDeleted = errors.New("the Job was deleted")
+
 // SetupWithManager makes the runner a controller of the engine's Jobs.
 func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MaxParallel <= 0 {
 		r.MaxParallel = 16
 	}
+	if r.DefaultDeadline <= 0 {
+		r.DefaultDeadline = DefaultDeadline
+	}
+	if r.HostTools == nil {
+		r.HostTools = DefaultHostToolsImages
+	}
+	if r.Images == nil {
+		images, err := image.OpenCache(filepath.Join(r.DataDir, "images"))
+		if err != nil {
+			return err
+		}
+		r.Images = images
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorderFor("local-job-runner")
+	}
 	r.slots = make(chan struct{}, r.MaxParallel)
-	r.running = map[string]bool{}
+	r.running = map[string]context.CancelCauseFunc{}
 	r.base, r.cancel = context.WithCancel(context.Background())
 	// Stopping the manager kills the containers that are running and waits for their Jobs to
 	// end; a Job left unfinished runs again from the start next time.
@@ -91,19 +131,29 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// Reconcile starts a Job that has not run yet, when a slot is free.
+// Reconcile starts a Job that has not run yet, when a slot is free, and kills the containers of
+// a running Job that is being deleted.
 func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	key := req.String()
 	job := &batchv1.Job{}
-	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if finished(job) || !job.DeletionTimestamp.IsZero() {
+	err := r.Client.Get(ctx, req.NamespacedName, job)
+	if apierrors.IsNotFound(err) || err == nil && !job.DeletionTimestamp.IsZero() {
+		r.mu.Lock()
+		if stop, ok := r.running[key]; ok {
+			stop(errJobDeleted)
+		}
+		r.mu.Unlock()
 		return ctrl.Result{}, nil
 	}
-	key := req.String()
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if finished(job) {
+		return ctrl.Result{}, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.running[key] {
+	if _, ok := r.running[key]; ok {
 		return ctrl.Result{}, nil
 	}
 	select {
@@ -111,17 +161,19 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	default:
 		return ctrl.Result{RequeueAfter: 500 * time.Millisecond}, nil // every slot busy: try again soon
 	}
-	r.running[key] = true
+	jobCtx, stop := context.WithCancelCause(r.base)
+	r.running[key] = stop
 	r.jobs.Add(1)
 	go func() {
 		defer func() {
+			stop(nil)
 			<-r.slots
 			r.mu.Lock()
 			delete(r.running, key)
 			r.mu.Unlock()
 			r.jobs.Done()
 		}()
-		r.run(r.base, job)
+		r.run(jobCtx, job)
 	}()
 	return ctrl.Result{}, nil
 }
@@ -141,12 +193,30 @@ func (r *Runner) run(ctx context.Context, job *batchv1.Job) {
 		if s.StartTime == nil {
 			s.StartTime = &start
 		}
+		start = *s.StartTime // the deadline counts from the Job's first start
 		s.Active = 1
 	}); err != nil {
 		log.Error(err, "record the Job's start")
 		return
 	}
-	failure := r.execute(ctx, job)
+	deadline := r.DefaultDeadline
+	if d := job.Spec.ActiveDeadlineSeconds; d != nil && *d > 0 {
+		deadline = time.Duration(*d) * time.Second
+	}
+	runCtx, cancel := context.WithDeadline(ctx, start.Add(deadline))
+	defer cancel()
+	failure := r.execute(runCtx, job)
+	reason := batchv1.JobReasonBackoffLimitExceeded
+	switch {
+	case errors.Is(context.Cause(ctx), errJobDeleted):
+		log.V(1).Info("the Job was deleted while it ran: its containers were killed")
+		return
+	case ctx.Err() != nil:
+		return // the runner is stopping: the Job runs again at the next start
+	case failure != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded):
+		reason = batchv1.JobReasonDeadlineExceeded
+		failure = fmt.Errorf("Job was active longer than specified deadline (%s): every process of its containers was killed", deadline)
+	}
 	now := metav1.Now()
 	err := r.patchStatus(ctx, job, func(s *batchv1.JobStatus) {
 		s.Active = 0
@@ -159,10 +229,10 @@ func (r *Runner) run(ctx context.Context, job *batchv1.Job) {
 		}
 		s.Failed = 1
 		s.Conditions = append(s.Conditions,
-			batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonBackoffLimitExceeded, Message: failure.Error(), LastProbeTime: now, LastTransitionTime: now},
-			batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: batchv1.JobReasonBackoffLimitExceeded, Message: failure.Error(), LastProbeTime: now, LastTransitionTime: now})
+			batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: reason, Message: failure.Error(), LastProbeTime: now, LastTransitionTime: now},
+			batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: reason, Message: failure.Error(), LastProbeTime: now, LastTransitionTime: now})
 	})
-	if err != nil {
+	if err != nil && !apierrors.IsNotFound(err) {
 		log.Error(err, "record the Job's result")
 	}
 }
@@ -176,151 +246,4 @@ func (r *Runner) patchStatus(ctx context.Context, job *batchv1.Job, change func(
 		change(&current.Status)
 		return r.Client.Status().Update(ctx, current)
 	})
-}
-
-// execute runs the Job's containers in order; it returns why the Job failed, or nil.
-func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
-	dir := filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name)
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	volumes, err := r.volumes(ctx, job, filepath.Join(dir, "volumes"))
-	if err != nil {
-		return err
-	}
-	pod := job.Spec.Template.Spec
-	containers := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
-	for i, c := range containers {
-		if err := r.container(ctx, c, volumes, filepath.Join(dir, "logs", fmt.Sprintf("%02d-%s.log", i, c.Name)), filepath.Join(dir, "roots", c.Name)); err != nil {
-			return fmt.Errorf("container %q: %w", c.Name, err)
-		}
-	}
-	return nil
-}
-
-// volumes makes a host directory for each volume of the Job: empty for an emptyDir, holding the
-// keys of a ConfigMap or Secret.
-func (r *Runner) volumes(ctx context.Context, job *batchv1.Job, root string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, v := range job.Spec.Template.Spec.Volumes {
-		dir := filepath.Join(root, v.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		var data map[string][]byte
-		switch {
-		case v.EmptyDir != nil:
-		case v.ConfigMap != nil:
-			cm := &corev1.ConfigMap{}
-			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: v.ConfigMap.Name}, cm); err != nil {
-				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-			data = map[string][]byte{}
-			for k, s := range cm.Data {
-				data[k] = []byte(s)
-			}
-		case v.Secret != nil:
-			s := &corev1.Secret{}
-			if err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: v.Secret.SecretName}, s); err != nil {
-				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-			data = s.Data
-		default:
-			return nil, fmt.Errorf("volume %q: the local job runner supports emptyDir, configMap and secret volumes only", v.Name)
-		}
-		for k, content := range data {
-			if err := os.WriteFile(filepath.Join(dir, filepath.Base(k)), content, 0o644); err != nil {
-				return nil, err
-			}
-		}
-		out[v.Name] = dir
-	}
-	return out, nil
-}
-
-// container runs one container to its end, its output in logFile.
-func (r *Runner) container(ctx context.Context, c corev1.Container, volumes map[string]string, logFile, root string) error {
-	if len(c.Command) == 0 {
-		return fmt.Errorf("image %s has no command: the local job runner cannot read an image's entrypoint; give the container a `command`", c.Image)
-	}
-	if len(c.EnvFrom) > 0 {
-		return errors.New("envFrom: the local job runner supports plain env values only")
-	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"}
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return fmt.Errorf("env %s: the local job runner supports plain values only", e.Name)
-		}
-		env = append(env, e.Name+"="+e.Value)
-	}
-	var cmd *exec.Cmd
-	if isAdapter(c) {
-		args := append(append([]string{}, c.Args...), "--kubeconfig", r.Kubeconfig)
-		for _, m := range c.VolumeMounts {
-			switch m.MountPath {
-			case pipeline.MountInput:
-				args = append(args, "--input-dir", volumes[m.Name])
-			case pipeline.MountOutput:
-				args = append(args, "--output-dir", volumes[m.Name])
-			case pipeline.MountMetadata:
-				args = append(args, "--metadata-dir", volumes[m.Name])
-			}
-		}
-		prefix := r.Adapter
-		if len(prefix) == 0 {
-			prefix = []string{r.Self}
-		}
-		cmd = exec.CommandContext(ctx, prefix[0], append(append([]string{}, prefix[1:]...), args...)...)
-		cmd.Env = append(env, r.AdapterEnv...)
-	} else {
-		spec := Spec{Args: append(append([]string{}, c.Command...), c.Args...), Env: env, WorkDir: c.WorkingDir, Root: root}
-		for _, m := range c.VolumeMounts {
-			src, ok := volumes[m.Name]
-			if !ok {
-				return fmt.Errorf("volume mount %q names no volume", m.Name)
-			}
-			if m.SubPath != "" {
-				src = filepath.Join(src, m.SubPath)
-			}
-			spec.Binds = append(spec.Binds, Bind{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
-		}
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return err
-		}
-		var err error
-		if cmd, err = Command(ctx, r.Self, spec); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
-		return err
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	runErr := cmd.Run()
-	if err := os.WriteFile(logFile, out.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if runErr != nil {
-		var exit *exec.ExitError
-		if errors.As(runErr, &exit) {
-			return fmt.Errorf("exited with status %d: %s", exit.ExitCode(), tail(out.String(), 1024))
-		}
-		return runErr
-	}
-	return nil
-}
-
-// isAdapter tells the engine's own containers: `kratix pipeline-adapter <step>`.
-func isAdapter(c corev1.Container) bool {
-	return len(c.Args) > 0 && c.Args[0] == pipeline.AdapterSubcommand && filepath.Base(c.Command[0]) == pipeline.DefaultAdapterCommand
-}
-
-// tail keeps the end of a container's output for the Job's failure message.
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		s = "..." + s[len(s)-n:]
-	}
-	return s
 }

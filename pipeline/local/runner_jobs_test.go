@@ -204,7 +204,7 @@ grep -q 'message: first pipeline done' /kratix/input/object.yaml
 printf 'seen: "%s"\n' "$(grep -m1 'message:' /kratix/input/object.yaml | cut -d: -f2- | xargs)" > /kratix/output/seen.yaml
 printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/big.yaml`),
 			shPipeline("third", `echo boom >&2; exit 4`),
-			{Metadata: v1alpha1.PipelineMetadata{Name: "fourth"}, Spec: v1alpha1.PipelineSpec{Containers: []v1alpha1.Container{{Name: "entrypoint-only", Image: "registry.example.com/tool:1"}}}},
+			{Metadata: v1alpha1.PipelineMetadata{Name: "fourth"}, Spec: v1alpha1.PipelineSpec{Containers: []v1alpha1.Container{{Name: "entrypoint-only", Image: "127.0.0.1:1/tool:1"}}}},
 		}}},
 	}}
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: request}
@@ -253,9 +253,10 @@ printf 'big: %s\n' "$(head -c 204800 /dev/zero | tr '\0' x)" > /kratix/output/bi
 	if data, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(data), "boom") {
 		t.Errorf("the failing container's log %s: %q, %v", logFile, data, err)
 	}
-	noCommand := runJob(t, ctx, w, 3)
-	if c := condition(noCommand, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, "has no command") || !strings.Contains(c.Message, `"entrypoint-only"`) {
-		t.Errorf("a container without a command: %+v", noCommand.Status.Conditions)
+	unpulled := runJob(t, ctx, w, 3)
+	if c := condition(unpulled, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, "ErrImagePull") || !strings.Contains(c.Message, `"127.0.0.1:1/tool:1"`) ||
+		!strings.Contains(c.Message, "connection refused") || !strings.Contains(c.Message, `"entrypoint-only"`) {
+		t.Errorf("a container whose image cannot be pulled: %+v", unpulled.Status.Conditions)
 	}
 	record := pipeline.ObserveJob(failed)
 	if record.Phase != pipeline.JobFailed {

@@ -1,8 +1,19 @@
-// Package local runs pipeline containers as host processes, for the local platform and end-to-end
-// tests where no container runtime exists. Each container runs in a private mount namespace whose
-// root is a fresh tmpfs: the host's system directories are bound into it read-only and the Job's
-// volumes at their mount paths, so that /kratix/input, /kratix/output and /kratix/metadata exist
-// for the process while nothing is created on the host's own root filesystem.
+// Package local runs pipeline Jobs without a container engine, for the local platform and
+// end-to-end tests: each container runs from its image's root filesystem in a sandbox of
+// Linux namespaces that an unprivileged user can create.
+//
+// The sandbox is a re-executed copy of this binary (see MaybeRunChild) started in new user,
+// mount, PID, IPC and UTS namespaces (and, on request, network). The container's root is the
+// image's unpacked root filesystem under an overlay whose upper layer is the container's own,
+// so the cached image is never changed; the Job's volumes are bound at their mount paths; /proc
+// is a fresh one for the new PID namespace, /dev holds only null, zero, full, random, urandom,
+// tty, shm and pts; nothing else of the host's filesystem is reachable. The user namespace maps
+// the container's root to the user who runs the engine, and nothing else: the container has no
+// more rights on the host than that user. The capabilities are those a Kubernetes container
+// gets by default, with no_new_privs set. The re-executed binary stays as the PID namespace's
+// init: when the container's main process exits, it exits, and the kernel kills every process
+// left in the namespace; killing it (Job deleted, deadline passed, engine stopping) does the
+// same.
 package local
 
 import (
@@ -15,73 +26,131 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
-// Bind is a host directory seen at Target inside the sandbox.
+// Bind is a host directory or file seen at Target inside the sandbox.
 type Bind struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
-// Spec is one container's process.
+// Spec is one container's process and root.
 type Spec struct {
 	// Args is the command and its arguments; Args[0] is looked up in the sandbox's PATH.
 	Args []string `json:"args"`
 	// Env is the process's whole environment.
 	Env []string `json:"env"`
+	// WorkDir inside the sandbox; "/" when empty. Created when missing, as runtimes do.
+	WorkDir string `json:"workDir,omitempty"`
+	// User is "uid[:gid]" or "name[:group]" (names from the root's /etc/passwd and /etc/group);
+	// empty for root.
+	User string `json:"user,omitempty"`
 	// Binds are the Job's volumes at their mount paths.
 	Binds []Bind `json:"binds"`
-	// WorkDir inside the sandbox; "/" when empty.
-	WorkDir string `json:"workDir,omitempty"`
-	// Root is an empty host directory that becomes the sandbox's root (a tmpfs is mounted on it
-	// in the private namespace only). The spec is written next to it, as Root + ".json".
-	Root string `json:"root"`
+	// RootFS is the image's unpacked root filesystem, which the sandbox only reads. Empty with
+	// HostTools set: the root is a tmpfs holding the host's program directories, read-only.
+	RootFS    string `json:"rootfs,omitempty"`
+	HostTools bool   `json:"hostTools,omitempty"`
+	// Dir is an empty host directory of the container's own: its writable layer, the overlay's
+	// work directory and the spec file live there. The caller removes it (RemoveAll) after.
+	Dir string `json:"dir"`
+	// Hostname of the UTS namespace; "kratix-pipeline" when empty.
+	Hostname string `json:"hostname,omitempty"`
+	// IsolateNetwork gives the sandbox a network namespace of its own with only loopback;
+	// otherwise it shares the host's network, so that pipelines can fetch what they need.
+	IsolateNetwork bool `json:"isolateNetwork,omitempty"`
+	// DropCapabilities and AddCapabilities change the default set, by Kubernetes' names
+	// (CHOWN, NET_RAW, ALL...); only capabilities of the default set can be added back.
+	DropCapabilities []string `json:"dropCapabilities,omitempty"`
+	AddCapabilities  []string `json:"addCapabilities,omitempty"`
 }
 
 // childEnv names the file that carries the Spec, as JSON, to the re-executed binary that builds
 // the sandbox (a file, not the variable itself: one environment string is limited to 128 KiB).
 const childEnv = "KRATIX_SANDBOX_SPEC_FILE"
 
-// systemDirs are bound read-only from the host when they exist; symbolic links among them (as on
-// merged-/usr systems) are recreated as links.
-var systemDirs = []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt"}
+// exitSandbox is the status of a sandbox that could not start its container; exitNotFound
+// that of a command that is not in the root, as a shell says.
+const (
+	exitSandbox  = 126
+	exitNotFound = 127
+)
 
 // Command returns the command that runs spec in a sandbox: self (this binary, which must call
-// MaybeRunChild first thing in main) is started in a new mount namespace, builds the sandbox's
-// root and execs the container's command. Only root can create the namespace.
+// MaybeRunChild first thing in main) is started in new namespaces, builds the container's root
+// and runs its command. Cancelling ctx kills every process of the sandbox.
 func Command(ctx context.Context, self string, spec Spec) (*exec.Cmd, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the local job runner needs root to give each container a private mount namespace")
+	if err := spec.validate(); err != nil {
+		return nil, err
 	}
-	if len(spec.Args) == 0 {
-		return nil, errors.New("the container has no command: the local job runner cannot read an image's entrypoint, so a pipeline container needs `command`")
-	}
-	for _, b := range spec.Binds {
-		if !filepath.IsAbs(b.Target) || filepath.Clean(b.Target) == "/" {
-			return nil, fmt.Errorf("mount path %q must be an absolute path below /", b.Target)
-		}
+	if err := os.MkdirAll(spec.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("the container's directory: %w", err)
 	}
 	data, err := json.Marshal(spec)
 	if err != nil {
 		return nil, err
 	}
-	specFile := filepath.Clean(spec.Root) + ".json"
+	specFile := filepath.Join(spec.Dir, "spec.json")
 	if err := os.WriteFile(specFile, data, 0o600); err != nil {
 		return nil, fmt.Errorf("write the sandbox's spec: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, self)
 	cmd.Env = []string{childEnv + "=" + specFile}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Setpgid: true}
-	// The container's command may start children (a shell does): when ctx ends, kill the whole
-	// process group, not just its leader.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	flags := syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+	if spec.IsolateNetwork {
+		flags |= syscall.CLONE_NEWNET
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: uintptr(flags),
+		// The container's root is the engine's user, and no one else is mapped.
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+		GidMappingsEnableSetgroups: false,
+		// The sandbox does not outlive the engine.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	// The sandbox's init is the PID namespace's first process: killing it kills them all.
+	cmd.Cancel = func() error { return cmd.Process.Kill() }
+	cmd.WaitDelay = 5 * time.Second
 	return cmd, nil
 }
 
-// MaybeRunChild builds the sandbox and execs the container's command when this process was
-// started by Command; otherwise it returns at once. On failure it exits with status 126, the
-// shell's "cannot execute", after saying why on standard error.
+func (s Spec) validate() error {
+	if len(s.Args) == 0 {
+		return errors.New("the container has no command")
+	}
+	if s.Dir == "" || !filepath.IsAbs(s.Dir) {
+		return fmt.Errorf("the container's directory %q must be an absolute path", s.Dir)
+	}
+	if (s.RootFS == "") == !s.HostTools {
+		return errors.New("a sandbox's root is either an image's root filesystem or the host's tools")
+	}
+	for _, p := range []string{s.RootFS, s.Dir} {
+		// The overlay's options are a comma-separated list, with colons between lower layers.
+		if strings.ContainsAny(p, ",:") {
+			return fmt.Errorf("the path %q has a comma or colon, which an overlay mount cannot take", p)
+		}
+	}
+	for _, b := range s.Binds {
+		if !filepath.IsAbs(b.Target) || filepath.Clean(b.Target) == "/" {
+			return fmt.Errorf("mount path %q must be an absolute path below /", b.Target)
+		}
+		if !filepath.IsAbs(b.Source) {
+			return fmt.Errorf("volume source %q must be an absolute path", b.Source)
+		}
+	}
+	if _, err := capabilitySet(s.DropCapabilities, s.AddCapabilities); err != nil {
+		return err
+	}
+	return nil
+}
+
+// MaybeRunChild becomes the sandbox's init when this process was started by Command; otherwise
+// it returns at once. It never returns in a sandbox: it exits with the container's status, or
+// with 126 (127 for a command not found) after saying on standard error why the container
+// could not start.
 func MaybeRunChild() {
 	specFile, ok := os.LookupEnv(childEnv)
 	if !ok {
@@ -92,124 +161,28 @@ func MaybeRunChild() {
 	if err == nil {
 		err = json.Unmarshal(data, &spec)
 	}
+	status := exitSandbox
 	if err == nil {
-		err = enter(spec)
+		status, err = runInit(spec)
 	}
-	fmt.Fprintf(os.Stderr, "kratix sandbox: %v\n", err)
-	os.Exit(126)
-}
-
-// enter builds the root, changes into it and execs; it returns only on failure.
-func enter(spec Spec) error {
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make the mount namespace private: %w", err)
-	}
-	root := spec.Root
-	if err := syscall.Mount("tmpfs", root, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=755"); err != nil {
-		return fmt.Errorf("mount the root tmpfs: %w", err)
-	}
-	for _, dir := range systemDirs {
-		if err := bindSystemDir(root, dir); err != nil {
-			return err
-		}
-	}
-	for _, dir := range []string{"/dev", "/proc", "/sys"} {
-		if err := bind(root, Bind{Source: dir, Target: dir}, syscall.MS_REC); err != nil {
-			return err
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	if err := syscall.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777"); err != nil {
-		return fmt.Errorf("mount /tmp: %w", err)
-	}
-	for _, b := range spec.Binds {
-		if err := bind(root, b, 0); err != nil {
-			return err
-		}
-	}
-	if err := syscall.Chroot(root); err != nil {
-		return fmt.Errorf("enter the sandbox: %w", err)
-	}
-	workDir := spec.WorkDir
-	if workDir == "" {
-		workDir = "/"
-	}
-	if err := os.Chdir(workDir); err != nil {
-		return fmt.Errorf("working directory %s: %w", workDir, err)
-	}
-	path, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {
-		return err
+		fmt.Fprintf(os.Stderr, "kratix sandbox: %v\n", err)
 	}
-	return syscall.Exec(path, spec.Args, spec.Env)
+	os.Exit(status)
 }
 
-// bindSystemDir makes a host system directory visible, read-only, in the sandbox.
-func bindSystemDir(root, dir string) error {
-	info, err := os.Lstat(dir)
-	if errors.Is(err, os.ErrNotExist) {
+// RemoveAll removes a container's directory, including the directories without permissions
+// that an overlay's work directory holds.
+func RemoveAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if d != nil && d.IsDir() {
+			_ = os.Chmod(path, 0o700)
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if info.Mode()&os.ModeSymlink != 0 {
-		target, err := os.Readlink(dir)
-		if err != nil {
-			return err
-		}
-		return os.Symlink(target, filepath.Join(root, dir))
-	}
-	return bind(root, Bind{Source: dir, Target: dir, ReadOnly: true}, syscall.MS_REC)
-}
-
-// bind mounts b.Source at root+b.Target, creating the mount point in the tmpfs.
-func bind(root string, b Bind, extra uintptr) error {
-	target := filepath.Join(root, b.Target)
-	info, err := os.Stat(b.Source)
-	if err != nil {
-		return fmt.Errorf("volume for %s: %w", b.Target, err)
-	}
-	if info.IsDir() {
-		err = os.MkdirAll(target, 0o755)
-	} else {
-		if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
-			err = os.WriteFile(target, nil, 0o644)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", b.Target, err)
-	}
-	if err := syscall.Mount(b.Source, target, "", syscall.MS_BIND|extra, ""); err != nil {
-		return fmt.Errorf("bind %s at %s: %w", b.Source, b.Target, err)
-	}
-	if b.ReadOnly {
-		if err := syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY|extra, ""); err != nil {
-			return fmt.Errorf("make %s read-only: %w", b.Target, err)
-		}
-	}
-	return nil
-}
-
-// lookPath finds the command in the sandbox's PATH (from its environment), as a container
-// runtime would.
-func lookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("command %q is not in the sandbox's PATH (%s)", name, path)
+	})
+	return os.RemoveAll(dir)
 }

@@ -147,8 +147,8 @@ func TestRunnerRunsImages(t *testing.T) {
 		p:    imagePipeline(public+"/pipeline:as-app", nil),
 		want: []string{"uid: 1000", "object: true"},
 	}, {
-		name:    "a private image without a pull secret",
-		p:       imagePipeline(private+"/pipeline:1", nil),
+		name: "a private image without a pull secret",
+		p:    imagePipeline(private+"/pipeline:1", nil),
 		// Before the case with the secret: like a kubelet's, the cache serves an image it holds
 		// to any Job whose pull policy does not make it ask the registry.
 		failure: []string{"ErrImagePull", private + "/pipeline:1", "401 Unauthorized"},

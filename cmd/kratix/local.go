@@ -7,7 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"kratix.dev/kratix/pipeline/local"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -24,6 +29,51 @@ type localOptions struct {
 	metricsAddr string
 	intervals   intervals
 	zap         zap.Options
+
+	hostTools      string
+	mirrors        mirrorFlag
+	isolateNetwork bool
+	imageCache     string
+}
+
+// mirrorFlag collects --registry-mirror registry=mirror flags.
+type mirrorFlag map[string]string
+
+func (m *mirrorFlag) String() string {
+	var parts []string
+	for k, v := range *m {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (m *mirrorFlag) Set(s string) error {
+	registry, mirror, ok := strings.Cut(s, "=")
+	if !ok || registry == "" || mirror == "" || strings.Contains(mirror, "://") {
+		return fmt.Errorf("%q: want registry=mirror-host[:port][/path], e.g. docker.io=127.0.0.1:5000 (registry * for all)", s)
+	}
+	if *m == nil {
+		*m = mirrorFlag{}
+	}
+	(*m)[registry] = mirror
+	return nil
+}
+
+// pipelines are the local job runner's options from the flags.
+func (o *localOptions) pipelines() (localplatform.PipelineOptions, error) {
+	p := localplatform.PipelineOptions{RegistryMirrors: o.mirrors, IsolateNetwork: o.isolateNetwork, HostToolsImages: []string{}}
+	for _, image := range strings.Split(o.hostTools, ",") {
+		if image = strings.TrimSpace(image); image != "" {
+			p.HostToolsImages = append(p.HostToolsImages, image)
+		}
+	}
+	size, err := resource.ParseQuantity(o.imageCache)
+	if err != nil || size.Sign() <= 0 {
+		return p, fmt.Errorf("--image-cache-size %q: want a size such as 10Gi or 500M", o.imageCache)
+	}
+	p.ImageCacheBytes = size.Value()
+	return p, nil
 }
 
 func (o *localOptions) bind(fs *flag.FlagSet) {
@@ -31,6 +81,10 @@ func (o *localOptions) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.binDir, "bin-dir", "", "directory that holds k8s/<version>/{etcd,kube-apiserver,kube-controller-manager,kubectl}; default: this binary's directory if it holds k8s/, else ./bin")
 	fs.IntVar(&o.apiPort, "api-port", 0, "port of the API server on 127.0.0.1; 0 picks a free one at each start (the kubeconfig is rewritten)")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", "0", "address of the engine's Prometheus metrics endpoint, e.g. 127.0.0.1:8080; 0 turns it off")
+	fs.StringVar(&o.hostTools, "host-tools-images", strings.Join(local.DefaultHostToolsImages, ","), "comma-separated images (repositories) that pipelines run on the host's tools, read-only, instead of pulling them, for machines without registry access; the Job's Events and logs say so; empty: pull every image")
+	fs.Var(&o.mirrors, "registry-mirror", "registry=mirror: pull the registry's images from the mirror first (e.g. docker.io=127.0.0.1:5000; registry * for all); repeatable")
+	fs.BoolVar(&o.isolateNetwork, "isolate-pipeline-network", false, "give each pipeline container a network of its own with only loopback; by default containers share the host's network, so that pipelines can fetch what they need")
+	fs.StringVar(&o.imageCache, "image-cache-size", "10Gi", "size budget of the image cache under the data directory; what no recent Job used is removed past it")
 	o.intervals.bind(fs)
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
@@ -58,6 +112,10 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
 	}
+	pipelines, err := opts.pipelines()
+	if err != nil {
+		return usageError{err}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find this binary: %w", err)
@@ -79,5 +137,6 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 		WorkPlacementResyncInterval: opts.intervals.placementResync,
 		Out:                         os.Stdout,
 		NewLogger:                   newLogger,
+		Pipelines:                   pipelines,
 	})
 }

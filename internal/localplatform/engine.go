@@ -42,6 +42,7 @@ type engineConfig struct {
 	// resourceResync and placementResync are the controllers' intervals; defaults when zero.
 	resourceResync, placementResync time.Duration
 	log                             logr.Logger
+	pipelines                       PipelineOptions
 }
 
 // newEngine builds the controller manager: the engine's controllers as `kratix manager` runs
@@ -83,6 +84,11 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		Kubeconfig: cfg.kubeconfig,
 		DataDir:    cfg.dataDir,
 		Log:        cfg.log.WithName("local-job-runner"),
+
+		HostTools:       cfg.pipelines.HostToolsImages,
+		IsolateNetwork:  cfg.pipelines.IsolateNetwork,
+		ImageCacheBytes: cfg.pipelines.ImageCacheBytes,
+		Mirrors:         cfg.pipelines.RegistryMirrors,
 	}
 	if err := runner.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up the local job runner: %w", err)

@@ -51,6 +51,22 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// StopTimeout bounds the stop of each part before it is killed; default 15 seconds.
 	StopTimeout time.Duration
+	// Pipelines configure the local job runner.
+	Pipelines PipelineOptions
+}
+
+// PipelineOptions configure how the local job runner runs pipeline containers.
+type PipelineOptions struct {
+	// HostToolsImages run on the host's tools instead of being pulled; nil: the runner's default
+	// list (local.DefaultHostToolsImages), empty: none.
+	HostToolsImages []string
+	// RegistryMirrors maps a registry host ("docker.io", or "*" for all) to a mirror host, which
+	// is tried first.
+	RegistryMirrors map[string]string
+	// IsolateNetwork gives each container a network namespace with only loopback.
+	IsolateNetwork bool
+	// ImageCacheBytes is the image cache's size budget; 0: local.DefaultImageCacheBytes.
+	ImageCacheBytes int64
 }
 
 // withDefaults validates the options and fills in defaults; paths become absolute.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"kratix.dev/kratix/pipeline/local"
+
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -76,6 +78,7 @@ func (p *platform) start(ctx context.Context) error {
 		run  func(context.Context) error
 	}{
 		{"prepare the data directory", p.prepare},
+		{"check the pipeline sandbox", p.checkSandbox},
 		{"start etcd and kube-apiserver", p.startAPIServer},
 		{"install the CRDs", p.installCRDs},
 		{"start kube-controller-manager", p.startControllerManager},
@@ -87,6 +90,16 @@ func (p *platform) start(ctx context.Context) error {
 		}
 	}
 	p.printUsage()
+	return nil
+}
+
+// checkSandbox runs an empty container once: where the kernel refuses the sandbox's namespaces
+// (user namespaces turned off), every pipeline would fail, so the person who started the
+// platform is told here, once, and the platform still starts for everything else.
+func (p *platform) checkSandbox(ctx context.Context) error {
+	if err := local.Probe(ctx, p.opts.Self, filepath.Join(p.opts.DataDir, "jobs", "probe")); err != nil {
+		p.say("kratix local: pipelines cannot run on this machine: " + err.Error())
+	}
 	return nil
 }
 
@@ -161,6 +174,7 @@ func (p *platform) startEngine(context.Context) error {
 		self:        p.opts.Self,
 		metricsAddr: p.opts.MetricsAddr,
 		log:         p.opts.NewLogger(f),
+		pipelines:   p.opts.Pipelines,
 
 		resourceResync:  p.opts.ResourceResyncInterval,
 		placementResync: p.opts.WorkPlacementResyncInterval,

@@ -57,6 +57,11 @@ type Runner struct {
 	// on a root of the host's program directories instead of being pulled, for machines without
 	// registry access; nil means DefaultHostToolsImages, empty none.
 	HostTools []string
+	// Mirrors maps registry hosts to mirrors tried first (see image.Cache.Mirrors).
+	Mirrors map[string]string
+	// ImageCacheBytes is the image cache's size budget: images and root filesystems that no
+	// recent Job used are removed past it; default DefaultImageCacheBytes.
+	ImageCacheBytes int64
 	// IsolateNetwork gives every container a network namespace with loopback only.
 	IsolateNetwork bool
 	// DefaultDeadline bounds a Job that sets no activeDeadlineSeconds; default DefaultDeadline.
@@ -77,6 +82,12 @@ type Runner struct {
 	cancel context.CancelFunc
 	jobs   sync.WaitGroup
 }
+
+// DefaultImageCacheBytes is the image cache's default size budget.
+const DefaultImageCacheBytes int64 = 10 << 30
+
+// pruneEvery is how often the runner trims the image cache to its budget.
+const pruneEvery = 10 * time.Minute
 
 // DefaultDeadline is how long a Job without activeDeadlineSeconds may run.
 const DefaultDeadline = time.Hour
@@ -105,6 +116,12 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		r.Images = images
 	}
+	if r.Mirrors != nil {
+		r.Images.Mirrors = r.Mirrors
+	}
+	if r.ImageCacheBytes <= 0 {
+		r.ImageCacheBytes = DefaultImageCacheBytes
+	}
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorderFor("local-job-runner")
 	}
@@ -114,7 +131,17 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 	// Stopping the manager kills the containers that are running and waits for their Jobs to
 	// end; a Job left unfinished runs again from the start next time.
 	stopper := manager.RunnableFunc(func(ctx context.Context) error {
-		<-ctx.Done()
+		tick := time.NewTicker(pruneEvery)
+		defer tick.Stop()
+		for {
+			r.prune()
+			select {
+			case <-tick.C:
+				continue
+			case <-ctx.Done():
+			}
+			break
+		}
 		r.cancel()
 		r.jobs.Wait()
 		return nil
@@ -176,6 +203,18 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		r.run(jobCtx, job)
 	}()
 	return ctrl.Result{}, nil
+}
+
+// prune trims the image cache to its budget; what a running container uses stays.
+func (r *Runner) prune() {
+	freed, err := r.Images.Prune(r.ImageCacheBytes)
+	if err != nil {
+		r.Log.Error(err, "trim the image cache to its budget", "budget", r.ImageCacheBytes)
+		return
+	}
+	if freed > 0 {
+		r.Log.Info("trimmed the image cache to its budget: removed what no recent Job used", "freedBytes", freed, "budget", r.ImageCacheBytes)
+	}
 }
 
 // finished reports whether the Job completed or failed, as the workflow engine reads it.

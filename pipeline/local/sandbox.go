@@ -186,3 +186,22 @@ func RemoveAll(dir string) error {
 	})
 	return os.RemoveAll(dir)
 }
+
+// Probe starts an empty container in dir (removed after) and says why, if the sandbox cannot
+// run here: most often a kernel that refuses unprivileged user namespaces.
+func Probe(ctx context.Context, self, dir string) error {
+	defer func() { _ = RemoveAll(dir) }() // a probe's directory holds nothing to keep
+	cmd, err := Command(ctx, self, Spec{Args: []string{"true"}, Env: []string{"PATH=" + defaultPath}, HostTools: true, Dir: dir})
+	if err != nil {
+		return err
+	}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err == nil:
+		return nil
+	case cmd.ProcessState == nil:
+		return fmt.Errorf("the kernel refused the sandbox's namespaces (user, mount, PID, IPC, UTS): %w; on Debian and Ubuntu, `sysctl kernel.unprivileged_userns_clone=1` (and on Ubuntu 24.04 `sysctl kernel.apparmor_restrict_unprivileged_userns=0`) allows them", err)
+	default:
+		return fmt.Errorf("an empty container failed: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+}

@@ -241,7 +241,7 @@ func TestPruneWhileRunning(t *testing.T) {
 						return
 					}
 					root, release, err = cache.RootFS(t.Context(), img)
-					if errors.Is(err, ErrEvicted) && attempt < 20 {
+					if errors.Is(err, ErrEvicted) && attempt < 500 {
 						continue
 					}
 					if err != nil {

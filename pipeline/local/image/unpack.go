@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +41,9 @@ func Unpack(ctx context.Context, img v1.Image, dir string) error {
 		return err
 	}
 	defer root.Close()
+	// Directories stay writable by their owner while layers are applied (an unprivileged user
+	// could not fill a directory of mode 0555 otherwise); their own modes are set at the end.
+	modes := map[string]fs.FileMode{}
 	for i, layer := range layers {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -51,17 +56,24 @@ func Unpack(ctx context.Context, img v1.Image, dir string) error {
 		if err != nil {
 			return fmt.Errorf("layer %d (%s): %w", i+1, digest, err)
 		}
-		err = unpackLayer(root, tar.NewReader(rc))
+		err = unpackLayer(root, tar.NewReader(rc), modes)
 		rc.Close()
 		if err != nil {
 			return fmt.Errorf("layer %d (%s): %w", i+1, digest, err)
+		}
+	}
+	dirs := slices.Collect(maps.Keys(modes))
+	slices.SortFunc(dirs, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") }) // deepest first
+	for _, d := range dirs {
+		if err := root.Chmod(d, modes[d]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%q: %w", d, err)
 		}
 	}
 	return nil
 }
 
 // unpackLayer applies one layer's entries to the root.
-func unpackLayer(root *os.Root, tr *tar.Reader) error {
+func unpackLayer(root *os.Root, tr *tar.Reader, modes map[string]fs.FileMode) error {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -92,7 +104,7 @@ func unpackLayer(root *os.Root, tr *tar.Reader) error {
 			}
 			continue
 		}
-		if err := writeEntry(root, tr, h, name, dir); err != nil {
+		if err := writeEntry(root, tr, h, name, dir, modes); err != nil {
 			return fmt.Errorf("%q: %w", h.Name, err)
 		}
 	}
@@ -115,7 +127,7 @@ func entryName(raw string) (string, error) {
 
 // writeEntry creates one entry, replacing what the layers below had at its name (a directory
 // stays a directory when the entry is one).
-func writeEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name, dir string) error {
+func writeEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name, dir string, modes map[string]fs.FileMode) error {
 	if dir != "" {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -123,13 +135,14 @@ func writeEntry(root *os.Root, tr *tar.Reader, h *tar.Header, name, dir string) 
 	}
 	mode := fs.FileMode(h.Mode).Perm()
 	if h.Typeflag == tar.TypeDir {
+		modes[name] = mode
 		if info, err := root.Lstat(name); err == nil && info.IsDir() {
-			return root.Chmod(name, mode)
+			return root.Chmod(name, mode|0o700)
 		}
 		if err := root.RemoveAll(name); err != nil {
 			return err
 		}
-		return root.Mkdir(name, mode)
+		return root.Mkdir(name, mode|0o700)
 	}
 	switch h.Typeflag {
 	case tar.TypeReg, tar.TypeSymlink, tar.TypeLink:

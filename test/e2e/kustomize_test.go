@@ -17,7 +17,7 @@ func (l *local) checkout(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "checkout")
 	cmd := exec.Command("git", "clone", "--quiet", "--branch", "main", filepath.Join(l.dataDir, "state.git"), dir)
-	cmd.Env = append(os.Environ(), "HOME="+l.home, "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = l.gitEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("git clone: %v\n%s", err, out)
 	}

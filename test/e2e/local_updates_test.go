@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,14 +20,6 @@ const (
 	workflowsDir = "../../examples/workflows"
 )
 
-// notRoot, when not empty, says why the resource workflow cannot run here.
-func notRoot() string {
-	if os.Geteuid() == 0 {
-		return ""
-	}
-	return "not root: the local job runner cannot sandbox a pipeline's containers, so the resource workflow (examples/workflows) cannot run"
-}
-
 // TestLocalPlatform runs the "Updates" scenario (examples/updates/README.md) and the resource
 // workflow of examples/workflows against `kratix local`, stops the platform with SIGTERM, starts
 // it again on the same data directory, and checks that everything is still there and still works.
@@ -40,11 +33,13 @@ func TestLocalPlatform(t *testing.T) {
 	cold := l.start()
 	t.Logf("cold start (fresh data directory): ready after %s", cold.Round(10*time.Millisecond))
 	l.checkStarted()
+	l.checkRunsAsItsUser()
 	l.checkSecondStartRefused()
 
 	l.updatesScenario()
 	l.checkDestinationsBuild(t)
-	workflows := l.subtest("workflows", notRoot(), l.workflowScenario)
+	workflows := l.subtest("workflows", "", l.workflowScenario)
+	l.subtest("image-pipeline", "", l.imageScenario)
 
 	head := strings.TrimSpace(l.git("rev-parse", "main"))
 	took, err := l.stop()
@@ -61,11 +56,38 @@ func TestLocalPlatform(t *testing.T) {
 	l.checkStarted()
 	l.checkResumed(head)
 	l.deleteMisscheduled()
-	skip := notRoot()
-	if skip == "" && !workflows {
+	skip := ""
+	if !workflows {
 		skip = "the workflows subtest failed, so there is no Job of hello to collect"
 	}
 	l.subtest("workflows-garbage-collected", skip, l.checkGarbageCollected)
+}
+
+// checkRunsAsItsUser checks that every process of the platform runs as the user it was started
+// as (nobody, when the test runs as root): no part needs root, the pipelines' sandboxes included.
+func (l *local) checkRunsAsItsUser() {
+	t := l.t
+	t.Helper()
+	want := os.Geteuid()
+	if l.user != nil {
+		want = int(l.user.Uid)
+	}
+	procs := l.processesOf()
+	if len(procs) < 3 {
+		t.Fatalf("found %d processes of the platform: %v", len(procs), procs)
+	}
+	for _, p := range procs {
+		pid, _, _ := strings.Cut(p, ":")
+		status, err := os.ReadFile(filepath.Join("/proc", pid, "status"))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if uids, ok := strings.CutPrefix(line, "Uid:"); ok && strings.Fields(uids)[1] != strconv.Itoa(want) {
+				t.Errorf("%s runs as uid %s, not %d", p, strings.Fields(uids)[1], want)
+			}
+		}
+	}
 }
 
 // subtest runs f as a subtest of l's test, with l's helpers reporting to the subtest while it
@@ -248,8 +270,9 @@ func (l *local) checkDestinationsBuild(t *testing.T) {
 }
 
 // workflowScenario is examples/workflows/README.md, steps 1, 2 and 4, with its commands: the
-// Promise's resource workflow runs in the local job runner (its container as a host process, the
-// engine's adapter containers as the kratix binary), and its ConfigMap lands on dev-cluster-1.
+// Promise's resource workflow runs in the local job runner (its busybox container on the host's
+// tools, in the sandbox; the engine's adapter containers as the kratix binary), and its
+// ConfigMap lands on dev-cluster-1.
 // Deleting the request removes its directory (checkGarbageCollected follows up on its Job).
 func (l *local) workflowScenario() {
 	t := l.t

@@ -77,6 +77,8 @@ type local struct {
 	tools   tools
 	dataDir string
 	home    string
+	// user, when set, is who the platform runs as (the test runs as root).
+	user *syscall.Credential
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -88,6 +90,9 @@ type local struct {
 func newLocal(t *testing.T, tl tools) *local {
 	t.Helper()
 	l := &local{t: t, tools: tl, dataDir: filepath.Join(t.TempDir(), "data"), home: t.TempDir()}
+	if os.Geteuid() == 0 {
+		l.asUnprivilegedUser()
+	}
 	t.Cleanup(func() {
 		if l.running() {
 			if _, err := l.stop(); err != nil {
@@ -101,9 +106,65 @@ func newLocal(t *testing.T, tl tools) *local {
 	return l
 }
 
+// unprivileged is the user that the platform runs as when the test runs as root: nobody.
+const unprivileged = 65534
+
+// asUnprivilegedUser makes the platform run as an unprivileged user, as a person on a laptop runs
+// it: its binaries, data directory and home move to a directory that user can reach (the test's
+// temporary directories are root's alone).
+func (l *local) asUnprivilegedUser() {
+	t := l.t
+	t.Helper()
+	base, err := os.MkdirTemp("", "kratix-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tl := l.tools
+	kratix := filepath.Join(base, "kratix")
+	copyExecutable(t, tl.kratix, kratix)
+	managers, _ := filepath.Glob(filepath.Join(tl.binDir, "k8s", "*", "kube-controller-manager")) // the pattern is valid
+	version := filepath.Base(filepath.Dir(managers[0]))
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+		copyExecutable(t, filepath.Join(tl.binDir, "k8s", version, name), filepath.Join(base, "bin", "k8s", version, name))
+	}
+	l.tools.kratix, l.tools.binDir = kratix, filepath.Join(base, "bin")
+	l.dataDir, l.home = filepath.Join(base, "data"), filepath.Join(base, "home")
+	for _, dir := range []string{l.dataDir, l.home} {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, unprivileged, unprivileged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.user = &syscall.Credential{Uid: unprivileged, Gid: unprivileged}
+}
+
+// copyExecutable copies a program to a new file of mode 0755, creating its directory.
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (l *local) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, l.tools.kratix, append([]string{"local", "--data-dir", l.dataDir, "--bin-dir", l.tools.binDir}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+l.home, "XDG_CACHE_HOME="+filepath.Join(l.home, ".cache"))
+	if l.user != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: l.user}
+	}
 	return cmd
 }
 
@@ -234,7 +295,7 @@ func (l *local) git(args ...string) string {
 
 func (l *local) gitErr(args ...string) (string, error) {
 	cmd := exec.Command("git", append([]string{"-C", filepath.Join(l.dataDir, "state.git")}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+l.home, "GIT_CONFIG_NOSYSTEM=1")
+	cmd.Env = l.gitEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -242,6 +303,17 @@ func (l *local) gitErr(args ...string) (string, error) {
 		return string(out) + stderr.String(), err
 	}
 	return string(out), nil
+}
+
+// gitEnv is the environment of the test's git commands: the repository belongs to the
+// platform's user, who may not be the test's, so git is told to trust it (a global
+// configuration of the test's own: a `-c safe.directory` does not reach git-upload-pack).
+func (l *local) gitEnv() []string {
+	global := filepath.Join(l.t.TempDir(), "gitconfig")
+	if err := os.WriteFile(global, []byte("[safe]\n\tdirectory = *\n"), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	return append(os.Environ(), "HOME="+l.home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+global)
 }
 
 // files lists the files on main.

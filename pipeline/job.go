@@ -3,8 +3,11 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,7 +74,7 @@ func resolve(w Workflow, index int, opts Options) (step, error) {
 	}
 	p := *pipelines[index].DeepCopy()
 	namespace := w.Namespace(opts)
-	if err := errors.Join(checkReserved(p), checkAccess(p, namespace, opts)); err != nil {
+	if err := errors.Join(checkReserved(p, opts), checkAccess(p, namespace, opts)); err != nil {
 		return step{}, fmt.Errorf("pipeline %q of Promise %q: %w", p.Metadata.Name, w.Promise.Name, err)
 	}
 	s := step{
@@ -93,13 +96,22 @@ func resolve(w Workflow, index int, opts Options) (step, error) {
 }
 
 // checkReserved refuses container names, volume names and mount paths that the engine's own
-// would clash with; the API server would refuse the Job, later and less clearly.
-func checkReserved(p v1alpha1.Pipeline) error {
+// would clash with (the API server would refuse the Job, later and less clearly), and containers
+// that would run the engine's own steps: its adapter image, or a command line that runs
+// `<AdapterCommand> pipeline-adapter`. Those steps are the engine's to run; the local job runner
+// runs them outside the sandbox.
+func checkReserved(p v1alpha1.Pipeline, opts Options) error {
 	var errs []error
 	for _, c := range p.Spec.Containers {
 		switch c.Name {
 		case ContainerReader, ContainerWorkWriter, ContainerStatusWriter:
 			errs = append(errs, fmt.Errorf("container name %q is reserved for the engine", c.Name))
+		}
+		if sameImage(c.Image, opts.AdapterImage) {
+			errs = append(errs, fmt.Errorf("container %q: image %q is the engine's own (%s), which runs the engine's steps only; use an image of your own", c.Name, c.Image, opts.AdapterImage))
+		}
+		if how := runsAdapter(c.Command, c.Args, opts.AdapterCommand); how != "" {
+			errs = append(errs, fmt.Errorf("container %q: %s; the engine adds its own steps (%s, %s, %s) to every pipeline's Job itself, and a pipeline's containers may not run them", c.Name, how, ContainerReader, ContainerWorkWriter, ContainerStatusWriter))
 		}
 		for _, m := range c.VolumeMounts {
 			switch m.MountPath {
@@ -115,6 +127,42 @@ func checkReserved(p v1alpha1.Pipeline) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sameImage reports whether image names the same repository as the adapter image, whatever its
+// tag or digest: "kratix", "kratix:latest" and "docker.io/library/kratix:v2" are all
+// "index.docker.io/library/kratix". Every tag of the engine's image holds the engine's binary. An
+// image that does not parse is compared as written.
+func sameImage(image, adapter string) bool {
+	if image == "" || adapter == "" {
+		return false
+	}
+	a, errA := name.ParseReference(adapter)
+	i, errI := name.ParseReference(image)
+	if errA != nil || errI != nil {
+		return image == adapter
+	}
+	return a.Context().Name() == i.Context().Name()
+}
+
+// runsAdapter says why a container's command line would run the engine's adapter, or "": the
+// argument pipeline-adapter after one whose base name is the adapter command ([kratix]
+// [pipeline-adapter work-writer], [/usr/bin/kratix pipeline-adapter]), or pipeline-adapter inside
+// a longer argument, as a shell script (sh -c "kratix pipeline-adapter ...") runs it.
+func runsAdapter(command, args []string, adapterCommand string) string {
+	binary := path.Base(adapterCommand)
+	seenBinary := false
+	for _, arg := range slices.Concat(command, args) {
+		switch {
+		case arg == AdapterSubcommand && seenBinary:
+			return fmt.Sprintf("its command and args run `%s %s`", binary, AdapterSubcommand)
+		case arg != AdapterSubcommand && strings.Contains(arg, AdapterSubcommand):
+			return fmt.Sprintf("its command or args mention %q, as a script that runs `%s %s` would", AdapterSubcommand, binary, AdapterSubcommand)
+		case path.Base(arg) == binary:
+			seenBinary = true
+		}
+	}
+	return ""
 }
 
 // checkAccess refuses a pipeline that would hold the engine's powers: running as the engine's

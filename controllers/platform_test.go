@@ -46,7 +46,7 @@ func (p *platform) start() {
 	dataDir := t.TempDir()
 	_, p.stop = runManager(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2}, func(mgr ctrl.Manager) error {
 		runner := &local.Runner{
-			Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
+			Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 			DataDir: dataDir, MaxParallel: 4, Log: mgr.GetLogger().WithName("local-job-runner"),
 		}
 		return runner.SetupWithManager(mgr)

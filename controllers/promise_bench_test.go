@@ -185,7 +185,7 @@ func startBenchPlatform(b *testing.B, cfg *rest.Config) {
 	_, stop := runManager(b, cfg, Options{MaxConcurrentReconciles: concurrency, DefaultMaxConcurrentReconciles: concurrency["default"]},
 		func(mgr ctrl.Manager) error {
 			runner := &local.Runner{
-				Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
+				Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 				DataDir: dataDir, Log: mgr.GetLogger().WithName("local-job-runner"),
 			}
 			return runner.SetupWithManager(mgr)

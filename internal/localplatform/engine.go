@@ -35,7 +35,6 @@ type engine struct {
 // engineConfig is what newEngine needs.
 type engineConfig struct {
 	rest        *rest.Config
-	kubeconfig  string
 	dataDir     string
 	self        string
 	metricsAddr string
@@ -79,11 +78,10 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		return nil, fmt.Errorf("set up the controllers: %w", err)
 	}
 	runner := &local.Runner{
-		Client:     mgr.GetClient(),
-		Self:       cfg.self,
-		Kubeconfig: cfg.kubeconfig,
-		DataDir:    cfg.dataDir,
-		Log:        cfg.log.WithName("local-job-runner"),
+		Client:  mgr.GetClient(),
+		Self:    cfg.self,
+		DataDir: cfg.dataDir,
+		Log:     cfg.log.WithName("local-job-runner"),
 
 		HostTools:       cfg.pipelines.HostToolsImages,
 		IsolateNetwork:  cfg.pipelines.IsolateNetwork,

@@ -169,7 +169,6 @@ func (p *platform) startEngine(context.Context) error {
 	p.engineLog = f
 	p.eng, err = newEngine(engineConfig{
 		rest:        p.plane.config,
-		kubeconfig:  p.dirs.kubeconfig(),
 		dataDir:     p.opts.DataDir,
 		self:        p.opts.Self,
 		metricsAddr: p.opts.MetricsAddr,

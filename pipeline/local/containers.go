@@ -46,7 +46,11 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 	for i, c := range containers {
 		logFile := filepath.Join(dir, "logs", fmt.Sprintf("%02d-%s.log", i, c.Name))
 		if isEngineStep(c) {
-			err = r.engineStep(ctx, c, volumes, logFile)
+			kubeconfig := filepath.Join(dir, "engine", "kubeconfig")
+			if err := r.credentials.kubeconfig(ctx, job, kubeconfig); err != nil {
+				return fmt.Errorf("container %q: credentials of the Job's ServiceAccount: %w", c.Name, err)
+			}
+			err = r.engineStep(ctx, c, volumes, kubeconfig, logFile)
 		} else {
 			if keychain == nil {
 				if keychain, err = r.keychain(ctx, job); err != nil {
@@ -131,13 +135,14 @@ func (r *Runner) keychain(ctx context.Context, job *batchv1.Job) (authn.Keychain
 	return image.Keychain(secrets)
 }
 
-// engineStep runs one of the engine's adapter steps as this binary, outside the sandbox.
-func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map[string]string, logFile string) error {
+// engineStep runs one of the engine's adapter steps as this binary, outside the sandbox, with the
+// kubeconfig of the Job's ServiceAccount.
+func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map[string]string, kubeconfig, logFile string) error {
 	env, err := plainEnv(c)
 	if err != nil {
 		return err
 	}
-	args := []string{pipeline.AdapterSubcommand, c.Name, "--kubeconfig", r.Kubeconfig}
+	args := []string{pipeline.AdapterSubcommand, c.Name, "--kubeconfig", kubeconfig}
 	for _, m := range c.VolumeMounts {
 		switch m.MountPath {
 		case pipeline.MountInput:

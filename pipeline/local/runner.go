@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/go-logr/logr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +36,8 @@ import (
 // of its own (see Command); an image listed in HostTools runs on the host's tools instead, and
 // the Job's Events and the container's log say so. The engine's own steps (reader, work-writer,
 // status-writer: container names that no Promise may use) run as this binary on the host, with
-// the Job's volumes as directories.
+// the Job's volumes as directories, and as the Job's ServiceAccount, as in a cluster: each gets a
+// kubeconfig holding a token of that ServiceAccount and nothing of the runner's own identity.
 type Runner struct {
 	// Client reads Jobs, ConfigMaps and Secrets and writes Job status.
 	Client client.Client
@@ -47,8 +50,9 @@ type Runner struct {
 	Adapter []string
 	// AdapterEnv is added to the environment of the engine's containers.
 	AdapterEnv []string
-	// Kubeconfig is given to the adapter containers.
-	Kubeconfig string
+	// Config is the API server the engine's steps reach (its address and CA; never its
+	// credentials); default: the manager's.
+	Config *rest.Config
 	// DataDir holds each Job's volumes and container logs, under jobs/<namespace>/<name>.
 	DataDir string
 	// Images is the image cache; nil opens one under DataDir/images.
@@ -72,6 +76,8 @@ type Runner struct {
 	MaxParallel int
 	// Log receives the runner's logs.
 	Log logr.Logger
+
+	credentials *credentials
 
 	mu sync.Mutex
 	// running holds what stops each running Job, by namespace/name.
@@ -125,6 +131,10 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorderFor("local-job-runner")
 	}
+	if r.Config == nil {
+		r.Config = mgr.GetConfig()
+	}
+	r.credentials = newCredentials(r.Config, r.Client)
 	r.slots = make(chan struct{}, r.MaxParallel)
 	r.running = map[string]context.CancelCauseFunc{}
 	r.base, r.cancel = context.WithCancel(context.Background())

@@ -52,7 +52,7 @@ func startRunnerWithStop(t testing.TB, maxParallel int) (*Runner, func() error) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"}, Kubeconfig: env.Kubeconfig(),
+	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 		DataDir: t.TempDir(), MaxParallel: maxParallel, Log: testr.NewWithInterface(t, testr.Options{})}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
@@ -121,11 +121,38 @@ func requestJob(t testing.TB, ctx context.Context, api *runtime.RawExtension, pr
 		API:       api,
 		Workflows: v1alpha1.Workflows{Resource: v1alpha1.WorkflowTriggers{Configure: []v1alpha1.Pipeline{p}}},
 	}}
-	job, err := pipeline.BuildJob(pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: pr, Object: request}, 0, 1, pipeline.Options{})
+	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: pr, Object: request}
+	job, err := pipeline.BuildJob(w, 0, 1, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	grantAccess(t, ctx, w, 0)
 	return job
+}
+
+// grantAccess creates the ServiceAccount and RBAC of the workflow's pipeline, as the engine does
+// before it creates the Job: the engine's steps run as that ServiceAccount.
+func grantAccess(t testing.TB, ctx context.Context, w pipeline.Workflow, index int) {
+	t.Helper()
+	access, err := pipeline.BuildAccess(w, index, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []client.Object
+	if access.ServiceAccount != nil {
+		objects = append(objects, access.ServiceAccount)
+	}
+	for i := range access.Roles {
+		objects = append(objects, &access.Roles[i], &access.RoleBindings[i])
+	}
+	for i := range access.ClusterRoles {
+		objects = append(objects, &access.ClusterRoles[i], &access.ClusterRoleBindings[i])
+	}
+	for _, obj := range objects {
+		if err := env.Client.Create(ctx, obj); client.IgnoreAlreadyExists(err) != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func shPipeline(name, script string) v1alpha1.Pipeline {
@@ -155,6 +182,7 @@ func runJob(t *testing.T, ctx context.Context, w pipeline.Workflow, index int) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	grantAccess(t, ctx, w, index)
 	createJob(t, ctx, job)
 	defer func() {
 		if t.Failed() {

@@ -209,17 +209,7 @@ func (d *workflowDriver) start(ctx context.Context, w pipeline.Workflow, decisio
 // applyAccess applies the ServiceAccount and RBAC of a pipeline of w with server-side apply,
 // each object once per content since the engine started.
 func (d *workflowDriver) applyAccess(ctx context.Context, w pipeline.Workflow, a *pipeline.Access) error {
-	var objs []client.Object
-	if a.ServiceAccount != nil {
-		objs = append(objs, a.ServiceAccount)
-	}
-	for i := range a.Roles {
-		objs = append(objs, &a.Roles[i], &a.RoleBindings[i])
-	}
-	for i := range a.ClusterRoles {
-		objs = append(objs, &a.ClusterRoles[i], &a.ClusterRoleBindings[i])
-	}
-	for _, obj := range objs {
+	for _, obj := range a.Objects() {
 		group := accessGroup{promise: w.Promise.Name}
 		if requestsOwn(obj) {
 			group.namespace, group.name = w.Object.GetNamespace(), w.Object.GetName()

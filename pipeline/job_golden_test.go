@@ -122,14 +122,8 @@ func TestBuildGolden(t *testing.T) {
 func renderYAML(t *testing.T, job any, access *Access) []byte {
 	t.Helper()
 	objects := []any{job}
-	if access.ServiceAccount != nil {
-		objects = append(objects, access.ServiceAccount)
-	}
-	for i := range access.Roles {
-		objects = append(objects, access.Roles[i], access.RoleBindings[i])
-	}
-	for i := range access.ClusterRoles {
-		objects = append(objects, access.ClusterRoles[i], access.ClusterRoleBindings[i])
+	for _, o := range access.Objects() {
+		objects = append(objects, o)
 	}
 	var out bytes.Buffer
 	for _, o := range objects {

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
 )
@@ -29,6 +30,21 @@ type Access struct {
 	// ClusterRoles and their ClusterRoleBindings, pairwise in the same order.
 	ClusterRoles        []rbacv1.ClusterRole
 	ClusterRoleBindings []rbacv1.ClusterRoleBinding
+}
+
+// Objects lists the ServiceAccount (when the engine makes it) and each role before its binding.
+func (a *Access) Objects() []client.Object {
+	var objs []client.Object
+	if a.ServiceAccount != nil {
+		objs = append(objs, a.ServiceAccount)
+	}
+	for i := range a.Roles {
+		objs = append(objs, &a.Roles[i], &a.RoleBindings[i])
+	}
+	for i := range a.ClusterRoles {
+		objs = append(objs, &a.ClusterRoles[i], &a.ClusterRoleBindings[i])
+	}
+	return objs
 }
 
 // grant is a set of rules in one namespace ("" for cluster-wide) under one role name.

@@ -138,17 +138,7 @@ func grantAccess(t testing.TB, ctx context.Context, w pipeline.Workflow, index i
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objects []client.Object
-	if access.ServiceAccount != nil {
-		objects = append(objects, access.ServiceAccount)
-	}
-	for i := range access.Roles {
-		objects = append(objects, &access.Roles[i], &access.RoleBindings[i])
-	}
-	for i := range access.ClusterRoles {
-		objects = append(objects, &access.ClusterRoles[i], &access.ClusterRoleBindings[i])
-	}
-	for _, obj := range objects {
+	for _, obj := range access.Objects() {
 		if err := env.Client.Create(ctx, obj); client.IgnoreAlreadyExists(err) != nil {
 			t.Fatal(err)
 		}

@@ -137,7 +137,7 @@ func buildRoot(spec Spec) error {
 	if err := os.Chdir("/"); err != nil {
 		return err
 	}
-	if err := mountSystem(old, spec.IsolateNetwork); err != nil {
+	if err := mountSystem(old); err != nil {
 		return err
 	}
 	for _, b := range spec.Binds {
@@ -235,7 +235,7 @@ func hostToolsRoot(root string) error {
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // mountSystem gives the new root its /proc, /dev and /tmp; old is where the host's root is.
-func mountSystem(old string, isolatedNetwork bool) error {
+func mountSystem(old string) error {
 	const noexec = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := os.MkdirAll("/proc", 0o555); err != nil {
 		return err

@@ -173,6 +173,27 @@ func TestSandboxEscapes(t *testing.T) {
 		name:   "hold more than a default container's capabilities",
 		script: `grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status; grep -q '^CapEff:.*00000000a80425fb$' /proc/self/status && grep -q '^CapBnd:.*00000000a80425fb$' /proc/self/status && grep -q '^NoNewPrivs:.*1$' /proc/self/status`,
 	}, {
+		// The sandbox's init is the host's kratix binary: a container that reached it through
+		// /proc/1/exe could chmod it (setuid, or writable by everyone) on the host; through
+		// /proc/1/fd, the files init holds. Each chmod keeps the mode it reads.
+		name: "change the host's kratix binary and init's files through /proc/1",
+		script: `for f in /proc/1/exe /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/3; do
+  m=$(stat -L -c %a $f 2>/dev/null) && chmod $m $f 2>/dev/null && { echo "changed $f"; exit 9; }
+done
+head -c 4 /proc/1/exe >/dev/null 2>&1 && { echo "read init's binary"; exit 9; }
+exit 0`,
+	}, {
+		// The device nodes are the host's: an engine run by root would let its containers' root
+		// change them for the whole machine. The chmod keeps the mode it reads.
+		name: "change the host's device nodes",
+		script: `for d in null zero full random urandom tty; do
+  m=$(stat -c %a /dev/$d) && chmod $m /dev/$d 2>/dev/null && { echo "changed /dev/$d"; exit 9; }
+done
+echo x > /dev/null && head -c 1 /dev/zero >/dev/null`,
+	}, {
+		name:   "read the host's TLS keys",
+		script: `test -d /etc/ssl/certs && test ! -e /etc/ssl/private`,
+	}, {
 		name:   "be more than the engine's user on the host",
 		script: fmt.Sprintf(`cat /proc/self/uid_map; test "$(awk '{print $1, $2, $3}' /proc/self/uid_map)" = "0 %d 1"`, os.Geteuid()),
 	}} {

@@ -218,13 +218,12 @@ func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.C
 		if !ok {
 			return fmt.Errorf("volume mount %q names no volume", m.Name)
 		}
-		if m.SubPath != "" {
-			if !filepath.IsLocal(m.SubPath) {
-				return fmt.Errorf("volume mount %q: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
-			}
-			src = filepath.Join(src, m.SubPath)
+		// The subPath is resolved in the sandbox, beneath the volume: an earlier container may
+		// have left symbolic links in it that lead out of it.
+		if m.SubPath != "" && !filepath.IsLocal(m.SubPath) {
+			return fmt.Errorf("volume mount %q: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
 		}
-		spec.Binds = append(spec.Binds, Bind{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
+		spec.Binds = append(spec.Binds, Bind{Source: src, SubPath: m.SubPath, Target: m.MountPath, ReadOnly: m.ReadOnly})
 	}
 	defer func() {
 		if err := RemoveAll(dir); err != nil {

@@ -148,7 +148,7 @@ func buildRoot(spec Spec) error {
 		return err
 	}
 	for _, b := range spec.Binds {
-		if err := bind(old+b.Source, b.Target, b.ReadOnly); err != nil {
+		if err := bindVolume(old, b); err != nil {
 			return fmt.Errorf("volume at %s: %w", b.Target, err)
 		}
 	}
@@ -285,6 +285,27 @@ func mountSystem(old string, isolatedNetwork bool) error {
 		return err
 	}
 	return nil
+}
+
+// bindVolume binds b's source, under old (the host's root), at its target; a subPath is opened
+// beneath the volume, whose symbolic links (a container may have left some) cannot lead out of
+// it, and bound from that open file.
+func bindVolume(old string, b Bind) error {
+	source := old + b.Source
+	if b.SubPath == "" {
+		return bind(source, b.Target, b.ReadOnly)
+	}
+	volume, err := os.OpenRoot(source)
+	if err != nil {
+		return err
+	}
+	defer volume.Close()
+	f, err := volume.Open(b.SubPath)
+	if err != nil {
+		return fmt.Errorf("subPath %q: %w", b.SubPath, err)
+	}
+	defer f.Close()
+	return bind(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), b.Target, b.ReadOnly)
 }
 
 // bind mounts source at target, creating the mount point; target's parents resolve inside the

@@ -290,3 +290,43 @@ func processesNamed(t *testing.T, command, prefix string) []string {
 	}
 	return found
 }
+
+// TestSandboxSubPaths: a subPath binds a directory or a file of its volume, through symbolic
+// links that stay inside the volume, and not one that leads out of it.
+func TestSandboxSubPaths(t *testing.T) {
+	volume, outside := t.TempDir(), t.TempDir()
+	for _, d := range []string{"real", "in"} {
+		if err := os.Mkdir(filepath.Join(volume, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(volume, "real", "file"), []byte("inside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	climb, err := filepath.Rel(volume, outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"in/link": "../real", "out": climb, "abs": outside} {
+		if err := os.Symlink(target, filepath.Join(volume, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, status := runSandbox(t, Spec{Args: []string{"sh", "-c", `cat /d/file /f && echo x > /d/new`}, Binds: []Bind{
+		{Source: volume, SubPath: "in/link", Target: "/d"},
+		{Source: volume, SubPath: "real/file", Target: "/f", ReadOnly: true},
+	}})
+	if status != 0 || out != "insideinside" {
+		t.Errorf("status %d:\n%s", status, out)
+	}
+	if _, err := os.Stat(filepath.Join(volume, "real", "new")); err != nil {
+		t.Errorf("the subPath's directory is not the volume's: %v", err)
+	}
+	for _, subPath := range []string{"out", "abs", "out/x"} {
+		out, status := runSandbox(t, Spec{Args: []string{"sh", "-c", `echo x > /d/escaped`}, Binds: []Bind{{Source: volume, SubPath: subPath, Target: "/d"}}})
+		if status != exitSandbox || !strings.Contains(out, "subPath") {
+			t.Errorf("subPath %s: status %d:\n%s", subPath, status, out)
+		}
+		noFile(filepath.Join(outside, "escaped"))(t, out)
+	}
+}

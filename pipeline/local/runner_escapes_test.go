@@ -1,0 +1,82 @@
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"kratix.dev/kratix/pipeline"
+)
+
+// TestRunnerSubPathStaysInItsVolume: a container plants, in a volume it writes, a symbolic link
+// that climbs to a directory of the host; a later container of the Job mounts the volume with
+// that link as its subPath. A kubelet refuses a subPath that resolves outside its volume; so
+// must the runner, or the second container has the host's files read-write.
+func TestRunnerSubPathStaysInItsVolume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	api := appConfigAPI(t, ctx)
+	r := startRunner(t, 0)
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "host-secret"), []byte("the-host-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(host, "written-through-a-subpath")
+
+	job := requestJob(t, ctx, api, "subpath", "subpath-", shPipeline("plant", "true"))
+	spec := &job.Spec.Template.Spec
+	plant := spec.InitContainers[1]
+	volume := ""
+	for _, m := range plant.VolumeMounts {
+		if m.MountPath == pipeline.MountOutput {
+			volume = m.Name
+		}
+	}
+	volumeDir := filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name, "volumes", volume)
+	climb, err := filepath.Rel(volumeDir, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Links out of the volume: relative, absolute, and a directory of the volume that is one.
+	spec.InitContainers[1].Args = []string{"ln -s " + climb + " /kratix/output/escape && mkdir /kratix/output/d && ln -s ../" + climb + " /kratix/output/d/up"}
+	follow := plant
+	follow.Name = "follow"
+	follow.Args = []string{"cat /host/host-secret; echo x > /host/written-through-a-subpath; rm -rf /kratix/output/escape /kratix/output/d"}
+	var attempts []*batchv1.Job
+	for _, subPath := range []string{"escape", "d/up"} {
+		j := job.DeepCopy()
+		if subPath != "escape" {
+			j.Name += "-2"
+			volumeDir = filepath.Join(r.DataDir, "jobs", j.Namespace, j.Name, "volumes", volume)
+			if climb, err = filepath.Rel(volumeDir, host); err != nil {
+				t.Fatal(err)
+			}
+			j.Spec.Template.Spec.InitContainers[1].Args = []string{"mkdir /kratix/output/d && ln -s ../" + climb + " /kratix/output/d/up"}
+		}
+		f := follow
+		f.VolumeMounts = append(append([]corev1.VolumeMount{}, follow.VolumeMounts...), corev1.VolumeMount{Name: volume, MountPath: "/host", SubPath: subPath})
+		s := &j.Spec.Template.Spec
+		s.InitContainers = append(s.InitContainers[:2:2], append([]corev1.Container{f}, s.InitContainers[2:]...)...)
+		createJob(t, ctx, j)
+		attempts = append(attempts, j)
+	}
+	for _, j := range attempts {
+		waitFor(t, "Job "+j.Name+" finishes", func() error { return jobDone(ctx, j, finished) })
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("Job %s: a container wrote %s on the host through a subPath", j.Name, marker)
+			os.Remove(marker)
+		}
+		if log := logOf(t, r, j, 2, "follow"); strings.Contains(log, "the-host-secret") {
+			t.Errorf("Job %s: a container read the host through a subPath:\n%s", j.Name, log)
+		}
+		if c := condition(j, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, "subPath") {
+			t.Errorf("Job %s: want it failed for its subPath: %+v", j.Name, j.Status.Conditions)
+		}
+	}
+}

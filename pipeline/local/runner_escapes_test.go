@@ -80,3 +80,32 @@ func TestRunnerSubPathStaysInItsVolume(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerEngineStepsTakeOnlyTheEnginesVariables: the engine's steps run as the host's kratix
+// binary, outside the sandbox; a hand-made Job that gives one of them variables of its own
+// (LD_PRELOAD of a library a container left in a volume, GODEBUG, the sandbox's spec file that
+// turns the binary into a sandbox's init with a spec of the Job's choosing) would run code on
+// the host. Such a Job fails, and the step does not start.
+func TestRunnerEngineStepsTakeOnlyTheEnginesVariables(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	api := appConfigAPI(t, ctx)
+	r := startRunner(t, 0)
+	for _, v := range []corev1.EnvVar{
+		{Name: "GODEBUG", Value: "inittrace=1"},
+		{Name: "LD_PRELOAD", Value: "/nonexistent/kratix-preload.so"},
+		{Name: childEnv, Value: "/nonexistent/spec.json"},
+	} {
+		job := requestJob(t, ctx, api, "engineenv", "engineenv-", shPipeline("quick", "true"))
+		reader := &job.Spec.Template.Spec.InitContainers[0]
+		reader.Env = append(reader.Env, v)
+		createJob(t, ctx, job)
+		waitFor(t, "Job "+job.Name+" finishes", func() error { return jobDone(ctx, job, finished) })
+		if c := condition(job, batchv1.JobFailed); c == nil || !strings.Contains(c.Message, v.Name) {
+			t.Errorf("%s given to the reader: want the Job failed, naming it: %+v", v.Name, job.Status.Conditions)
+		}
+		if data, err := os.ReadFile(filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name, "logs", "00-reader.log")); err == nil {
+			t.Errorf("%s given to the reader: it ran:\n%s", v.Name, data)
+		}
+	}
+}

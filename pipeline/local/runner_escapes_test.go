@@ -109,3 +109,32 @@ func TestRunnerEngineStepsTakeOnlyTheEnginesVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestRunnerReaderWritesOnlyInItsVolume: the reader runs on the host, where the input volume is
+// a directory; a hand-made Job whose container runs before it and leaves object.yaml as a
+// symbolic link to a file of the host must not have the reader overwrite that file.
+func TestRunnerReaderWritesOnlyInItsVolume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	api := appConfigAPI(t, ctx)
+	startRunner(t, 0)
+	hostFile := filepath.Join(t.TempDir(), "bashrc")
+	if err := os.WriteFile(hostFile, []byte("the host's file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := requestJob(t, ctx, api, "readerlink", "readerlink-", shPipeline("quick", "true"))
+	spec := &job.Spec.Template.Spec
+	plant := spec.InitContainers[1]
+	plant.Name = "plant"
+	plant.Args = []string{"ln -s " + hostFile + " /kratix/input/object.yaml"}
+	plant.VolumeMounts = append([]corev1.VolumeMount{}, plant.VolumeMounts...)
+	for i := range plant.VolumeMounts {
+		plant.VolumeMounts[i].ReadOnly = false
+	}
+	spec.InitContainers = append([]corev1.Container{plant}, spec.InitContainers...)
+	createJob(t, ctx, job)
+	waitFor(t, "the Job finishes", func() error { return jobDone(ctx, job, finished) })
+	if data, err := os.ReadFile(hostFile); err != nil || string(data) != "the host's file\n" {
+		t.Errorf("the reader wrote the host's file through a link: %q, %v", data, err)
+	}
+}

@@ -138,3 +138,29 @@ func TestRunnerReaderWritesOnlyInItsVolume(t *testing.T) {
 		t.Errorf("the reader wrote the host's file through a link: %q, %v", data, err)
 	}
 }
+
+// TestRunnerKeepsJobsFromOtherUsers: a Job's directory holds its Secrets' keys, its logs and the
+// kubeconfig of its ServiceAccount, the image cache what private registries served; however the
+// data directory was made (an existing --data-dir keeps its mode), no other user of the machine
+// reaches them.
+func TestRunnerKeepsJobsFromOtherUsers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	api := appConfigAPI(t, ctx)
+	r := startRunner(t, 0)
+	if err := os.Chmod(r.DataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	job := requestJob(t, ctx, api, "modes", "modes-", shPipeline("quick", "true"))
+	createJob(t, ctx, job)
+	waitFor(t, "the Job completes", func() error { return jobDone(ctx, job, jobComplete) })
+	for _, d := range []string{"jobs", "images"} {
+		info, err := os.Stat(filepath.Join(r.DataDir, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v: other users reach it", d, info.Mode().Perm())
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -107,10 +106,33 @@ func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) 
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", env.describe(), err)
 	}
-	if err := os.WriteFile(filepath.Join(inputDir, ObjectFile), data, 0o644); err != nil {
+	if err := writeNew(inputDir, ObjectFile, data); err != nil {
 		return fmt.Errorf("write %s: %w", ObjectFile, err)
 	}
 	return nil
+}
+
+// writeNew writes data to a new file name in dir, replacing what is there: a symbolic link
+// left there (the local job runner runs the engine's steps on the host, where a container that
+// ran before may have linked object.yaml to any file) is removed, not followed.
+func writeNew(dir, name string, data []byte) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = root.Close() }()
+	if err := root.RemoveAll(name); err != nil {
+		return err
+	}
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // WriteWork turns the pipeline's output into the Work of this object and pipeline (ownWork),

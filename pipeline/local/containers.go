@@ -135,12 +135,28 @@ func (r *Runner) keychain(ctx context.Context, job *batchv1.Job) (authn.Keychain
 	return image.Keychain(secrets)
 }
 
+// engineEnv are the variables that the Job builder gives the engine's steps (pipeline.adapterEnv),
+// the only ones an engine step takes: it runs on the host, as this binary, so that a variable of
+// a hand-made Job's choosing (LD_PRELOAD, GODEBUG, the sandbox's spec file) would run code there.
+var engineEnv = map[string]bool{
+	pipeline.EnvWorkflowAction: true, pipeline.EnvWorkflowType: true, pipeline.EnvPromiseName: true,
+	pipeline.EnvPipelineName: true, pipeline.EnvObjectKind: true, pipeline.EnvObjectGroup: true,
+	pipeline.EnvObjectVersion: true, pipeline.EnvObjectName: true, pipeline.EnvObjectNamespace: true,
+	pipeline.EnvCRDPlural: true, pipeline.EnvClusterScoped: true, pipeline.EnvPipelineNamespace: true,
+	pipeline.EnvPromiseDestinationSelectors: true, pipeline.EnvLastPipeline: true,
+}
+
 // engineStep runs one of the engine's adapter steps as this binary, outside the sandbox, with the
 // kubeconfig of the Job's ServiceAccount.
 func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map[string]string, kubeconfig, logFile string) error {
 	env, err := plainEnv(c)
 	if err != nil {
 		return err
+	}
+	for _, e := range env {
+		if !engineEnv[e.Name] {
+			return fmt.Errorf("env %s: the engine's steps run on the host and take only the engine's KRATIX_* variables", e.Name)
+		}
 	}
 	args := []string{pipeline.AdapterSubcommand, c.Name, "--kubeconfig", kubeconfig}
 	for _, m := range c.VolumeMounts {
@@ -218,13 +234,12 @@ func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.C
 		if !ok {
 			return fmt.Errorf("volume mount %q names no volume", m.Name)
 		}
-		if m.SubPath != "" {
-			if !filepath.IsLocal(m.SubPath) {
-				return fmt.Errorf("volume mount %q: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
-			}
-			src = filepath.Join(src, m.SubPath)
+		// The subPath is resolved in the sandbox, beneath the volume: an earlier container may
+		// have left symbolic links in it that lead out of it.
+		if m.SubPath != "" && !filepath.IsLocal(m.SubPath) {
+			return fmt.Errorf("volume mount %q: subPath %q must be a relative path inside the volume", m.Name, m.SubPath)
 		}
-		spec.Binds = append(spec.Binds, Bind{Source: src, Target: m.MountPath, ReadOnly: m.ReadOnly})
+		spec.Binds = append(spec.Binds, Bind{Source: src, SubPath: m.SubPath, Target: m.MountPath, ReadOnly: m.ReadOnly})
 	}
 	defer func() {
 		if err := RemoveAll(dir); err != nil {

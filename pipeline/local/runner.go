@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -115,6 +116,14 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 	if r.HostTools == nil {
 		r.HostTools = DefaultHostToolsImages
 	}
+	// A Job's directory holds its Secrets' keys, logs and ServiceAccount's kubeconfig; the cache
+	// what private registries served: only this user reaches them, whatever the data directory's
+	// own mode.
+	for _, d := range []string{"jobs", "images"} {
+		if err := privateDir(filepath.Join(r.DataDir, d)); err != nil {
+			return err
+		}
+	}
 	if r.Images == nil {
 		images, err := image.OpenCache(filepath.Join(r.DataDir, "images"))
 		if err != nil {
@@ -213,6 +222,14 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 		r.run(jobCtx, job)
 	}()
 	return ctrl.Result{}, nil
+}
+
+// privateDir makes dir, or gives an existing one, mode 0700.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
 }
 
 // prune trims the image cache to its budget; what a running container uses stays.

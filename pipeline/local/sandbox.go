@@ -29,9 +29,13 @@ import (
 	"time"
 )
 
-// Bind is a host directory or file seen at Target inside the sandbox.
+// Bind is a host directory or file seen at Target inside the sandbox: Source, or SubPath inside
+// it. SubPath is resolved in the sandbox, when the container's earlier steps can no longer
+// change it, and never out of Source: a symbolic link that a container left in a volume is
+// followed only as far as the volume holds it, as a kubelet does.
 type Bind struct {
 	Source   string `json:"source"`
+	SubPath  string `json:"subPath,omitempty"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
 }
@@ -139,6 +143,9 @@ func (s Spec) validate() error {
 		}
 		if !filepath.IsAbs(b.Source) {
 			return fmt.Errorf("volume source %q must be an absolute path", b.Source)
+		}
+		if b.SubPath != "" && !filepath.IsLocal(b.SubPath) {
+			return fmt.Errorf("volume at %s: subPath %q must be a relative path inside the volume", b.Target, b.SubPath)
 		}
 	}
 	if _, err := capabilitySet(s.DropCapabilities, s.AddCapabilities); err != nil {

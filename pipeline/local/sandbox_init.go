@@ -57,6 +57,13 @@ func runInit(spec Spec) (int, error) {
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: 0, Size: 1}}
 		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}
 	}
+	// Init is the host's kratix binary, holding files of the host: a dumpable init would let
+	// the container, the same user, reach them through /proc/1 (exe, fd, mem, ptrace), and
+	// chmod the binary on the host through /proc/1/exe. The container's own process is dumpable
+	// again after its exec.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return exitSandbox, fmt.Errorf("make init undumpable: %w", err)
+	}
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		return exitSandbox, err
@@ -141,7 +148,7 @@ func buildRoot(spec Spec) error {
 		return err
 	}
 	for _, b := range spec.Binds {
-		if err := bind(old+b.Source, b.Target, b.ReadOnly); err != nil {
+		if err := bindVolume(old, b); err != nil {
 			return fmt.Errorf("volume at %s: %w", b.Target, err)
 		}
 	}
@@ -190,8 +197,9 @@ func imageRoot(spec Spec, root string) error {
 var hostTools = []string{"/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // hostEtc are the host's configuration files and directories that programs need to run: the
-// rest of the host's /etc (its keys, its users' passwords) stays out.
-var hostEtc = []string{"/etc/alternatives", "/etc/ssl", "/etc/ca-certificates", "/etc/ld.so.cache",
+// rest of the host's /etc (its keys, /etc/ssl/private among them, its users' passwords) stays
+// out.
+var hostEtc = []string{"/etc/alternatives", "/etc/ssl/certs", "/etc/ssl/openssl.cnf", "/etc/ca-certificates", "/etc/ld.so.cache",
 	"/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/nsswitch.conf", "/etc/localtime", "/etc/mime.types",
 	"/etc/os-release", "/etc/passwd", "/etc/group"}
 
@@ -250,7 +258,9 @@ func mountSystem(old string) error {
 		return fmt.Errorf("mount /dev: %w", err)
 	}
 	for _, d := range devices {
-		if err := bind(old+"/dev/"+d, "/dev/"+d, false); err != nil {
+		// Read-only: the nodes stay usable (a device is read and written whatever its mount),
+		// but their modes and owners, the host's, cannot be changed.
+		if err := bind(old+"/dev/"+d, "/dev/"+d, true); err != nil {
 			return fmt.Errorf("/dev/%s: %w", d, err)
 		}
 	}
@@ -275,6 +285,27 @@ func mountSystem(old string) error {
 		return err
 	}
 	return nil
+}
+
+// bindVolume binds b's source, under old (the host's root), at its target; a subPath is opened
+// beneath the volume, whose symbolic links (a container may have left some) cannot lead out of
+// it, and bound from that open file.
+func bindVolume(old string, b Bind) error {
+	source := old + b.Source
+	if b.SubPath == "" {
+		return bind(source, b.Target, b.ReadOnly)
+	}
+	volume, err := os.OpenRoot(source)
+	if err != nil {
+		return err
+	}
+	defer volume.Close()
+	f, err := volume.Open(b.SubPath)
+	if err != nil {
+		return fmt.Errorf("subPath %q: %w", b.SubPath, err)
+	}
+	defer f.Close()
+	return bind(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), b.Target, b.ReadOnly)
 }
 
 // bind mounts source at target, creating the mount point; target's parents resolve inside the

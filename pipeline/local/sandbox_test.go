@@ -173,6 +173,27 @@ func TestSandboxEscapes(t *testing.T) {
 		name:   "hold more than a default container's capabilities",
 		script: `grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status; grep -q '^CapEff:.*00000000a80425fb$' /proc/self/status && grep -q '^CapBnd:.*00000000a80425fb$' /proc/self/status && grep -q '^NoNewPrivs:.*1$' /proc/self/status`,
 	}, {
+		// The sandbox's init is the host's kratix binary: a container that reached it through
+		// /proc/1/exe could chmod it (setuid, or writable by everyone) on the host; through
+		// /proc/1/fd, the files init holds. Each chmod keeps the mode it reads.
+		name: "change the host's kratix binary and init's files through /proc/1",
+		script: `for f in /proc/1/exe /proc/1/fd/0 /proc/1/fd/1 /proc/1/fd/3; do
+  m=$(stat -L -c %a $f 2>/dev/null) && chmod $m $f 2>/dev/null && { echo "changed $f"; exit 9; }
+done
+head -c 4 /proc/1/exe >/dev/null 2>&1 && { echo "read init's binary"; exit 9; }
+exit 0`,
+	}, {
+		// The device nodes are the host's: an engine run by root would let its containers' root
+		// change them for the whole machine. The chmod keeps the mode it reads.
+		name: "change the host's device nodes",
+		script: `for d in null zero full random urandom tty; do
+  m=$(stat -c %a /dev/$d) && chmod $m /dev/$d 2>/dev/null && { echo "changed /dev/$d"; exit 9; }
+done
+echo x > /dev/null && head -c 1 /dev/zero >/dev/null`,
+	}, {
+		name:   "read the host's TLS keys",
+		script: `test -d /etc/ssl/certs && test ! -e /etc/ssl/private`,
+	}, {
 		name:   "be more than the engine's user on the host",
 		script: fmt.Sprintf(`cat /proc/self/uid_map; test "$(awk '{print $1, $2, $3}' /proc/self/uid_map)" = "0 %d 1"`, os.Geteuid()),
 	}} {
@@ -268,4 +289,44 @@ func processesNamed(t *testing.T, command, prefix string) []string {
 		}
 	}
 	return found
+}
+
+// TestSandboxSubPaths: a subPath binds a directory or a file of its volume, through symbolic
+// links that stay inside the volume, and not one that leads out of it.
+func TestSandboxSubPaths(t *testing.T) {
+	volume, outside := t.TempDir(), t.TempDir()
+	for _, d := range []string{"real", "in"} {
+		if err := os.Mkdir(filepath.Join(volume, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(volume, "real", "file"), []byte("inside"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	climb, err := filepath.Rel(volume, outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"in/link": "../real", "out": climb, "abs": outside} {
+		if err := os.Symlink(target, filepath.Join(volume, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, status := runSandbox(t, Spec{Args: []string{"sh", "-c", `cat /d/file /f && echo x > /d/new`}, Binds: []Bind{
+		{Source: volume, SubPath: "in/link", Target: "/d"},
+		{Source: volume, SubPath: "real/file", Target: "/f", ReadOnly: true},
+	}})
+	if status != 0 || out != "insideinside" {
+		t.Errorf("status %d:\n%s", status, out)
+	}
+	if _, err := os.Stat(filepath.Join(volume, "real", "new")); err != nil {
+		t.Errorf("the subPath's directory is not the volume's: %v", err)
+	}
+	for _, subPath := range []string{"out", "abs", "out/x"} {
+		out, status := runSandbox(t, Spec{Args: []string{"sh", "-c", `echo x > /d/escaped`}, Binds: []Bind{{Source: volume, SubPath: subPath, Target: "/d"}}})
+		if status != exitSandbox || !strings.Contains(out, "subPath") {
+			t.Errorf("subPath %s: status %d:\n%s", subPath, status, out)
+		}
+		noFile(filepath.Join(outside, "escaped"))(t, out)
+	}
 }

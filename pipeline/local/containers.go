@@ -43,12 +43,23 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 	pod := job.Spec.Template.Spec
 	containers := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
 	var keychain authn.Keychain
+	// The engine's steps share one kubeconfig, removed when the Job ends (its token stays valid
+	// until it expires: a TokenRequest cannot be bound to a Job).
+	engineDir := filepath.Join(dir, "engine")
+	kubeconfig := ""
+	defer func() {
+		if err := os.RemoveAll(engineDir); err != nil {
+			r.Log.Error(err, "remove the engine steps' kubeconfig", "dir", engineDir)
+		}
+	}()
 	for i, c := range containers {
 		logFile := filepath.Join(dir, "logs", fmt.Sprintf("%02d-%s.log", i, c.Name))
 		if isEngineStep(c) {
-			kubeconfig := filepath.Join(dir, "engine", "kubeconfig")
-			if err := r.credentials.kubeconfig(ctx, job, kubeconfig); err != nil {
-				return fmt.Errorf("container %q: credentials of the Job's ServiceAccount: %w", c.Name, err)
+			if kubeconfig == "" {
+				kubeconfig = filepath.Join(engineDir, "kubeconfig")
+				if err := r.credentials.kubeconfig(ctx, job, kubeconfig); err != nil {
+					return fmt.Errorf("container %q: credentials of the Job's ServiceAccount: %w", c.Name, err)
+				}
 			}
 			err = r.engineStep(ctx, c, volumes, kubeconfig, logFile)
 		} else {

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -231,6 +232,9 @@ func TestRunnerSaysWhenAnImageRanOnTheHostsTools(t *testing.T) {
 		t.Errorf("the container's log:\n%s", log)
 	}
 	waitFor(t, "a HostTools Event", func() error { return eventOn(ctx, job, ReasonHostTools, "image busybox was not pulled") })
+	if _, err := os.Stat(filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name, "engine")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the engine steps' kubeconfig, with its token, outlived the Job: %v", err)
+	}
 }
 
 // TestRunnerRunsOnlyItsOwnEngineSteps: a container that claims the engine's adapter by its

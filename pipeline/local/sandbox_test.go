@@ -242,6 +242,29 @@ func TestSandboxLeavesNoProcessBehind(t *testing.T) {
 	}
 }
 
+// TestSandboxNetworks: a container shares the host's network unless it is isolated, and then it
+// has loopback only.
+func TestSandboxNetworks(t *testing.T) {
+	interfaces := `grep -c ':' /proc/net/dev | { read n; echo "interfaces: $((n))"; }; cat /proc/net/dev`
+	out, status := runSandbox(t, Spec{Args: []string{"sh", "-c", interfaces}})
+	host, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("interfaces: %d\n", strings.Count(string(host), ":")); status != 0 || !strings.Contains(out, want) {
+		t.Errorf("the host's network: status %d, want %q:\n%s", status, want, out)
+	}
+	out, status = runSandbox(t, Spec{Args: []string{"sh", "-c", interfaces}, IsolateNetwork: true})
+	if status != 0 || !strings.Contains(out, "interfaces: 1\n") || !strings.Contains(out, " lo:") {
+		t.Errorf("an isolated network: status %d\n%s", status, out)
+	}
+	out, status = runSandbox(t, Spec{Args: []string{"sh", "-c", `grep -q '^00000000' /proc/net/route && echo "a default route" || echo "no route"; ` +
+		`test "$(cat /proc/net/if_inet6 2>/dev/null | wc -l)" -le 1 && echo ok`}, IsolateNetwork: true})
+	if status != 0 || !strings.Contains(out, "no route") {
+		t.Errorf("an isolated network has a route out: status %d\n%s", status, out)
+	}
+}
+
 // TestSandboxKilledWithItsContext: cancelling the command's context ends every process of it.
 func TestSandboxKilledWithItsContext(t *testing.T) {
 	self, err := os.Executable()

@@ -96,6 +96,9 @@ type Options struct {
 	// StateStoreSecretNamespaces are the namespaces where state stores' Secrets may be ("*":
 	// any); the platform namespace (Pipeline.PlatformNamespace) alone when empty.
 	StateStoreSecretNamespaces []string
+	// PromiseReleaseRetryInterval is how soon a PromiseRelease whose install failed is tried
+	// again; DefaultPromiseReleaseRetryInterval when zero.
+	PromiseReleaseRetryInterval time.Duration
 }
 
 // secretNamespaces resolves StateStoreSecretNamespaces.
@@ -205,6 +208,15 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
 		return fmt.Errorf("set up the workplacement controller: %w", err)
+	}
+	releases := &PromiseReleaseReconciler{
+		Client:        mgr.GetClient(),
+		SecretReader:  mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("promiserelease"),
+		RetryInterval: opts.PromiseReleaseRetryInterval,
+	}
+	if err := releases.setupWithManager(mgr, opts.Concurrency("promiserelease")); err != nil {
+		return fmt.Errorf("set up the promiserelease controller: %w", err)
 	}
 	return nil
 }

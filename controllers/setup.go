@@ -99,6 +99,9 @@ type Options struct {
 	// PromiseReleaseRetryInterval is how soon a PromiseRelease whose install failed is tried
 	// again; DefaultPromiseReleaseRetryInterval when zero.
 	PromiseReleaseRetryInterval time.Duration
+	// HealthRecordRetryInterval is how soon HealthRecords whose Promise or request is missing
+	// are looked at again; DefaultHealthRecordRetryInterval when zero.
+	HealthRecordRetryInterval time.Duration
 }
 
 // secretNamespaces resolves StateStoreSecretNamespaces.
@@ -217,6 +220,15 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := releases.setupWithManager(mgr, opts.Concurrency("promiserelease")); err != nil {
 		return fmt.Errorf("set up the promiserelease controller: %w", err)
+	}
+	health := &HealthRecordReconciler{
+		Client:        mgr.GetClient(),
+		RequestReader: mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("healthrecord"),
+		RetryInterval: opts.HealthRecordRetryInterval,
+	}
+	if err := health.setupWithManager(mgr, opts.Concurrency("healthrecord")); err != nil {
+		return fmt.Errorf("set up the healthrecord controller: %w", err)
 	}
 	return nil
 }

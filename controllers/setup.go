@@ -96,6 +96,12 @@ type Options struct {
 	// StateStoreSecretNamespaces are the namespaces where state stores' Secrets may be ("*":
 	// any); the platform namespace (Pipeline.PlatformNamespace) alone when empty.
 	StateStoreSecretNamespaces []string
+	// PromiseReleaseRetryInterval is how soon a PromiseRelease whose install failed is tried
+	// again; DefaultPromiseReleaseRetryInterval when zero.
+	PromiseReleaseRetryInterval time.Duration
+	// HealthRecordRetryInterval is how soon HealthRecords whose Promise or request is missing
+	// are looked at again; DefaultHealthRecordRetryInterval when zero.
+	HealthRecordRetryInterval time.Duration
 }
 
 // secretNamespaces resolves StateStoreSecretNamespaces.
@@ -205,6 +211,24 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
 		return fmt.Errorf("set up the workplacement controller: %w", err)
+	}
+	releases := &PromiseReleaseReconciler{
+		Client:        mgr.GetClient(),
+		SecretReader:  mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("promiserelease"),
+		RetryInterval: opts.PromiseReleaseRetryInterval,
+	}
+	if err := releases.setupWithManager(mgr, opts.Concurrency("promiserelease")); err != nil {
+		return fmt.Errorf("set up the promiserelease controller: %w", err)
+	}
+	health := &HealthRecordReconciler{
+		Client:        mgr.GetClient(),
+		RequestReader: mgr.GetAPIReader(),
+		Recorder:      mgr.GetEventRecorder("healthrecord"),
+		RetryInterval: opts.HealthRecordRetryInterval,
+	}
+	if err := health.setupWithManager(mgr, opts.Concurrency("healthrecord")); err != nil {
+		return fmt.Errorf("set up the healthrecord controller: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ func kinds() []runtime.Object {
 		&BucketStateStore{}, &BucketStateStoreList{},
 		&Work{}, &WorkList{},
 		&WorkPlacement{}, &WorkPlacementList{},
+		&PromiseRelease{}, &PromiseReleaseList{},
+		&HealthRecord{}, &HealthRecordList{},
 	}
 }
 

@@ -22,13 +22,17 @@ func TestCRDsInstall(t *testing.T) {
 		kind       string
 		namespaced bool
 		shortNames []string
+		// upstream: HealthRecord has no status subresource and is in no category.
+		noStatus bool
 	}{
-		{"promises", "Promise", false, nil},
-		{"destinations", "Destination", false, []string{"dest"}},
-		{"gitstatestores", "GitStateStore", false, nil},
-		{"bucketstatestores", "BucketStateStore", false, nil},
-		{"works", "Work", true, nil},
-		{"workplacements", "WorkPlacement", true, []string{"wp"}},
+		{"promises", "Promise", false, nil, false},
+		{"destinations", "Destination", false, []string{"dest"}, false},
+		{"gitstatestores", "GitStateStore", false, nil, false},
+		{"bucketstatestores", "BucketStateStore", false, nil, false},
+		{"works", "Work", true, nil, false},
+		{"workplacements", "WorkPlacement", true, []string{"wp"}, false},
+		{"promisereleases", "PromiseRelease", false, nil, false},
+		{"healthrecords", "HealthRecord", true, nil, true},
 	}
 	if len(env.CRDs) != len(want) {
 		t.Errorf("installed %d CRDs from config/crd/bases, want %d", len(env.CRDs), len(want))
@@ -61,6 +65,12 @@ func TestCRDsInstall(t *testing.T) {
 			}
 			if !slices.Equal(r.ShortNames, w.shortNames) {
 				t.Errorf("short names %v, want %v", r.ShortNames, w.shortNames)
+			}
+			if w.noStatus {
+				if slices.ContainsFunc(resources.APIResources, func(s metav1.APIResource) bool { return s.Name == w.plural+"/status" }) {
+					t.Errorf("%s has a status subresource", w.plural)
+				}
+				return
 			}
 			if !slices.Contains(r.Categories, "kratix") {
 				t.Errorf("categories %v lack kratix", r.Categories)

@@ -123,6 +123,13 @@ func TestManagerServiceAccountAccess(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "default", Group: "coordination.k8s.io", Resource: "leases", Verb: "create"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Group: "coordination.k8s.io", Resource: "leases", Verb: "delete"}, false},
 		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promises", Verb: "watch"}, true},
+		// The PromiseRelease controller creates and deletes Promises; the HealthRecord controller
+		// finalizes records.
+		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promises", Verb: "create"}, true},
+		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promises", Verb: "delete"}, true},
+		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promisereleases", Subresource: "status", Verb: "patch"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "healthrecords", Verb: "watch"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "healthrecords", Verb: "create"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "workplacements", Verb: "create"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Group: "batch", Resource: "jobs", Verb: "create"}, true},
 		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Verb: "escalate"}, true},

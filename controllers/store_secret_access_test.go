@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -96,4 +97,48 @@ func userWith(t *testing.T, user string, rules []rbacv1.PolicyRule) client.Clien
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestOnlyWhoMayReadASecretPointsAReleaseAtIt: the admission policy
+// kratix-promiserelease-secret-access refuses a PromiseRelease whose spec is new or changed,
+// written by someone who may not get the Secret that its sourceRef names: the engine sends that
+// Secret's authorizationHeader to the release's URL.
+func TestOnlyWhoMayReadASecretPointsAReleaseAtIt(t *testing.T) {
+	startManager(t)
+	secret := basicAuthSecret(t, uniqueName("promise-source"), "reader", "the-promise-registry-token")
+	server := httptest.NewServer(http.NotFoundHandler()) // a server of mallory's choice
+	t.Cleanup(server.Close)
+
+	releaseRules := []rbacv1.PolicyRule{{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"promisereleases"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}}}
+	mallory := userWith(t, uniqueName("mallory"), releaseRules)
+	trent := userWith(t, uniqueName("trent"), append(releaseRules, rbacv1.PolicyRule{
+		APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{secret.Name}, Verbs: []string{"get"}}))
+	releaseAt := func(url string) *v1alpha1.PromiseRelease {
+		return &v1alpha1.PromiseRelease{
+			ObjectMeta: metav1.ObjectMeta{Name: uniqueName("release")},
+			Spec: v1alpha1.PromiseReleaseSpec{Version: "v1.0.0", SourceRef: v1alpha1.SourceRef{Type: "http", URL: url,
+				SecretRef: &corev1.SecretReference{Name: secret.Name, Namespace: secret.Namespace}}},
+		}
+	}
+	refused := func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), "kratix-promiserelease-secret-access") &&
+			strings.Contains(err.Error(), "may not have the engine use Secret "+secret.Namespace+"/"+secret.Name)
+	}
+	if err := mallory.Create(t.Context(), releaseAt(server.URL+"/promise.yaml")); !refused(err) {
+		t.Errorf("mallory, who cannot read the Secret, creates a release that names it: %v, want the policy's refusal", err)
+	}
+	release := releaseAt(server.URL + "/promise.yaml")
+	if err := trent.Create(t.Context(), release); err != nil {
+		t.Fatalf("trent, who may read the Secret, creates a release that names it: %v", err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, release) })
+	if err := mallory.Get(t.Context(), client.ObjectKeyFromObject(release), release); err != nil {
+		t.Fatal(err)
+	}
+	moved := release.DeepCopy()
+	moved.Spec.SourceRef.URL = server.URL + "/elsewhere.yaml"
+	if err := mallory.Update(t.Context(), moved); !refused(err) {
+		t.Errorf("mallory points the release at another URL: %v, want the policy's refusal", err)
+	}
 }

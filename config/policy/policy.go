@@ -35,6 +35,12 @@ var StoreSecretAccess []byte
 //go:embed workplacement_writers.yaml
 var WorkPlacementWriters []byte
 
+// PromiseReleaseSecretAccess is promiserelease_secret_access.yaml: only someone who may read a
+// Secret may have a PromiseRelease send it to a URL.
+//
+//go:embed promiserelease_secret_access.yaml
+var PromiseReleaseSecretAccess []byte
+
 // files are the policy files by name, in the order to apply them (kustomization.yaml lists the
 // same).
 var files = []struct {
@@ -44,6 +50,7 @@ var files = []struct {
 	{"work_ownership.yaml", WorkOwnership},
 	{"store_secret_access.yaml", StoreSecretAccess},
 	{"workplacement_writers.yaml", WorkPlacementWriters},
+	{"promiserelease_secret_access.yaml", PromiseReleaseSecretAccess},
 }
 
 // Objects decodes the policies and their bindings, in the order to apply them.

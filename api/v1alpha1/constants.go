@@ -16,8 +16,13 @@ const (
 	LabelWorkloadGroupID   = "kratix.io/workload-group-id"
 	LabelTargetDestination = "kratix.io/targetDestinationName"
 	LabelMisscheduled      = "kratix.io/misscheduled"
-	LabelPromiseVersion    = "kratix.io/promise-version"
-	LabelHash              = "kratix.io/hash"
+	// LabelMisplaced is upstream Kratix's name for LabelMisscheduled. The engine acts on
+	// LabelMisscheduled alone; it sets and removes LabelMisplaced together with it, so that
+	// tooling written against upstream (kubectl get wp -l kratix.io/misplaced=true) keeps
+	// working.
+	LabelMisplaced      = "kratix.io/misplaced"
+	LabelPromiseVersion = "kratix.io/promise-version"
+	LabelHash           = "kratix.io/hash"
 	// LabelWorkflowRun numbers the runs of an object's workflow on its Jobs: creation timestamps
 	// have one-second resolution, too coarse to order the Jobs of a fast pipeline. Ours, beyond
 	// CONTRACT.md §2.

@@ -114,6 +114,8 @@ func S3Options(store *v1alpha1.BucketStateStore, secret map[string][]byte, log l
 		Insecure: store.Spec.Insecure,
 		CABundle: secret[v1alpha1.SecretKeyCACert],
 		Logger:   log,
+		// Upstream's useDualStack, passed on to minio-go.
+		UseDualStack: store.Spec.UseDualStack,
 	}
 	if store.Spec.AuthMethod == v1alpha1.AuthMethodIAM {
 		opts.UseIAM = true

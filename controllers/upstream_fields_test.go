@@ -292,3 +292,34 @@ func TestStoreObservedGeneration(t *testing.T) {
 		})
 	}
 }
+
+// TestGitHubAppStoreSaysUnsupported: a githubApp store asks for upstream's Secret keys and, with
+// them, is not Ready with a message that says the method is not supported yet, without showing
+// the key.
+func TestGitHubAppStoreSaysUnsupported(t *testing.T) {
+	startManager(t)
+	f := newGitFixture(t)
+	secret := &corev1.Secret{ObjectMeta: storeSecretMeta(t, uniqueName("app-creds")), Data: map[string][]byte{
+		v1alpha1.SecretKeyAppID: []byte("12345"), v1alpha1.SecretKeyInstallationID: []byte("678"),
+		v1alpha1.SecretKeyPrivateKey: []byte("-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----\n"),
+	}}
+	create(t, secret)
+	store := f.gitStore(uniqueName("app"), secret.Name)
+	store.Spec.AuthMethod = v1alpha1.AuthMethodGitHubApp
+	create(t, store)
+	waitFor(t, "the store to say githubApp is unsupported", func() error {
+		conds, err := conditionsOf(t, store)
+		if err != nil {
+			return err
+		}
+		for _, c := range conds {
+			if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "githubApp is not supported") {
+				if strings.Contains(c.Message, "not-a-key") {
+					t.Errorf("the key shows: %q", c.Message)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", conds)
+	})
+}

@@ -216,12 +216,26 @@ func (r *DestinationReconciler) finalize(ctx context.Context, dest *v1alpha1.Des
 	if w == nil {
 		return nil
 	}
-	res, storeErr, err := applyChange(ctx, w, statestore.Change{
-		Dir:    dest.Spec.Path,
-		Origin: statestore.Origin{Action: statestore.ActionDelete, Destination: dest.Name},
-	}, fmt.Sprintf("the removal of the directory %q", dest.Spec.Path))
-	if err != nil {
-		return err
+	// A Destination at the store's root removes its dependencies/ and resources/ directories,
+	// never the root itself, which holds whatever else the store's path holds.
+	dirs := []string{dest.Spec.Path}
+	if statestore.IsRoot(dest.Spec.Path) {
+		dirs = []string{statestore.DependenciesDir, statestore.ResourcesDir}
+	}
+	var res statestore.Result
+	var storeErr error
+	for _, dir := range dirs {
+		var err error
+		res, storeErr, err = applyChange(ctx, w, statestore.Change{
+			Dir:    dir,
+			Origin: statestore.Origin{Action: statestore.ActionDelete, Destination: dest.Name},
+		}, fmt.Sprintf("the removal of the directory %q", dir))
+		if err != nil {
+			return err
+		}
+		if storeErr != nil {
+			break
+		}
 	}
 	if errors.Is(storeErr, statestore.ErrInvalidPath) {
 		// The check that refuses this removal refused every write under the path, the

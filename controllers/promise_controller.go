@@ -63,7 +63,7 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	}
 	f := promiseFacts{paused: promise.Labels[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
 	if !f.paused {
-		if err := removeFinalizer(ctx, r.Client, promise, v1alpha1.LegacyFinalizerDependenciesCleanup, v1alpha1.LegacyFinalizerDynamicController); err != nil {
+		if err := removeFinalizer(ctx, r.Client, promise, v1alpha1.LegacyPromiseFinalizers...); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -62,6 +62,10 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if f.paused {
 		return ctrl.Result{}, nil
 	}
+	// A request made by upstream Kratix carries finalizers the engine does not handle.
+	if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.LegacyResourceFinalizers...); err != nil {
+		return ctrl.Result{}, err
+	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(ctx, promise, obj, &f)
 	}

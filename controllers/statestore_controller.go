@@ -65,8 +65,11 @@ func (gitStoreKind) newObject() client.Object { return &v1alpha1.GitStateStore{}
 func (gitStoreKind) view(obj client.Object) storeView {
 	s := obj.(*v1alpha1.GitStateStore)
 	keys := []string{v1alpha1.SecretKeyUsername, v1alpha1.SecretKeyPassword}
-	if s.Spec.AuthMethod == v1alpha1.AuthMethodSSH {
+	switch s.Spec.AuthMethod {
+	case v1alpha1.AuthMethodSSH:
 		keys = []string{v1alpha1.SecretKeySSHPrivateKey, v1alpha1.SecretKeyKnownHosts}
+	case v1alpha1.AuthMethodGitHubApp:
+		keys = []string{v1alpha1.SecretKeyAppID, v1alpha1.SecretKeyInstallationID, v1alpha1.SecretKeyPrivateKey}
 	}
 	branch := s.Spec.Branch
 	if branch == "" {

@@ -37,10 +37,12 @@ type storeFacts struct {
 	writerErr error
 }
 
-// setStoreReadyCondition turns the facts into the Ready condition and status.status.
+// setStoreReadyCondition turns the facts into the Ready condition, status.status and
+// status.observedGeneration (upstream's field: the generation the status describes).
 func setStoreReadyCondition(status *v1alpha1.StateStoreStatus, generation int64, f storeFacts) {
 	cond, reason, msg := storeReadiness(f)
 	conditions.Set(&status.Conditions, v1alpha1.ConditionReady, cond, reason, msg, generation)
+	status.ObservedGeneration = generation
 	status.Status = v1alpha1.StateStoreStatusNotReady
 	if cond == metav1.ConditionTrue {
 		status.Status = v1alpha1.StateStoreStatusReady

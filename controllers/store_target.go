@@ -23,9 +23,11 @@ type storeTarget struct {
 
 // place is the Destination in the store's target.
 func (t storeTarget) place(dest *v1alpha1.Destination) placedDestination {
-	dir := dest.Spec.Path
-	if t.root != "" {
-		dir = t.root + "/" + dir
+	// A Destination at the store's root ("/" or ".") has the store's root for its directory,
+	// "" when that is the top of the repository or bucket, which overlaps every other.
+	dir := strings.Trim(t.root, "/")
+	if !statestore.IsRoot(dest.Spec.Path) {
+		dir = statestore.Under(dir, strings.TrimSuffix(dest.Spec.Path, "/"))
 	}
 	return placedDestination{dest: dest, location: t.location, dir: dir}
 }

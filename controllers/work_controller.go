@@ -67,7 +67,7 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if err := r.Client.Get(ctx, req.NamespacedName, work); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if err := removeFinalizer(ctx, r.Client, work, v1alpha1.LegacyFinalizerWorkPlacementCleanup); err != nil {
+	if err := removeFinalizer(ctx, r.Client, work, v1alpha1.LegacyWorkFinalizers...); err != nil {
 		return ctrl.Result{}, err
 	}
 	if !work.DeletionTimestamp.IsZero() {

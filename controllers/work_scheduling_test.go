@@ -53,8 +53,11 @@ func TestWorkPromiseLevelMisscheduling(t *testing.T) {
 			if got := placementNames(wps); !slices.Equal(got, []string{devName, prodName}) {
 				return fmt.Errorf("placements %v", got)
 			}
-			if !wps[0].IsMisscheduled() {
-				return fmt.Errorf("dev placement labels %v", wps[0].Labels)
+			if !wps[0].IsMisscheduled() || wps[0].Labels[v1alpha1.LabelMisplaced] != "true" {
+				return fmt.Errorf("dev placement labels %v, want misscheduled and upstream's misplaced", wps[0].Labels)
+			}
+			if _, ok := wps[1].Labels[v1alpha1.LabelMisplaced]; ok {
+				t.Errorf("the prod placement carries %s: %v", v1alpha1.LabelMisplaced, wps[1].Labels)
 			}
 			if !equality.Semantic.DeepEqual(wps[1].Spec.Workloads, want) {
 				return fmt.Errorf("prod placement does not hold %s yet", next)

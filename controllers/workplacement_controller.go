@@ -70,6 +70,10 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 	if err := r.Client.Get(ctx, req.NamespacedName, wp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// A placement made by upstream Kratix carries a finalizer the engine does not handle.
+	if err := removeFinalizer(ctx, r.Client, wp, v1alpha1.LegacyWorkPlacementFinalizers...); err != nil {
+		return ctrl.Result{}, err
+	}
 	deleting := !wp.DeletionTimestamp.IsZero()
 	if !deleting {
 		if err := addFinalizer(ctx, r.Client, wp, v1alpha1.FinalizerRepoCleanup); err != nil {

@@ -335,9 +335,13 @@ func podSpec(s step, opts Options) (corev1.PodSpec, error) {
 	for _, v := range s.pipeline.Spec.Volumes {
 		volumes = append(volumes, v.Volume)
 	}
+	restart := corev1.RestartPolicyNever
+	if p := s.pipeline.Spec.RestartPolicy; p != "" {
+		restart = p // Never or OnFailure: the API refuses Always, which a Job's Pod cannot have
+	}
 	return corev1.PodSpec{
 		ServiceAccountName: s.serviceAccount,
-		RestartPolicy:      corev1.RestartPolicyNever,
+		RestartPolicy:      restart,
 		InitContainers:     init,
 		Containers: []corev1.Container{
 			adapterContainer(ContainerStatusWriter, opts, engineEnv, mount(VolumeMetadata, MountMetadata, true)),

@@ -39,6 +39,7 @@ func placementSpec(work *v1alpha1.Work, group *v1alpha1.WorkloadGroup, destinati
 		ResourceNamespace:     resourceNamespace(work),
 		ID:                    group.ID,
 		PipelineName:          work.Spec.PipelineName,
+		WorkGeneration:        work.Generation,
 	}
 }
 
@@ -86,6 +87,9 @@ func upToDate(existing *v1alpha1.WorkPlacement, spec *v1alpha1.WorkPlacementSpec
 	if !specEqual(&existing.Spec, spec) {
 		return false
 	}
+	if _, ok := existing.Labels[v1alpha1.LabelMisplaced]; ok {
+		return false // upstream's misplaced label on an active placement: refreshed removes it
+	}
 	for k, v := range labels {
 		if got, ok := existing.Labels[k]; !ok || got != v {
 			return false
@@ -98,7 +102,8 @@ func upToDate(existing *v1alpha1.WorkPlacement, spec *v1alpha1.WorkPlacementSpec
 func specEqual(a, b *v1alpha1.WorkPlacementSpec) bool {
 	if a.TargetDestinationName != b.TargetDestinationName || a.PromiseName != b.PromiseName ||
 		a.ResourceName != b.ResourceName || a.ResourceNamespace != b.ResourceNamespace ||
-		a.ID != b.ID || a.PipelineName != b.PipelineName || len(a.Workloads) != len(b.Workloads) {
+		a.ID != b.ID || a.PipelineName != b.PipelineName || a.WorkGeneration != b.WorkGeneration ||
+		len(a.Workloads) != len(b.Workloads) {
 		return false
 	}
 	for i := range a.Workloads {
@@ -110,7 +115,7 @@ func specEqual(a, b *v1alpha1.WorkPlacementSpec) bool {
 }
 
 // refreshed is a copy of existing with the desired spec and labels and without the misscheduled
-// label: what to write back so that the placement is as desired and writes resume. Labels the
+// label (nor upstream's misplaced one): what to write back so that the placement is as desired and writes resume. Labels the
 // engine does not own, annotations, finalizers and the resource version are kept.
 func refreshed(existing *v1alpha1.WorkPlacement, spec *v1alpha1.WorkPlacementSpec, labels map[string]string) v1alpha1.WorkPlacement {
 	wp := existing.DeepCopy()
@@ -123,16 +128,19 @@ func refreshed(existing *v1alpha1.WorkPlacement, spec *v1alpha1.WorkPlacementSpe
 		wp.Labels[k] = v
 	}
 	delete(wp.Labels, v1alpha1.LabelMisscheduled)
+	delete(wp.Labels, v1alpha1.LabelMisplaced)
 	return *wp
 }
 
-// markedMisscheduled is a copy of existing labelled misscheduled, its spec untouched.
+// markedMisscheduled is a copy of existing labelled misscheduled (and misplaced, upstream's name
+// for it), its spec untouched.
 func markedMisscheduled(existing *v1alpha1.WorkPlacement) v1alpha1.WorkPlacement {
 	wp := existing.DeepCopy()
 	if wp.Labels == nil {
 		wp.Labels = map[string]string{}
 	}
 	wp.Labels[v1alpha1.LabelMisscheduled] = v1alpha1.LabelMisscheduledValue
+	wp.Labels[v1alpha1.LabelMisplaced] = v1alpha1.LabelMisscheduledValue
 	return *wp
 }
 

@@ -236,9 +236,10 @@ func (p *planner) keep(group *v1alpha1.WorkloadGroup, wp *v1alpha1.WorkPlacement
 }
 
 // retire handles a placement of a live group on a Destination that is not one of its targets: it
-// is marked misscheduled, or stays frozen if it already is.
+// is marked misscheduled, or stays frozen if it already is (one marked before the engine set
+// upstream's misplaced label too is marked again, which adds it).
 func (p *planner) retire(wp *v1alpha1.WorkPlacement) {
-	if wp.IsMisscheduled() {
+	if wp.IsMisscheduled() && wp.Labels[v1alpha1.LabelMisplaced] == v1alpha1.LabelMisscheduledValue {
 		p.plan.Frozen = append(p.plan.Frozen, wp.Name)
 		return
 	}

@@ -18,7 +18,7 @@ import (
 // ErrClaimed, a file that another placement not being deleted claims is never removed, and the
 // files of refused claims in the way of the write are (claims.go).
 func flatChange(ctx context.Context, r FileReader, in PlacementInput, files []File) (PlacementChange, error) {
-	dest, err := CleanPath(in.Destination.Spec.Path)
+	dest, err := DestinationDir(in.Destination.Spec.Path)
 	if err != nil {
 		return PlacementChange{}, err
 	}
@@ -96,7 +96,7 @@ func StateFile(destPath, workPlacement string) (string, error) {
 // FlatFile is where a workload file goes in filepath mode none: <dest>/<file path>. Paths in
 // the engine's StateDir are refused.
 func FlatFile(destPath, filePath string) (string, error) {
-	dest, err := CleanPath(destPath)
+	dest, err := DestinationDir(destPath)
 	if err != nil {
 		return "", err
 	}
@@ -107,16 +107,16 @@ func FlatFile(destPath, filePath string) (string, error) {
 	if p == dest {
 		return "", invalidPath(filePath, "names the Destination's directory, not a file in it")
 	}
-	if IsWithin(dest+"/"+StateDir, p) {
+	if IsWithin(Under(dest, StateDir), p) {
 		return "", invalidPath(filePath, fmt.Sprintf("is in %s/, which holds the engine's own files", StateDir))
 	}
 	for _, dir := range []string{DependenciesDir, ResourcesDir} {
-		if p == dest+"/"+dir {
+		if p == Under(dest, dir) {
 			// A file there would replace the directory that GitOps agents apply.
 			return "", invalidPath(filePath, fmt.Sprintf("names the Destination's %s/ directory, not a file in it", dir))
 		}
 	}
-	if p == dest+"/"+DependenciesDir+"/"+canaryDependencyFilename || p == dest+"/"+ResourcesDir+"/"+canaryResourceFilename {
+	if p == Under(dest, DependenciesDir+"/"+canaryDependencyFilename) || p == Under(dest, ResourcesDir+"/"+canaryResourceFilename) {
 		return "", invalidPath(filePath, "is the Destination's canary file, which the engine writes")
 	}
 	return p, nil
@@ -142,13 +142,13 @@ const stateFileNote = "Files written by the WorkPlacement, relative to its Desti
 // relative to the store's root, inside the Destination's directory destPath). It lists them
 // relative to destPath, so that the file does not depend on the store's layout.
 func EncodeStateFile(destPath, workPlacement string, files []string) ([]byte, error) {
-	dest, err := CleanPath(destPath)
+	dest, err := DestinationDir(destPath)
 	if err != nil {
 		return nil, err
 	}
 	state := stateFile{Note: stateFileNote, WorkPlacement: workPlacement, Files: make([]string, 0, len(files))}
 	for _, f := range files {
-		rel, ok := strings.CutPrefix(f, dest+"/")
+		rel, ok := strings.CutPrefix(f, Under(dest, ""))
 		if !ok {
 			return nil, invalidPath(f, fmt.Sprintf("is outside the Destination's directory %q", dest))
 		}

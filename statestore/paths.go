@@ -43,10 +43,14 @@ func CleanPath(p string) (string, error) {
 }
 
 // Join joins path elements, each of which may hold several segments, and checks the result with
-// CleanPath. Empty elements are skipped.
+// CleanPath. Empty elements are skipped, and so are "/" and "." (a Destination at the store's
+// root, DestinationDir).
 func Join(elems ...string) (string, error) {
 	parts := make([]string, 0, len(elems))
 	for _, e := range elems {
+		if IsRoot(e) {
+			continue
+		}
 		// A directory may be written with a trailing slash ("dev/"); a leading one stays an error.
 		if e = strings.TrimRight(e, "/"); e != "" {
 			parts = append(parts, e)
@@ -55,9 +59,33 @@ func Join(elems ...string) (string, error) {
 	return CleanPath(strings.Join(parts, "/"))
 }
 
-// IsWithin reports whether the clean path p is dir itself or below it.
+// IsRoot reports whether a Destination's path names the root of its store: "/" or "." (as
+// upstream Kratix has it), or "./".
+func IsRoot(p string) bool {
+	return p == "/" || p == "." || p == "./"
+}
+
+// DestinationDir is a Destination's directory relative to its store's root: "" for the root
+// itself (IsRoot, or "" as DestinationDir returns it), else the path as CleanPath has it.
+func DestinationDir(p string) (string, error) {
+	if p == "" || IsRoot(p) {
+		return "", nil
+	}
+	return CleanPath(p)
+}
+
+// Under is the path sub inside dir, a clean directory or "" for the root.
+func Under(dir, sub string) string {
+	if dir == "" {
+		return sub
+	}
+	return dir + "/" + sub
+}
+
+// IsWithin reports whether the clean path p is dir itself or below it; everything is within
+// the root, "".
 func IsWithin(dir, p string) bool {
-	return p == dir || strings.HasPrefix(p, dir+"/")
+	return dir == "" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 // gitSpecialName is a name Git gives meaning to inside a repository, with the NTFS short names
@@ -160,10 +188,11 @@ func hfsIgnorable(r rune) bool {
 }
 
 // PathsOverlap reports whether two directories of one store overlap: they are the same, or one
-// holds the other. Paths that CleanPath refuses overlap nothing.
+// holds the other; the root ("", "/" or ".") overlaps every directory. Paths that CleanPath
+// refuses overlap nothing.
 func PathsOverlap(a, b string) bool {
-	a, errA := CleanPath(a)
-	b, errB := CleanPath(b)
+	a, errA := DestinationDir(a)
+	b, errB := DestinationDir(b)
 	if errA != nil || errB != nil {
 		return false
 	}

@@ -16,8 +16,13 @@ const (
 	LabelWorkloadGroupID   = "kratix.io/workload-group-id"
 	LabelTargetDestination = "kratix.io/targetDestinationName"
 	LabelMisscheduled      = "kratix.io/misscheduled"
-	LabelPromiseVersion    = "kratix.io/promise-version"
-	LabelHash              = "kratix.io/hash"
+	// LabelMisplaced is upstream Kratix's name for LabelMisscheduled. The engine acts on
+	// LabelMisscheduled alone; it sets and removes LabelMisplaced together with it, so that
+	// tooling written against upstream (kubectl get wp -l kratix.io/misplaced=true) keeps
+	// working.
+	LabelMisplaced      = "kratix.io/misplaced"
+	LabelPromiseVersion = "kratix.io/promise-version"
+	LabelHash           = "kratix.io/hash"
 	// LabelWorkflowRun numbers the runs of an object's workflow on its Jobs: creation timestamps
 	// have one-second resolution, too coarse to order the Jobs of a fast pipeline. Ours, beyond
 	// CONTRACT.md §2.
@@ -76,6 +81,27 @@ const (
 	LegacyFinalizerDependenciesCleanup  = "kratix.io/dependencies-cleanup"
 	LegacyFinalizerDynamicController    = "kratix.io/dynamic-controller-dependant-resources-cleanup"
 	LegacyFinalizerWorkPlacementCleanup = "kratix.io/workplacements-cleanup"
+	// LegacyFinalizerWorkflowsCleanup deletes a Promise's or request's workflow Jobs upstream;
+	// here the Jobs are owned by their object and go with it.
+	LegacyFinalizerWorkflowsCleanup = "kratix.io/workflows-cleanup"
+	// LegacyFinalizerRevisionCleanup deletes upstream's PromiseRevisions, a kind this engine
+	// does not have.
+	LegacyFinalizerRevisionCleanup = "kratix.io/revision-cleanup"
+	// LegacyFinalizerResourceBindingCleanup deletes upstream's ResourceBindings, a kind this
+	// engine does not have.
+	LegacyFinalizerResourceBindingCleanup = "kratix.io/resource-binding-cleanup"
+	// LegacyFinalizerKratixDotFilesCleanup removes upstream's bookkeeping files of a
+	// WorkPlacement; FinalizerRepoCleanup removes the engine's own.
+	LegacyFinalizerKratixDotFilesCleanup = "finalizers.workplacement.kratix.io/kratix-dot-files-cleanup"
+)
+
+// Upstream Kratix's finalizers that the engine retires, by the kind that carries them.
+var (
+	LegacyPromiseFinalizers = []string{LegacyFinalizerDependenciesCleanup, LegacyFinalizerDynamicController,
+		LegacyFinalizerWorkflowsCleanup, LegacyFinalizerRevisionCleanup}
+	LegacyResourceFinalizers      = []string{LegacyFinalizerWorkflowsCleanup, LegacyFinalizerResourceBindingCleanup}
+	LegacyWorkFinalizers          = []string{LegacyFinalizerWorkPlacementCleanup}
+	LegacyWorkPlacementFinalizers = []string{LegacyFinalizerKratixDotFilesCleanup}
 )
 
 // Condition types (CONTRACT.md §7).

@@ -32,10 +32,12 @@ type DestinationSpec struct {
 	// StateStoreRef is the state store that holds this Destination's files.
 	StateStoreRef StateStoreReference `json:"stateStoreRef"`
 
-	// Path is the Destination's directory inside the state store; unique per state store.
+	// Path is the Destination's directory inside the state store (below the store's own path);
+	// unique per state store. "/" or "." is the store's root itself: the Destination's files go
+	// at the top of the store's path, and no other Destination can share that store location.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(s, s == '..')",message="path must be relative and must not contain '..'"
+	// +kubebuilder:validation:XValidation:rule="self == '/' || (!self.startsWith('/') && !self.split('/').exists(s, s == '..'))",message="path must be relative (or '/' or '.' for the store's root) and must not contain '..'"
 	Path string `json:"path"`
 
 	// StrictMatchLabels makes a Destination with labels receive only workloads whose selectors

@@ -82,6 +82,13 @@ type PipelineSpec struct {
 	// Tolerations for the pipeline's Pod.
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// RestartPolicy of the pipeline's Pod: Never (the engine's default when empty) starts a new
+	// Pod for each retry of the Job, OnFailure restarts the failed container in the same Pod. A
+	// Job's Pod cannot be Always.
+	// +kubebuilder:validation:Enum=Never;OnFailure
+	// +optional
+	RestartPolicy corev1.RestartPolicy `json:"restartPolicy,omitempty"`
 }
 
 // Container is one step of a Pipeline: the subset of a Kubernetes container that a pipeline

@@ -31,7 +31,8 @@ type PromiseSpec struct {
 	// +optional
 	DestinationSelectors []PromiseScheduling `json:"destinationSelectors,omitempty"`
 
-	// RequiredPromises must be installed at the given versions before this Promise is available.
+	// RequiredPromises must be installed, at the given versions where they name one, before this
+	// Promise is available.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
@@ -72,9 +73,11 @@ type RequiredPromise struct {
 	// Name of the required Promise.
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
-	// Version the required Promise must have (its kratix.io/promise-version label).
-	// +kubebuilder:validation:MinLength=1
-	Version string `json:"version"`
+	// Version the required Promise must have (its kratix.io/promise-version label). Empty means
+	// any version: the requirement is met by the named Promise being installed and available,
+	// whatever its version.
+	// +optional
+	Version string `json:"version,omitempty"`
 }
 
 // Workflows are the pipelines of a Promise, by what they act on and when they run.

@@ -22,6 +22,10 @@ const (
 	// AuthMethodSSH authenticates to Git with the Secret's sshPrivateKey, checking the server
 	// against its knownHosts.
 	AuthMethodSSH = "ssh"
+	// AuthMethodGitHubApp authenticates to Git over HTTPS as a GitHub App installation: the
+	// Secret's appID, installationID and privateKey (optionally apiURL) buy an installation
+	// token, sent as the password of the user x-access-token.
+	AuthMethodGitHubApp = "githubApp"
 	// AuthMethodAccessKey authenticates to S3 with the Secret's accessKeyID and secretAccessKey.
 	AuthMethodAccessKey = "accessKey"
 	// AuthMethodIAM authenticates to S3 with the credentials of the environment (IAM role).
@@ -30,10 +34,16 @@ const (
 
 // Keys of a state store's Secret.
 const (
-	SecretKeyUsername        = "username"
-	SecretKeyPassword        = "password"
-	SecretKeySSHPrivateKey   = "sshPrivateKey"
-	SecretKeyKnownHosts      = "knownHosts"
+	SecretKeyUsername       = "username"
+	SecretKeyPassword       = "password"
+	SecretKeySSHPrivateKey  = "sshPrivateKey"
+	SecretKeyKnownHosts     = "knownHosts"
+	SecretKeyAppID          = "appID"
+	SecretKeyInstallationID = "installationID"
+	SecretKeyPrivateKey     = "privateKey"
+	// SecretKeyAPIURL is the GitHub API of a GitHub App store, https://api.github.com when the
+	// Secret has none (GitHub Enterprise Server: https://HOST/api/v3).
+	SecretKeyAPIURL          = "apiURL"
 	SecretKeyAccessKeyID     = "accessKeyID"
 	SecretKeySecretAccessKey = "secretAccessKey"
 	// SecretKeyCACert holds a PEM bundle of extra certificate authorities to trust, named as Flux
@@ -85,10 +95,15 @@ type StateStoreStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec that the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
 // GitStateStoreSpec says which Git repository and branch hold the files and how to reach them.
 // +kubebuilder:validation:XValidation:rule="self.authMethod != 'ssh' || has(self.secretRef)",message="authMethod ssh needs a secretRef with sshPrivateKey and knownHosts"
+// +kubebuilder:validation:XValidation:rule="self.authMethod != 'githubApp' || has(self.secretRef)",message="authMethod githubApp needs a secretRef with appID, installationID and privateKey"
 type GitStateStoreSpec struct {
 	StateStoreCoreFields `json:",inline"`
 
@@ -109,8 +124,11 @@ type GitStateStoreSpec struct {
 	// +optional
 	Branch string `json:"branch,omitempty"`
 
-	// AuthMethod is basicAuth (username and password from the Secret) or ssh.
-	// +kubebuilder:validation:Enum=basicAuth;ssh
+	// AuthMethod is basicAuth (username and password from the Secret), ssh (sshPrivateKey and
+	// knownHosts) or githubApp (appID, installationID, privateKey and optionally apiURL: the
+	// engine exchanges a JWT signed with the App's key for an installation token, which it
+	// caches until shortly before it expires, and pushes over HTTPS as x-access-token).
+	// +kubebuilder:validation:Enum=basicAuth;ssh;githubApp
 	// +kubebuilder:default=basicAuth
 	// +optional
 	AuthMethod string `json:"authMethod,omitempty"`
@@ -188,6 +206,11 @@ type BucketStateStoreSpec struct {
 	// Insecure talks plain HTTP to the endpoint. TLS, verified, otherwise.
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
+
+	// UseDualStack uses the dual-stack (IPv4 and IPv6) variant of an Amazon S3 endpoint
+	// (s3.dualstack.REGION.amazonaws.com); other S3-compatible services ignore it.
+	// +optional
+	UseDualStack bool `json:"useDualStack,omitempty"`
 
 	// AuthMethod is accessKey (keys from the Secret) or IAM.
 	// +kubebuilder:validation:Enum=accessKey;IAM

@@ -24,6 +24,12 @@ const RootDirectory = "."
 //
 // +kubebuilder:validation:XValidation:rule="self.promiseName == oldSelf.promiseName && has(self.resourceName) == has(oldSelf.resourceName) && (!has(self.resourceName) || self.resourceName == oldSelf.resourceName) && has(self.resourceNamespace) == has(oldSelf.resourceNamespace) && (!has(self.resourceNamespace) || self.resourceNamespace == oldSelf.resourceNamespace)",message="promiseName, resourceName and resourceNamespace say whose output the Work is and cannot change; write a new Work"
 type WorkSpec struct {
+	// LastExecutionTimestamp is when the pipeline run that wrote this Work finished rendering;
+	// each run sets it, so a re-run changes the Work's generation and its placements are
+	// scheduled, and written, again.
+	// +optional
+	LastExecutionTimestamp metav1.Time `json:"lastExecutionTimestamp,omitempty"`
+
 	// PromiseName is the Promise the output belongs to.
 	// +kubebuilder:validation:MinLength=1
 	PromiseName string `json:"promiseName"`

@@ -34,6 +34,10 @@ type WorkPlacementSpec struct {
 	// PipelineName is the pipeline that rendered the files; empty for static dependencies.
 	// +optional
 	PipelineName string `json:"pipelineName,omitempty"`
+
+	// WorkGeneration is the generation of the Work that this placement was last scheduled from.
+	// +optional
+	WorkGeneration int64 `json:"generation,omitempty"`
 }
 
 // WorkPlacementStatus is what the engine observed of a WorkPlacement.

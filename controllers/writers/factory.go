@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -64,6 +65,11 @@ var _ Factory = DefaultFactory{}
 func (f DefaultFactory) New(store client.Object, secret map[string][]byte) (statestore.Writer, error) {
 	switch s := store.(type) {
 	case *v1alpha1.GitStateStore:
+		if s.Spec.AuthMethod == v1alpha1.AuthMethodGitHubApp {
+			// The API accepts upstream's githubApp; its token exchange is not built yet.
+			return nil, statestore.NewError(statestore.ErrInvalidConfig, "git state store",
+				errors.New("authMethod githubApp is not supported by this engine yet: use basicAuth with an installation token or ssh"))
+		}
 		opts := GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name))
 		opts.HeadCheckInterval = f.GitHeadCheckInterval
 		name := s.Name
@@ -114,6 +120,8 @@ func S3Options(store *v1alpha1.BucketStateStore, secret map[string][]byte, log l
 		Insecure: store.Spec.Insecure,
 		CABundle: secret[v1alpha1.SecretKeyCACert],
 		Logger:   log,
+		// Upstream's useDualStack, passed on to minio-go.
+		UseDualStack: store.Spec.UseDualStack,
 	}
 	if store.Spec.AuthMethod == v1alpha1.AuthMethodIAM {
 		opts.UseIAM = true

@@ -155,6 +155,9 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 	if err := CheckSize(spec, budget); err != nil {
 		return nil, err
 	}
+	// As upstream's work creator does: every run stamps its Work, so that a re-run changes the
+	// Work's generation and its placements (spec.generation) are scheduled and written again.
+	spec.LastExecutionTimestamp = metav1.Now()
 	labels := workLabels(env)
 	work := &v1alpha1.Work{}
 	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.

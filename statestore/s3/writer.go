@@ -53,6 +53,9 @@ type Options struct {
 	Region string
 	// CABundle is PEM certificates to trust in addition to the system's.
 	CABundle []byte
+	// UseDualStack addresses an Amazon S3 endpoint by its dual-stack (IPv4 and IPv6) name;
+	// other endpoints are used as they are.
+	UseDualStack bool
 	// Parallelism bounds concurrent uploads and metadata reads per change; default 16.
 	Parallelism int
 	// Logger receives the writer's logs; default discards.
@@ -119,6 +122,7 @@ func New(opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, invalidConfig(fmt.Sprintf("endpoint: %v", err))
 	}
+	client.SetS3EnableDualstack(opts.UseDualStack)
 	return &Writer{opts: opts, client: client}, nil
 }
 

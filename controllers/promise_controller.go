@@ -53,6 +53,11 @@ type PromiseReconciler struct {
 	Recorder  events.EventRecorder
 	Driver    *workflowDriver
 	Resources *resourceControllers
+	// ResyncInterval is how long after a finished run the Promise Configure workflow runs
+	// again, unless the Promise asks for another reconciliation interval; never when zero.
+	ResyncInterval time.Duration
+	// ReconcileAfterFailure runs a failed Promise Configure workflow again after the interval.
+	ReconcileAfterFailure bool
 }
 
 // Reconcile moves one Promise forward.
@@ -195,7 +200,8 @@ func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 func (r *PromiseReconciler) configure(ctx context.Context, promise *v1alpha1.Promise, f *promiseFacts) error {
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypePromise, Action: v1alpha1.WorkflowActionConfigure, Promise: promise}
 	var err error
-	f.decision, f.invalidWorkflow, err = r.Driver.step(ctx, r.Recorder, promise, w, 0)
+	f.policy = workflowPolicy{resync: reconciliationInterval(promise, r.ResyncInterval), reconcileAfterFailure: r.ReconcileAfterFailure}
+	f.decision, f.invalidWorkflow, err = r.Driver.step(ctx, r.Recorder, promise, w, f.policy)
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -32,7 +33,9 @@ type promiseFacts struct {
 	// gvk of the requests, once known.
 	gvk schema.GroupVersionKind
 	// decision of the workflow engine on the Promise Configure (or Delete) workflow.
-	decision      pipeline.Decision
+	decision pipeline.Decision
+	// policy is when the Promise Configure workflow runs again on its own.
+	policy        workflowPolicy
 	worksObserved bool
 	works         []workState
 	// waitingFor says what a Promise being deleted waits for.
@@ -129,6 +132,12 @@ func promiseResult(f promiseFacts) (ctrl.Result, error) {
 	case f.invalidWorkflow != nil:
 		_, _, msg := promiseWorkflowCondition(f)
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
+	case f.paused:
+		return ctrl.Result{}, nil
+	case f.decision.Verdict == pipeline.Finish && !f.deleting && f.policy.resync > 0:
+		return ctrl.Result{RequeueAfter: f.policy.resync}, nil
+	case untilDue(f.decision, f.policy, time.Now()) > 0:
+		return ctrl.Result{RequeueAfter: untilDue(f.decision, f.policy, time.Now())}, nil
 	default:
 		return ctrl.Result{}, nil
 	}

@@ -40,8 +40,11 @@ type ResourceReconciler struct {
 	Promise string
 	// GVK of the requests.
 	GVK schema.GroupVersionKind
-	// ResyncInterval is how long after a finished run the workflow runs again.
+	// ResyncInterval is how long after a finished run the workflow runs again, unless the
+	// Promise asks for another reconciliation interval.
 	ResyncInterval time.Duration
+	// ReconcileAfterFailure runs a failed configure workflow again after the interval.
+	ReconcileAfterFailure bool
 }
 
 // Reconcile moves one resource request forward.
@@ -82,14 +85,15 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.observeWorks(ctx, obj, &f); err != nil {
 		return ctrl.Result{}, err
 	}
-	return resourceResult(f, r.ResyncInterval)
+	return resourceResult(f, f.policy)
 }
 
 // configure advances the Resource Configure workflow and records the decision in the facts.
 func (r *ResourceReconciler) configure(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) error {
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: obj}
 	var err error
-	f.decision, f.invalid, err = r.Driver.step(ctx, r.Recorder, obj, w, r.ResyncInterval)
+	f.policy = workflowPolicy{resync: reconciliationInterval(promise, r.ResyncInterval), reconcileAfterFailure: r.ReconcileAfterFailure}
+	f.decision, f.invalid, err = r.Driver.step(ctx, r.Recorder, obj, w, f.policy)
 	return err
 }
 
@@ -157,7 +161,7 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 		if !done {
 			// Running, failed (an Event says so) or invalid: the Job watch, a manual
 			// reconciliation or a change of the Promise brings the request back.
-			return resourceResult(*f, 0)
+			return resourceResult(*f, workflowPolicy{})
 		}
 		if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerDeleteWorkflows); err != nil {
 			return ctrl.Result{}, err

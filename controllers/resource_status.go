@@ -28,6 +28,8 @@ type resourceFacts struct {
 	invalid error
 	// decision is the workflow engine's decision.
 	decision pipeline.Decision
+	// policy is when the configure workflow runs again on its own.
+	policy workflowPolicy
 	// worksObserved: works and outputs were read.
 	worksObserved bool
 	works         []workState
@@ -83,10 +85,12 @@ func setResourceConditions(conds *[]metav1.Condition, f resourceFacts) {
 	case f.deleting:
 		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconciling, deletingMessage(f, msg), gen)
 	case status != metav1.ConditionTrue:
-		failed := reason == v1alpha1.ReasonConfigureWorkflowFailed
 		r := v1alpha1.ReasonReconciling
-		if failed {
+		switch reason {
+		case v1alpha1.ReasonConfigureWorkflowFailed:
 			r = v1alpha1.ReasonFailed
+		case v1alpha1.ReasonWorkflowSuspended:
+			r = v1alpha1.ReasonWorkflowSuspended
 		}
 		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, r, msg, gen)
 		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg, gen)
@@ -109,6 +113,12 @@ func workflowCondition(what, failed string, invalid error, d pipeline.Decision) 
 		return metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully, fmt.Sprintf("the %s workflow completed", what)
 	case d.Verdict == pipeline.Fail:
 		return metav1.ConditionFalse, failed, fmt.Sprintf("the %s workflow failed: %s", what, d.Failure)
+	case d.Verdict == pipeline.Suspend:
+		reason := v1alpha1.ReasonWorkflowSuspended
+		if failed == v1alpha1.ReasonDeleteWorkflowFailed {
+			reason = v1alpha1.ReasonDeleteWorkflowSuspended
+		}
+		return metav1.ConditionFalse, reason, suspendedMessage(what, d)
 	case d.Verdict == pipeline.Wait, d.Verdict == pipeline.Start && d.Job != "":
 		// A started Job is running as far as the request can tell: the same words spare a
 		// status write when the next reconcile sees it running.
@@ -116,6 +126,21 @@ func workflowCondition(what, failed string, invalid error, d pipeline.Decision) 
 	default:
 		return metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, fmt.Sprintf("the %s workflow is starting pipeline %d", what, d.Pipeline+1)
 	}
+}
+
+// suspendedMessage says why a workflow ("Resource Configure") is suspended and how it goes on.
+func suspendedMessage(what string, d pipeline.Decision) string {
+	if d.Job == "" {
+		return fmt.Sprintf("the %s workflow is suspended: the object carries %s=true; remove the label to resume", what, v1alpha1.LabelWorkflowSuspended)
+	}
+	msg := fmt.Sprintf("the %s workflow is suspended at pipeline %d", what, d.Pipeline+1)
+	if d.Message != "" {
+		msg += ": " + d.Message
+	}
+	if !d.RetryAt.IsZero() {
+		return msg + fmt.Sprintf(" (retry at %s)", d.RetryAt.UTC().Format(time.RFC3339))
+	}
+	return msg + fmt.Sprintf(" (remove the label %s to resume)", v1alpha1.LabelWorkflowSuspended)
 }
 
 // resourceWorkflowCondition is the condition of the request's Configure workflow, or of its
@@ -151,7 +176,7 @@ func setResourceMessage(obj *unstructured.Unstructured, f resourceFacts) {
 	current, _, _ := unstructured.NestedString(obj.Object, "status", "message")
 	switch {
 	case f.paused || f.deleting:
-	case f.invalid != nil || f.decision.Verdict == pipeline.Fail:
+	case f.invalid != nil || f.decision.Verdict == pipeline.Fail || f.decision.Verdict == pipeline.Suspend:
 		_, _, msg := resourceWorkflowCondition(f, false)
 		_ = unstructured.SetNestedField(obj.Object, msg, "status", "message")
 	case current == "":
@@ -177,13 +202,17 @@ func setResourceOutputs(obj *unstructured.Unstructured, outputs []resourceOutput
 // Promise is a terminal error carrying the condition's message (a change of the Promise or the
 // request brings it back); a finished workflow runs again after the resync interval; everything
 // else comes back through the watches on Jobs and Works.
-func resourceResult(f resourceFacts, resync time.Duration) (ctrl.Result, error) {
+func resourceResult(f resourceFacts, p workflowPolicy) (ctrl.Result, error) {
 	switch {
 	case f.invalid != nil:
 		_, _, msg := resourceWorkflowCondition(f, f.deleting)
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
-	case f.decision.Verdict == pipeline.Finish && !f.deleting && !f.paused:
-		return ctrl.Result{RequeueAfter: resync}, nil
+	case f.paused:
+		return ctrl.Result{}, nil
+	case f.decision.Verdict == pipeline.Finish && !f.deleting:
+		return ctrl.Result{RequeueAfter: p.resync}, nil
+	case untilDue(f.decision, p, time.Now()) > 0:
+		return ctrl.Result{RequeueAfter: untilDue(f.decision, p, time.Now())}, nil
 	default:
 		return ctrl.Result{}, nil
 	}

@@ -36,13 +36,13 @@ func TestSpecResults(t *testing.T) {
 			return promiseResult(promiseFacts{crdPending: "things.example.com"})
 		}, "", 0},
 		{"request whose workflow cannot be built", func() (ctrl.Result, error) {
-			return resourceResult(resourceFacts{invalid: bad}, time.Hour)
+			return resourceResult(resourceFacts{invalid: bad}, workflowPolicy{resync: time.Hour})
 		}, "has no containers", 0},
 		{"request whose delete workflow cannot be built", func() (ctrl.Result, error) {
-			return resourceResult(resourceFacts{invalid: bad, deleting: true}, time.Hour)
+			return resourceResult(resourceFacts{invalid: bad, deleting: true}, workflowPolicy{resync: time.Hour})
 		}, "Resource Delete", 0},
 		{"request whose workflow finished", func() (ctrl.Result, error) {
-			return resourceResult(resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Finish}}, time.Hour)
+			return resourceResult(resourceFacts{decision: pipeline.Decision{Verdict: pipeline.Finish}}, workflowPolicy{resync: time.Hour})
 		}, "", time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,6 +89,11 @@ type Options struct {
 	// ResourceResyncInterval is how long after a resource request's workflow finished it runs
 	// again; DefaultResourceResyncInterval when zero.
 	ResourceResyncInterval time.Duration
+	// ReconcileAfterFailure runs a failed configure workflow (of a Promise or a request) again
+	// from its start once its failure is as old as the Promise's reconciliation interval
+	// (upstream's reconcileAfterFailure); without it a failed workflow waits for a change of its
+	// spec or a manual reconciliation.
+	ReconcileAfterFailure bool
 	// GitHeadCheckInterval is how often an idle Git state store's writer checks that its branch
 	// is as the engine left it; when someone else changed it, every Destination and placement on
 	// the store writes its files again. One minute when zero.
@@ -170,13 +175,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	resources := newResourceControllers(mgr, func(promise string, gvk schema.GroupVersionKind) (controller.Controller, error) {
 		r := &ResourceReconciler{
-			Client:         mgr.GetClient(),
-			Requests:       mgr.GetCache(),
-			Recorder:       mgr.GetEventRecorder("resource"),
-			Driver:         driver,
-			Promise:        promise,
-			GVK:            gvk,
-			ResyncInterval: resync,
+			Client:                mgr.GetClient(),
+			Requests:              mgr.GetCache(),
+			Recorder:              mgr.GetEventRecorder("resource"),
+			Driver:                driver,
+			Promise:               promise,
+			GVK:                   gvk,
+			ResyncInterval:        resync,
+			ReconcileAfterFailure: opts.ReconcileAfterFailure,
 		}
 		return r.newController(mgr, opts.Concurrency("resource"))
 	})
@@ -184,11 +190,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("add the resource controllers: %w", err)
 	}
 	promises := &PromiseReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("promise"),
-		Driver:    driver,
-		Resources: resources,
+		Client:                mgr.GetClient(),
+		APIReader:             mgr.GetAPIReader(),
+		Recorder:              mgr.GetEventRecorder("promise"),
+		Driver:                driver,
+		Resources:             resources,
+		ResyncInterval:        resync,
+		ReconcileAfterFailure: opts.ReconcileAfterFailure,
 	}
 	if err := promises.setupWithManager(mgr, opts.Concurrency("promise")); err != nil {
 		return fmt.Errorf("set up the promise controller: %w", err)

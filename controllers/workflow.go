@@ -46,12 +46,14 @@ type workflowDriver struct {
 	applied accessMemo
 }
 
-// advance takes one step of the workflow: it starts the next pipeline's Job (with its
+// advance takes one step of the workflow of obj: it starts the next pipeline's Job (with its
 // ServiceAccount and RBAC) when the decision is Start, and deletes the Jobs the decision prunes.
-// manual says the object asks for a new run; so does a finished run older than resync, when
-// resync is positive. An error that wraps errInvalidWorkflow means the Promise's pipelines cannot
-// be built.
-func (d *workflowDriver) advance(ctx context.Context, w pipeline.Workflow, manual bool, resync time.Duration) (pipeline.Decision, error) {
+// It reads and updates the workflow's progress in obj's status.kratix.workflows (written by the
+// reconcile's status patch), and labels obj kratix.io/workflow-suspended=true when a pipeline has
+// just suspended the workflow. manual says the object asks for a new run; so does a finished run
+// older than p.resync, when positive. An error that wraps errInvalidWorkflow means the Promise's
+// pipelines cannot be built.
+func (d *workflowDriver) advance(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow, manual bool, p workflowPolicy) (pipeline.Decision, error) {
 	pipelines, err := w.Pipelines()
 	if err != nil {
 		return pipeline.Decision{}, fmt.Errorf("%w: %w", errInvalidWorkflow, err)
@@ -68,24 +70,46 @@ func (d *workflowDriver) advance(ctx context.Context, w pipeline.Workflow, manua
 	if err := d.client.List(ctx, &jobs, client.InNamespace(namespace), client.MatchingLabels(w.Selector())); err != nil {
 		return pipeline.Decision{}, fmt.Errorf("list the workflow's Jobs: %w", err)
 	}
-	records := make([]pipeline.JobRecord, 0, len(jobs.Items))
+	observed := make([]pipeline.JobRecord, 0, len(jobs.Items))
 	for i := range jobs.Items {
 		if jobs.Items[i].DeletionTimestamp.IsZero() {
-			records = append(records, pipeline.ObserveJob(&jobs.Items[i]))
+			observed = append(observed, pipeline.ObserveJob(&jobs.Items[i]))
 		}
 	}
-	state := pipeline.State{Pipelines: pipelines, Hash: hash, ManualReconciliation: manual, Jobs: records}
+	progress, records, newly, err := d.observeProgress(ctx, obj, w, observed)
+	if err != nil {
+		return pipeline.Decision{}, err
+	}
+	for _, j := range newly {
+		if err := announceSuspension(ctx, d.client, rec, obj, w, j); err != nil {
+			return pipeline.Decision{}, err
+		}
+	}
+	now := time.Now()
+	state := pipeline.State{Pipelines: pipelines, Hash: hash, ManualReconciliation: manual, Jobs: records, Now: now,
+		SuspendLabel: obj.GetLabels()[v1alpha1.LabelWorkflowSuspended] == v1alpha1.LabelTriggerValue}
+	if w.Action == v1alpha1.WorkflowActionConfigure && p.reconcileAfterFailure {
+		state.RetryFailedAfter = p.resync
+	}
 	decision := pipeline.Decide(state)
-	if decision.Verdict == pipeline.Finish && resync > 0 && newestJob(records).Before(time.Now().Add(-resync)) {
+	if decision.Verdict == pipeline.Finish && p.resync > 0 && newestJob(records).Before(now.Add(-p.resync)) {
 		state.ManualReconciliation = true
 		decision = pipeline.Decide(state)
 	}
 	if decision.Verdict == pipeline.Start {
+		if state.SuspendLabel {
+			if err := removeLabel(ctx, d.client, obj, v1alpha1.LabelWorkflowSuspended); err != nil {
+				return decision, err
+			}
+		}
 		job, err := d.start(ctx, w, decision)
 		if err != nil {
 			return decision, err
 		}
 		decision.Job = job
+	}
+	if err := setWorkflowStatus(obj, nextProgress(progress, pipelines, records, decision, now)); err != nil {
+		return decision, err
 	}
 	for _, name := range decision.Prune {
 		job := &batchv1.Job{}
@@ -95,6 +119,15 @@ func (d *workflowDriver) advance(ctx context.Context, w pipeline.Workflow, manua
 		}
 	}
 	return decision, nil
+}
+
+// workflowPolicy is when a workflow runs again on its own.
+type workflowPolicy struct {
+	// resync: a finished configure workflow runs again once its newest run is that old.
+	resync time.Duration
+	// reconcileAfterFailure: a failed configure workflow runs again from its start once its
+	// failure is resync old.
+	reconcileAfterFailure bool
 }
 
 // newestJob is the creation time of the newest Job.
@@ -112,9 +145,9 @@ func newestJob(jobs []pipeline.JobRecord) time.Time {
 // obj's kratix.io/manual-reconciliation label asks for a new run and is removed once a run
 // starts for it; starting a pipeline records an Event on obj. invalid says why the Promise's
 // pipelines cannot be built; err is any other failure.
-func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow, resync time.Duration) (decision pipeline.Decision, invalid, err error) {
+func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow, p workflowPolicy) (decision pipeline.Decision, invalid, err error) {
 	manual := obj.GetLabels()[v1alpha1.LabelManualReconciliation] == v1alpha1.LabelTriggerValue
-	decision, err = d.advance(ctx, w, manual, resync)
+	decision, err = d.advance(ctx, rec, obj, w, manual, p)
 	if errors.Is(err, errInvalidWorkflow) {
 		return decision, err, nil
 	}
@@ -123,11 +156,24 @@ func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj
 	}
 	if decision.Verdict == pipeline.Start {
 		logr.FromContextOrDiscard(ctx).Info("started a pipeline", "workflow", workflowName(w), "pipeline", decision.Pipeline, "run", decision.Run, "cause", decision.Cause)
-		rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonPipelinesInProgress, workflowAction(w),
-			"run %d: started pipeline %d of the %s workflow (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
+		if decision.Cause == pipeline.CauseResume || decision.Cause == pipeline.CauseRetry {
+			rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonWorkflowResumed, workflowAction(w),
+				"run %d: pipeline %d of the %s workflow runs again (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
+		} else {
+			rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonPipelinesInProgress, workflowAction(w),
+				"run %d: started pipeline %d of the %s workflow (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
+		}
 	}
 	if manual && decision.Cause == pipeline.CauseManualReconciliation {
-		return decision, nil, removeLabel(ctx, d.client, obj, v1alpha1.LabelManualReconciliation)
+		// The patch reads the object back; the progress advance set must stay.
+		progress, err := workflowStatusOf(obj)
+		if err != nil {
+			return decision, nil, err
+		}
+		if err := removeLabel(ctx, d.client, obj, v1alpha1.LabelManualReconciliation); err != nil {
+			return decision, nil, err
+		}
+		return decision, nil, setWorkflowStatus(obj, progress)
 	}
 	return decision, nil, nil
 }
@@ -137,7 +183,7 @@ func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj
 // failed run keeps obj, with a Warning Event, until a manual reconciliation runs the workflow
 // again and it succeeds.
 func (d *workflowDriver) runDelete(ctx context.Context, rec events.EventRecorder, obj client.Object, w pipeline.Workflow) (done bool, decision pipeline.Decision, invalid, err error) {
-	decision, invalid, err = d.step(ctx, rec, obj, w, 0)
+	decision, invalid, err = d.step(ctx, rec, obj, w, workflowPolicy{})
 	if err != nil || invalid != nil {
 		return false, decision, invalid, err
 	}

@@ -44,6 +44,69 @@ type JobRecord struct {
 	Phase JobPhase
 	// Failure says why a failed Job failed: the reason and message of its Failed condition.
 	Failure string
+	// Suspended: the pipeline completed and suspended the workflow (workflow-control.yaml);
+	// Message and RetryAt say what it asked for.
+	Suspended bool
+	// Message of a pipeline that suspended the workflow.
+	Message string
+	// RetryAt is when a pipeline that asked for a retry runs again; zero for a plain suspension.
+	RetryAt time.Time
+	// Recorded: no Job exists any more; the record is the pipeline's entry in the object's
+	// status.kratix.workflows (see Recorded).
+	Recorded bool
+}
+
+// Recorded turns the object's workflow progress (status.kratix.workflows.pipelines) into the
+// records of the Jobs that it remembers: each pipeline's last completed or failed run, so that
+// a workflow whose Jobs were pruned is not run again. A pipeline that is pending or running
+// leaves no record.
+func Recorded(progress []v1alpha1.WorkflowPipelineStatus) []JobRecord {
+	var out []JobRecord
+	for _, p := range progress {
+		if p.Run <= 0 {
+			continue
+		}
+		r := JobRecord{Name: fmt.Sprintf("%s (run %d)", p.Name, p.Run), Pipeline: p.Name, Hash: p.Hash, Run: int(p.Run), Recorded: true}
+		if p.LastTransitionTime != nil {
+			r.Created = p.LastTransitionTime.Time
+		}
+		switch p.Phase {
+		case v1alpha1.WorkflowPhaseSucceeded:
+			r.Phase = JobSucceeded
+		case v1alpha1.WorkflowPhaseFailed:
+			r.Phase, r.Failure = JobFailed, "the pipeline "+p.Name+" failed"
+			if p.Message != "" {
+				r.Failure = p.Message
+			}
+		case v1alpha1.WorkflowPhaseSuspended:
+			r.Phase, r.Suspended, r.Message, r.RetryAt = JobSucceeded, true, p.Message, parseRetryAt(p.NextRetryAt)
+		default:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// parseRetryAt parses nextRetryAt; a value that does not parse retries at once.
+func parseRetryAt(v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Unix(1, 0)
+	}
+	return t
+}
+
+// ApplySuspension marks a completed Job record as having suspended the workflow when the
+// pipeline's entry in the object's progress says so: the status-writer wrote it for this run.
+func ApplySuspension(r *JobRecord, p v1alpha1.WorkflowPipelineStatus) {
+	if r.Phase != JobSucceeded || p.Phase != v1alpha1.WorkflowPhaseSuspended || p.Name != r.Pipeline {
+		return
+	}
+	r.Suspended, r.Message, r.RetryAt = true, p.Message, parseRetryAt(p.NextRetryAt)
 }
 
 // ObserveJob reduces a Job to what Decide needs.
@@ -99,6 +162,13 @@ type State struct {
 	Jobs []JobRecord
 	// Keep is how many Jobs of each pipeline to keep; DefaultKeepJobs when not positive.
 	Keep int
+	// SuspendLabel: the object carries kratix.io/workflow-suspended=true.
+	SuspendLabel bool
+	// Now is the time of the decision (retries that are due); time.Now when zero.
+	Now time.Time
+	// RetryFailedAfter, when positive, runs a failed workflow again from its start once its
+	// failure is that old (reconcileAfterFailure).
+	RetryFailedAfter time.Duration
 }
 
 // Verdict is what the engine should do next.
@@ -115,6 +185,10 @@ const (
 	Fail Verdict = "Fail"
 	// Finish: every pipeline completed for the current spec.
 	Finish Verdict = "Finish"
+	// Suspend: the workflow is suspended, by pipeline Decision.Pipeline (Decision.Job) or by
+	// the kratix.io/workflow-suspended label; nothing runs until the label is removed, a retry
+	// is due (Decision.RetryAt), the spec changes or a manual reconciliation is asked for.
+	Suspend Verdict = "Suspend"
 )
 
 // Cause says why Decide starts a pipeline.
@@ -131,6 +205,15 @@ const (
 	CauseManualReconciliation Cause = "ManualReconciliation"
 	// CauseNextPipeline: the previous pipeline of the run completed for the current hash.
 	CauseNextPipeline Cause = "NextPipeline"
+	// CauseResume: the pipeline that suspended the workflow runs again, its object no longer
+	// labelled kratix.io/workflow-suspended; remove the label if it is still there.
+	CauseResume Cause = "Resume"
+	// CauseRetry: the pipeline asked for a retry (retryAfter) and it is due: it runs again;
+	// remove the kratix.io/workflow-suspended label.
+	CauseRetry Cause = "Retry"
+	// CauseRetryAfterFailure: the failed workflow runs again from its start
+	// (State.RetryFailedAfter).
+	CauseRetryAfterFailure Cause = "RetryAfterFailure"
 )
 
 // Decision is what Decide returns.
@@ -146,6 +229,15 @@ type Decision struct {
 	Job string
 	// Failure says why the Job of a Fail failed.
 	Failure string
+	// FailedAt is when the Job of a Fail was last seen failing (its creation, or its record's
+	// transition); with State.RetryFailedAfter the failed workflow runs again at
+	// FailedAt+RetryFailedAfter.
+	FailedAt time.Time
+	// Message of the pipeline that suspended the workflow (Suspend).
+	Message string
+	// RetryAt is when a suspended workflow's retry is due (Suspend); zero when it waits for
+	// its label to be removed.
+	RetryAt time.Time
 	// Prune lists old Jobs to delete, whatever the verdict: all but the newest Keep of each
 	// pipeline, never a running one. Sorted by name.
 	Prune []string
@@ -165,6 +257,10 @@ func decide(s State) Decision {
 	if len(s.Pipelines) == 0 {
 		return Decision{Verdict: Finish}
 	}
+	now := s.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	position := positions(s.Pipelines)
 	jobs := newestFirst(s.Jobs, position)
 	for _, j := range jobs {
@@ -173,6 +269,9 @@ func decide(s State) Decision {
 		}
 	}
 	if len(jobs) == 0 {
+		if s.SuspendLabel && !s.ManualReconciliation {
+			return Decision{Verdict: Suspend}
+		}
 		return Decision{Verdict: Start, Cause: CauseFirstRun, Pipeline: 0, Run: 1}
 	}
 	latest := jobs[0]
@@ -181,10 +280,22 @@ func decide(s State) Decision {
 	switch {
 	case s.ManualReconciliation:
 		return Decision{Verdict: Start, Cause: CauseManualReconciliation, Pipeline: 0, Run: newRun}
+	case s.SuspendLabel && !latest.Suspended:
+		// Suspended by hand: nothing runs, whatever changed, until the label goes.
+		return Decision{Verdict: Suspend}
 	case latest.Hash != s.Hash || !known:
 		return Decision{Verdict: Start, Cause: CauseSpecChanged, Pipeline: 0, Run: newRun}
 	case latest.Phase == JobFailed:
-		return Decision{Verdict: Fail, Job: latest.Name, Failure: failureOrDefault(latest)}
+		if s.RetryFailedAfter > 0 && !now.Before(latest.Created.Add(s.RetryFailedAfter)) {
+			return Decision{Verdict: Start, Cause: CauseRetryAfterFailure, Pipeline: 0, Run: newRun}
+		}
+		return Decision{Verdict: Fail, Job: latest.Name, Failure: failureOrDefault(latest), FailedAt: latest.Created}
+	case latest.Suspended && !s.SuspendLabel:
+		return Decision{Verdict: Start, Cause: CauseResume, Pipeline: at, Run: newRun}
+	case latest.Suspended && !latest.RetryAt.IsZero() && !now.Before(latest.RetryAt):
+		return Decision{Verdict: Start, Cause: CauseRetry, Pipeline: at, Run: newRun}
+	case latest.Suspended:
+		return Decision{Verdict: Suspend, Pipeline: at, Job: latest.Name, Message: latest.Message, RetryAt: latest.RetryAt}
 	case at == len(s.Pipelines)-1:
 		return Decision{Verdict: Finish}
 	default:
@@ -200,17 +311,24 @@ func failureOrDefault(j JobRecord) string {
 	return fmt.Sprintf("Job %s failed", j.Name)
 }
 
-// prune returns the Jobs beyond the newest Keep of each pipeline, sparing running ones.
+// prune returns the Jobs beyond the newest Keep of each pipeline, and every Job of a pipeline
+// the workflow no longer has (removed or renamed), sparing running ones. Records without a Job
+// are not pruned.
 func prune(s State) []string {
 	keep := s.Keep
 	if keep <= 0 {
 		keep = DefaultKeepJobs
 	}
+	position := positions(s.Pipelines)
 	kept := map[string]int{}
 	var names []string
-	for _, j := range newestFirst(s.Jobs, positions(s.Pipelines)) {
+	for _, j := range newestFirst(s.Jobs, position) {
+		if j.Recorded {
+			continue
+		}
 		kept[j.Pipeline]++
-		if kept[j.Pipeline] > keep && j.Phase != JobRunning {
+		_, known := position[j.Pipeline]
+		if (kept[j.Pipeline] > keep || !known) && j.Phase != JobRunning {
 			names = append(names, j.Name)
 		}
 	}

@@ -101,12 +101,12 @@ func TestDecide(t *testing.T) {
 			state: State{Pipelines: abc, Hash: newHash, Jobs: []JobRecord{
 				rec("a1", "a", newHash, 1, 0, JobSucceeded), failed(rec("b1", "b", newHash, 1, 5, JobFailed), "BackoffLimitExceeded: Job has reached the specified backoff limit"),
 			}},
-			want: Decision{Verdict: Fail, Job: "b1", Failure: "BackoffLimitExceeded: Job has reached the specified backoff limit"},
+			want: Decision{Verdict: Fail, Job: "b1", Failure: "BackoffLimitExceeded: Job has reached the specified backoff limit", FailedAt: epoch.Add(5 * time.Second)},
 		},
 		{
 			name:  "a Job failed without a reason: still named",
 			state: State{Pipelines: abc, Hash: newHash, Jobs: []JobRecord{failed(rec("a1", "a", newHash, 1, 0, JobFailed), "")}},
-			want:  Decision{Verdict: Fail, Job: "a1", Failure: "Job a1 failed"},
+			want:  Decision{Verdict: Fail, Job: "a1", Failure: "Job a1 failed", FailedAt: epoch},
 		},
 		{
 			name: "a failure, then manual reconciliation: start pipeline 0 in a new run",
@@ -157,11 +157,11 @@ func TestDecide(t *testing.T) {
 			want: Decision{Verdict: Start, Cause: CauseSpecChanged, Pipeline: 0, Run: 9},
 		},
 		{
-			name: "the latest Job is of a pipeline the workflow no longer has: start again",
+			name: "the latest Job is of a pipeline the workflow no longer has: start again, pruning it",
 			state: State{Pipelines: abc, Hash: newHash, Jobs: []JobRecord{
 				rec("a1", "a", newHash, 1, 0, JobSucceeded), rec("gone1", "gone", newHash, 1, 5, JobSucceeded),
 			}},
-			want: Decision{Verdict: Start, Cause: CauseSpecChanged, Pipeline: 0, Run: 2},
+			want: Decision{Verdict: Start, Cause: CauseSpecChanged, Pipeline: 0, Run: 2, Prune: []string{"gone1"}},
 		},
 		{
 			name:  "Jobs without run numbers are ordered by creation time",
@@ -251,14 +251,14 @@ func TestDecidePrunes(t *testing.T) {
 		{name: "a configured number", keep: 2, jobs: sevenRuns, want: []string{"a1", "a2", "a3", "a4", "a5"}},
 		{name: "nothing when within the limit", keep: 7, jobs: sevenRuns},
 		{
-			name: "counted per pipeline",
+			name: "counted per pipeline; a removed pipeline's Jobs all go",
 			keep: 1,
 			jobs: []JobRecord{
 				rec("a1", "a", oldHash, 1, 0, JobSucceeded), rec("b1", "b", oldHash, 1, 1, JobSucceeded),
 				rec("a2", "a", newHash, 2, 2, JobSucceeded), rec("b2", "b", newHash, 2, 3, JobSucceeded),
 				rec("gone1", "gone", oldHash, 1, 0, JobSucceeded),
 			},
-			want: []string{"a1", "b1"},
+			want: []string{"a1", "b1", "gone1"},
 		},
 		{
 			name: "never a running Job",
@@ -343,5 +343,93 @@ func TestBuildJobObservedByDecide(t *testing.T) {
 	next := Decide(State{Pipelines: pipelines, Hash: hash, Jobs: []JobRecord{ObserveJob(job)}})
 	if want := (Decision{Verdict: Start, Cause: CauseNextPipeline, Pipeline: 1, Run: 1}); !reflect.DeepEqual(next, want) {
 		t.Errorf("after the first Job completed: %+v, want %+v", next, want)
+	}
+}
+
+// A pipeline that suspends the workflow stops it until the label goes or its retry is due; the
+// progress recorded in status stands in for pruned Jobs.
+func TestDecideWorkflowControl(t *testing.T) {
+	abc := pipelinesNamed("a", "b", "c")
+	suspended := func(r JobRecord, retryAt time.Time) JobRecord {
+		r.Suspended, r.Message, r.RetryAt = true, "waiting", retryAt
+		return r
+	}
+	now := epoch.Add(time.Minute)
+	for _, tt := range []struct {
+		name  string
+		state State
+		want  Decision
+	}{
+		{
+			name: "suspended by pipeline b, labelled: wait",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, Now: now, Jobs: []JobRecord{
+				rec("a1", "a", newHash, 1, 0, JobSucceeded), suspended(rec("b1", "b", newHash, 1, 5, JobSucceeded), time.Time{}),
+			}},
+			want: Decision{Verdict: Suspend, Pipeline: 1, Job: "b1", Message: "waiting"},
+		},
+		{
+			name: "retry not due yet: wait until it is",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, Now: now, Jobs: []JobRecord{
+				suspended(rec("a1", "a", newHash, 1, 0, JobSucceeded), now.Add(time.Second)),
+			}},
+			want: Decision{Verdict: Suspend, Pipeline: 0, Job: "a1", Message: "waiting", RetryAt: now.Add(time.Second)},
+		},
+		{
+			name: "retry due: the same pipeline runs again in a new run",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, Now: now, Jobs: []JobRecord{
+				rec("a1", "a", newHash, 1, 0, JobSucceeded), suspended(rec("b1", "b", newHash, 1, 5, JobSucceeded), now),
+			}},
+			want: Decision{Verdict: Start, Cause: CauseRetry, Pipeline: 1, Run: 2},
+		},
+		{
+			name: "label removed: resume at the suspending pipeline",
+			state: State{Pipelines: abc, Hash: newHash, Now: now, Jobs: []JobRecord{
+				rec("a1", "a", newHash, 1, 0, JobSucceeded), suspended(rec("b1", "b", newHash, 1, 5, JobSucceeded), time.Time{}),
+			}},
+			want: Decision{Verdict: Start, Cause: CauseResume, Pipeline: 1, Run: 2},
+		},
+		{
+			name: "spec changed while suspended: from the start",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, Now: now, Jobs: []JobRecord{
+				suspended(rec("a1", "a", oldHash, 1, 0, JobSucceeded), time.Time{}),
+			}},
+			want: Decision{Verdict: Start, Cause: CauseSpecChanged, Pipeline: 0, Run: 2},
+		},
+		{
+			name: "manual reconciliation while suspended: from the start",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, ManualReconciliation: true, Now: now, Jobs: []JobRecord{
+				suspended(rec("a1", "a", newHash, 1, 0, JobSucceeded), time.Time{}),
+			}},
+			want: Decision{Verdict: Start, Cause: CauseManualReconciliation, Pipeline: 0, Run: 2},
+		},
+		{
+			name: "labelled by hand: nothing starts, even for a new spec",
+			state: State{Pipelines: abc, Hash: newHash, SuspendLabel: true, Now: now, Jobs: []JobRecord{
+				rec("a1", "a", oldHash, 1, 0, JobSucceeded),
+			}},
+			want: Decision{Verdict: Suspend},
+		},
+		{
+			name: "a failure as old as RetryFailedAfter: from the start",
+			state: State{Pipelines: abc, Hash: newHash, RetryFailedAfter: time.Minute, Now: now, Jobs: []JobRecord{
+				failed(rec("a1", "a", newHash, 1, 0, JobFailed), "boom"),
+			}},
+			want: Decision{Verdict: Start, Cause: CauseRetryAfterFailure, Pipeline: 0, Run: 2},
+		},
+		{
+			name: "Jobs pruned: the recorded progress finishes the workflow",
+			state: State{Pipelines: abc, Hash: newHash, Now: now, Jobs: Recorded([]v1alpha1.WorkflowPipelineStatus{
+				{Name: "a", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 1},
+				{Name: "b", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 1},
+				{Name: "c", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 1},
+			})},
+			want: Decision{Verdict: Finish},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Decide(tt.state); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Decide = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,5 +1,7 @@
 package v1alpha1
 
+import "time"
+
 // Labels the engine sets (CONTRACT.md §2).
 const (
 	LabelPromiseName       = "kratix.io/promise-name"
@@ -60,6 +62,12 @@ const (
 	LabelReconcileResources = "kratix.io/reconcile-resources"
 	// LabelPaused stops the engine reconciling the object.
 	LabelPaused = "kratix.io/paused"
+	// LabelWorkflowSuspended: a pipeline suspended the object's workflow (workflow-control.yaml);
+	// the engine sets it and starts no pipeline while it is there. Removing it resumes the
+	// workflow at the pipeline that suspended it; a manual reconciliation or a change of the spec
+	// runs the workflow from its start. A pipeline that asked for a retry has it removed when
+	// the retry is due.
+	LabelWorkflowSuspended = "kratix.io/workflow-suspended"
 )
 
 // Finalizers, one per concern (CONTRACT.md §2).
@@ -128,6 +136,14 @@ const (
 	ReasonConfigureWorkflowFailed       = "ConfigureWorkflowFailed"
 	ReasonPipelinesExecutedSuccessfully = "PipelinesExecutedSuccessfully"
 	ReasonDeleteWorkflowFailed          = "DeleteWorkflowFailed"
+	// ReasonWorkflowSuspended: a pipeline suspended the workflow, or the object carries
+	// kratix.io/workflow-suspended=true.
+	ReasonWorkflowSuspended = "WorkflowSuspended"
+	// ReasonDeleteWorkflowSuspended: the same for a delete workflow.
+	ReasonDeleteWorkflowSuspended = "DeleteWorkflowSuspended"
+	// ReasonWorkflowResumed: a suspended workflow runs again (the label was removed or a retry
+	// was due).
+	ReasonWorkflowResumed = "WorkflowResumed"
 
 	// Works of Promises and resource requests.
 	ReasonWorksSucceeded = "WorksSucceeded"
@@ -223,3 +239,10 @@ const (
 // or labels, checked by the ValidatingAdmissionPolicy kratix-workplacement-writers
 // (config/policy). The engine's role holds it; tenants' roles should not.
 const VerbWriteWorkPlacements = "write-workplacements"
+
+// AnnotationReconciliationInterval on a Promise overrides spec.workflows.config.reconciliationInterval:
+// a Go duration of at least MinReconciliationInterval; another value is ignored.
+const AnnotationReconciliationInterval = "kratix.io/reconciliation-interval"
+
+// MinReconciliationInterval is the shortest reconciliation interval a Promise may ask for.
+const MinReconciliationInterval = time.Minute

@@ -120,7 +120,84 @@ type WorkflowConfig struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('kube-')",message="pipelineNamespace must not be one of Kubernetes' own namespaces (kube-*)"
 	// +optional
 	PipelineNamespace string `json:"pipelineNamespace,omitempty"`
+
+	// ReconciliationInterval is how long after a finished run the Promise's configure workflows
+	// (of the Promise and of each of its resource requests) run again; at least one minute. The
+	// Promise's annotation kratix.io/reconciliation-interval overrides it; without either, the
+	// engine's global interval applies.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="reconciliationInterval must be at least 1m"
+	// +optional
+	ReconciliationInterval *metav1.Duration `json:"reconciliationInterval,omitempty"`
 }
+
+// KratixStatus is the engine's own part of an object's status (status.kratix); pipelines
+// cannot write it through status.yaml.
+type KratixStatus struct {
+	// Workflows is the progress of the object's workflow.
+	// +optional
+	Workflows WorkflowStatus `json:"workflows,omitempty"`
+}
+
+// WorkflowStatus is the progress of the workflow of an object that ran last or runs now: its
+// configure workflow, or its delete workflow once the object is being deleted.
+type WorkflowStatus struct {
+	// Action is the workflow the pipelines belong to: configure or delete.
+	// +optional
+	Action string `json:"action,omitempty"`
+
+	// Pipelines of the workflow, in order.
+	// +optional
+	Pipelines []WorkflowPipelineStatus `json:"pipelines,omitempty"`
+
+	// SuspendedGeneration is the object's generation when a pipeline suspended the workflow.
+	// +optional
+	SuspendedGeneration int64 `json:"suspendedGeneration,omitempty"`
+}
+
+// WorkflowPipelineStatus is the progress of one pipeline of a workflow.
+type WorkflowPipelineStatus struct {
+	// Name of the pipeline.
+	Name string `json:"name"`
+
+	// Phase: Pending, Running, Succeeded, Failed or Suspended.
+	// +optional
+	Phase string `json:"phase,omitempty"`
+
+	// Message from a pipeline that suspended the workflow (workflow-control.yaml).
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// NextRetryAt is when a pipeline that asked for a retry (retryAfter) runs again, RFC 3339.
+	// +optional
+	NextRetryAt string `json:"nextRetryAt,omitempty"`
+
+	// Attempts counts the retries the pipeline asked for in a row.
+	// +optional
+	Attempts int64 `json:"attempts,omitempty"`
+
+	// LastTransitionTime is when the phase last changed.
+	// +optional
+	LastTransitionTime *metav1.Time `json:"lastTransitionTime,omitempty"`
+
+	// Hash is the spec hash (the kratix.io/hash label of its Job) that the pipeline last
+	// completed or failed for.
+	// +optional
+	Hash string `json:"hash,omitempty"`
+
+	// Run is the run number (kratix.io/workflow-run) of that Job.
+	// +optional
+	Run int64 `json:"run,omitempty"`
+}
+
+// The phases of a pipeline in WorkflowPipelineStatus.
+const (
+	WorkflowPhasePending   = "Pending"
+	WorkflowPhaseRunning   = "Running"
+	WorkflowPhaseSucceeded = "Succeeded"
+	WorkflowPhaseFailed    = "Failed"
+	WorkflowPhaseSuspended = "Suspended"
+)
 
 // PromiseStatus is what the engine observed of a Promise.
 type PromiseStatus struct {
@@ -153,6 +230,10 @@ type PromiseStatus struct {
 	// Message for humans.
 	// +optional
 	Message string `json:"message,omitempty"`
+
+	// Kratix is the engine's own status: the progress of the Promise's workflows.
+	// +optional
+	Kratix *KratixStatus `json:"kratix,omitempty"`
 }
 
 // Promise is a platform API published by a platform team.

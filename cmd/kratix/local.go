@@ -134,6 +134,7 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 		Self:        self,
 
 		ResourceResyncInterval:      opts.intervals.resourceResync,
+		ReconcileAfterFailure:       opts.intervals.reconcileAfterFailure,
 		WorkPlacementResyncInterval: opts.intervals.placementResync,
 		Out:                         os.Stdout,
 		NewLogger:                   newLogger,

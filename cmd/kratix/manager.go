@@ -136,6 +136,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		DefaultMaxConcurrentReconciles: opts.concurrency.get("default"),
 		Pipeline:                       opts.pipeline,
 		ResourceResyncInterval:         opts.intervals.resourceResync,
+		ReconcileAfterFailure:          opts.intervals.reconcileAfterFailure,
 		WorkPlacementResyncInterval:    opts.intervals.placementResync,
 		StateStoreSecretNamespaces:     opts.secretNamespaces,
 	}); err != nil {
@@ -181,9 +182,12 @@ func (c concurrencyFlag) Set(value string) error {
 type intervals struct {
 	resourceResync  time.Duration
 	placementResync time.Duration
+	// reconcileAfterFailure: failed configure workflows run again after the interval.
+	reconcileAfterFailure bool
 }
 
 func (o *intervals) bind(fs *flag.FlagSet) {
-	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a resource request's workflow finished it runs again")
+	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a configure workflow (of a Promise or a resource request) finished it runs again, unless the Promise sets spec.workflows.config.reconciliationInterval or the kratix.io/reconciliation-interval annotation")
+	fs.BoolVar(&o.reconcileAfterFailure, "reconcile-after-failure", false, "run a failed configure workflow again from its start once the failure is as old as the reconciliation interval (upstream's workflows.reconcileAfterFailure)")
 	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
 }

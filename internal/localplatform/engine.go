@@ -40,8 +40,10 @@ type engineConfig struct {
 	metricsAddr string
 	// resourceResync and placementResync are the controllers' intervals; defaults when zero.
 	resourceResync, placementResync time.Duration
-	log                             logr.Logger
-	pipelines                       PipelineOptions
+	// reconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
+	reconcileAfterFailure bool
+	log                   logr.Logger
+	pipelines             PipelineOptions
 }
 
 // newEngine builds the controller manager: the engine's controllers as `kratix manager` runs
@@ -73,6 +75,7 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		DefaultMaxConcurrentReconciles: concurrency["default"],
 		WriterFactory:                  watch,
 		ResourceResyncInterval:         cfg.resourceResync,
+		ReconcileAfterFailure:          cfg.reconcileAfterFailure,
 		WorkPlacementResyncInterval:    cfg.placementResync,
 	}); err != nil {
 		return nil, fmt.Errorf("set up the controllers: %w", err)

@@ -39,6 +39,8 @@ type Options struct {
 	// controllers.Options has them; the controllers' defaults when zero.
 	ResourceResyncInterval      time.Duration
 	WorkPlacementResyncInterval time.Duration
+	// ReconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
+	ReconcileAfterFailure bool
 	// Self is this binary: the local job runner re-executes it for the engine's adapter
 	// containers and to build the sandboxes of the others.
 	Self string

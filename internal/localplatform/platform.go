@@ -175,8 +175,9 @@ func (p *platform) startEngine(context.Context) error {
 		log:         p.opts.NewLogger(f),
 		pipelines:   p.opts.Pipelines,
 
-		resourceResync:  p.opts.ResourceResyncInterval,
-		placementResync: p.opts.WorkPlacementResyncInterval,
+		resourceResync:        p.opts.ResourceResyncInterval,
+		reconcileAfterFailure: p.opts.ReconcileAfterFailure,
+		placementResync:       p.opts.WorkPlacementResyncInterval,
 	})
 	if err != nil {
 		return err

@@ -63,6 +63,14 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.UserAgent = "kratix-pipeline-adapter/" + step
 
 	if step == "work-writer" {
+		control, err := ReadWorkflowControl(*metadataDir)
+		if err != nil {
+			return err
+		}
+		if control.Suspends() {
+			fmt.Fprintf(stderr, "%s suspends the workflow (suspend: %t, retryAfter: %q): the output is not written\n", WorkflowControlFile, control.Suspend, control.RetryAfter)
+			return nil
+		}
 		scheme := runtime.NewScheme()
 		if err := v1alpha1.AddToScheme(scheme); err != nil {
 			return err

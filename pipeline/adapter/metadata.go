@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"time"
+
+	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/scheduling"
 )
@@ -69,4 +72,51 @@ func readMetadataFile(dir, name string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return data, nil
+}
+
+// WorkflowControlFile is the name of workflow-control.yaml in the metadata directory: a pipeline
+// that writes `suspend: true` suspends its workflow, one that writes `retryAfter: <duration>`
+// has its pipeline run again after the duration; `message` says why. Either way the pipeline's
+// output is not written to its Work.
+const WorkflowControlFile = "workflow-control.yaml"
+
+// WorkflowControl is workflow-control.yaml.
+type WorkflowControl struct {
+	Suspend    bool   `json:"suspend,omitempty"`
+	Message    string `json:"message,omitempty"`
+	RetryAfter string `json:"retryAfter,omitempty"`
+}
+
+// Suspends reports whether the pipeline suspends its workflow or asks for a retry.
+func (c WorkflowControl) Suspends() bool {
+	return c.Suspend || c.RetryAfter != ""
+}
+
+// RetryDuration is retryAfter parsed; zero when there is none.
+func (c WorkflowControl) RetryDuration() (time.Duration, error) {
+	if c.RetryAfter == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.RetryAfter)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: retryAfter %q is not a duration such as 30s or 5m", WorkflowControlFile, c.RetryAfter)
+	}
+	return d, nil
+}
+
+// ReadWorkflowControl reads workflow-control.yaml from the metadata directory; no file means no
+// control.
+func ReadWorkflowControl(metadataDir string) (WorkflowControl, error) {
+	var c WorkflowControl
+	data, err := readMetadataFile(metadataDir, WorkflowControlFile)
+	if err != nil || data == nil {
+		return c, err
+	}
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return c, fmt.Errorf("%s: %w", WorkflowControlFile, err)
+	}
+	if _, err := c.RetryDuration(); err != nil {
+		return c, err
+	}
+	return c, nil
 }

@@ -272,9 +272,15 @@ func sameOwner(a, b v1alpha1.WorkSpec) bool {
 }
 
 // WriteStatus merges status.yaml into the object's status; after the last pipeline of a configure
-// workflow it also marks the workflow completed.
+// workflow it also marks the workflow completed. A pipeline that suspended its workflow or asked
+// for a retry (workflow-control.yaml) is marked Suspended in status.kratix.workflows instead,
+// which the engine reads once the Job has completed.
 func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDir string, now time.Time) error {
 	file, err := ReadStatusFile(metadataDir)
+	if err != nil {
+		return err
+	}
+	control, err := ReadWorkflowControl(metadataDir)
 	if err != nil {
 		return err
 	}
@@ -292,8 +298,11 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 			return fmt.Errorf("read the status of %s: %w", env.describe(), err)
 		}
 		status, err := MergeStatus(StatusInput{Current: current, File: file, WorkflowType: env.Type,
-			ConfigureCompleted: env.Action == v1alpha1.WorkflowActionConfigure && env.LastPipeline, Now: now})
+			ConfigureCompleted: env.Action == v1alpha1.WorkflowActionConfigure && env.LastPipeline && !control.Suspends(), Now: now})
 		if err != nil {
+			return err
+		}
+		if err := MarkWorkflowControl(status, env.Action, env.Pipeline, control, obj.GetGeneration(), now); err != nil {
 			return err
 		}
 		obj.Object["status"] = status
@@ -302,4 +311,73 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 		}
 		return nil
 	})
+}
+
+// MarkWorkflowControl records in status.kratix.workflows what the pipeline asked for in
+// workflow-control.yaml: its entry becomes Suspended with the message, and for a retry the time
+// it is due (nextRetryAt) and one more attempt; the object's generation is kept as
+// suspendedGeneration. Without a control the entry's earlier suspension is cleared. A list of
+// the other workflow (configure or delete) is replaced by one of this workflow.
+func MarkWorkflowControl(status map[string]any, action, pipelineName string, control WorkflowControl, generation int64, now time.Time) error {
+	workflows, _, err := unstructured.NestedMap(status, "kratix", "workflows")
+	if err != nil {
+		return fmt.Errorf("status.kratix.workflows: %w", err)
+	}
+	if workflows == nil {
+		workflows = map[string]any{}
+	}
+	pipelines, _, err := unstructured.NestedSlice(workflows, "pipelines")
+	if err != nil {
+		return fmt.Errorf("status.kratix.workflows.pipelines: %w", err)
+	}
+	if a, _ := workflows["action"].(string); a != action {
+		pipelines = nil
+		delete(workflows, "suspendedGeneration")
+	}
+	workflows["action"] = action
+	var entry map[string]any
+	for _, p := range pipelines {
+		if m, ok := p.(map[string]any); ok && m["name"] == pipelineName {
+			entry = m
+		}
+	}
+	if entry == nil {
+		if !control.Suspends() {
+			return nil
+		}
+		entry = map[string]any{"name": pipelineName}
+		pipelines = append(pipelines, entry)
+	}
+	stamp := now.UTC().Format(time.RFC3339)
+	switch {
+	case control.Suspends():
+		if entry["phase"] != v1alpha1.WorkflowPhaseSuspended {
+			entry["lastTransitionTime"] = stamp
+		}
+		entry["phase"] = v1alpha1.WorkflowPhaseSuspended
+		entry["message"] = control.Message
+		if control.Message == "" {
+			delete(entry, "message")
+		}
+		delay, _ := control.RetryDuration()
+		if control.RetryAfter != "" {
+			attempts, _ := entry["attempts"].(int64)
+			entry["attempts"] = attempts + 1
+			entry["nextRetryAt"] = now.Add(delay).UTC().Format(time.RFC3339)
+		} else {
+			delete(entry, "attempts")
+			delete(entry, "nextRetryAt")
+		}
+		workflows["suspendedGeneration"] = generation
+	case entry["phase"] == v1alpha1.WorkflowPhaseSuspended:
+		entry["phase"] = v1alpha1.WorkflowPhaseRunning
+		entry["lastTransitionTime"] = stamp
+		fallthrough
+	default:
+		delete(entry, "message")
+		delete(entry, "attempts")
+		delete(entry, "nextRetryAt")
+	}
+	workflows["pipelines"] = pipelines
+	return unstructured.SetNestedMap(status, workflows, "kratix", "workflows")
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// carries (the size of the group commit), before their callers hear of it. It runs on the
 	// writer's goroutine: it must be quick and must not call the writer.
 	OnCommit func(changes int)
+
+	// now is the clock of GitHub App tokens and their JWTs; time.Now when nil. Tests move it on.
+	now func() time.Time
 }
 
 // Auth holds the credentials of a GitStateStore.
@@ -79,6 +82,10 @@ type Auth struct {
 	// must be in SSHKnownHosts: an unknown or changed key is refused.
 	SSHPrivateKey []byte
 	SSHKnownHosts []byte
+	// GitHubApp, for authMethod githubApp over https: the writer buys installation tokens
+	// with it and sends them as the password of x-access-token. Username, Password and the
+	// ssh key must then be empty.
+	GitHubApp *GitHubApp
 }
 
 // ErrCredentialsOverHTTP is the cause of the ErrInvalidConfig of a writer for an http:// URL
@@ -187,6 +194,16 @@ func (o Options) authMethod(ep *transport.Endpoint, urlUser string) (transport.A
 		if len(o.Auth.SSHPrivateKey) > 0 {
 			return nil, "", invalidConfig("an ssh key was given for an http(s) URL")
 		}
+		if o.Auth.GitHubApp != nil {
+			if o.Auth.Username != "" || o.Auth.Password != "" || urlUser != "" {
+				return nil, "", invalidConfig("authMethod githubApp sends its own installation token: give no username, password or URL user")
+			}
+			if ep.Protocol == "http" && !o.Insecure {
+				return nil, "", statestore.NewError(statestore.ErrInvalidConfig, "git state store", ErrCredentialsOverHTTP)
+			}
+			// The token is bought before each operation (remote.authFor).
+			return nil, "", nil
+		}
 		basic := &githttp.BasicAuth{Username: o.Auth.Username, Password: o.Auth.Password}
 		if basic.Username == "" && basic.Password == "" {
 			basic.Username = urlUser
@@ -199,6 +216,9 @@ func (o Options) authMethod(ep *transport.Endpoint, urlUser string) (transport.A
 		}
 		return basic, "", nil
 	case "ssh":
+		if o.Auth.GitHubApp != nil {
+			return nil, "", invalidConfig("authMethod githubApp authenticates over https: use the repository's https URL")
+		}
 		return o.sshAuth(ep)
 	default:
 		return nil, "", nil

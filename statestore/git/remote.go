@@ -23,9 +23,11 @@ import (
 
 // remote talks to the repository: shallow clones and pushes of hand-built packs.
 type remote struct {
-	url    string // redacted, for messages
-	ep     *transport.Endpoint
-	auth   transport.AuthMethod
+	url  string // redacted, for messages
+	ep   *transport.Endpoint
+	auth transport.AuthMethod
+	// tokens, for a GitHub App, buys the installation token that authFor sends instead of auth.
+	tokens *appTokens
 	branch plumbing.ReferenceName
 	// budget bounds what a clone holds (clone_budget.go).
 	budget Budget
@@ -46,11 +48,15 @@ type snapshot struct {
 // An empty repository or a missing branch gives an empty snapshot: the first commit creates the
 // branch.
 func (r *remote) clone(ctx context.Context) (*snapshot, error) {
+	auth, err := r.authFor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	checked := &cloneStorage{Storage: memory.NewStorage(), budget: r.budget, url: r.url}
 	store := checked.Storage
 	repo, err := gogit.CloneContext(ctx, checked, nil, &gogit.CloneOptions{
 		URL:             r.ep.String(),
-		Auth:            r.auth,
+		Auth:            auth,
 		ReferenceName:   r.branch,
 		SingleBranch:    true,
 		Depth:           1,
@@ -96,11 +102,15 @@ var errRefused = errors.New("the remote refused the push")
 // the update when the branch is no longer at old, which is what keeps concurrent writers from
 // losing each other's commits: that refusal is errStale.
 func (r *remote) push(ctx context.Context, pack []byte, old, new plumbing.Hash) error {
+	auth, err := r.authFor(ctx)
+	if err != nil {
+		return err
+	}
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
 		return r.classify("push", err)
 	}
-	sess, err := cli.NewReceivePackSession(r.ep, r.auth)
+	sess, err := cli.NewReceivePackSession(r.ep, auth)
 	if err != nil {
 		return r.classify("push", err)
 	}
@@ -172,6 +182,19 @@ func branchHead(adv *packp.AdvRefs, branch plumbing.ReferenceName) plumbing.Hash
 	return plumbing.ZeroHash
 }
 
+// authFor is the credentials of the next operation: auth, or for a GitHub App a valid
+// installation token, bought when the cached one is missing or about to expire.
+func (r *remote) authFor(ctx context.Context) (transport.AuthMethod, error) {
+	if r.tokens == nil {
+		return r.auth, nil
+	}
+	basic, err := r.tokens.auth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return basic, nil
+}
+
 func (r *remote) isHTTP() bool { return r.ep.Protocol == "http" || r.ep.Protocol == "https" }
 
 // isStaleRefusal recognises the server's refusal of a ref update whose old value is out of date.
@@ -195,6 +218,11 @@ func (r *remote) classify(op string, err error) error {
 		return statestore.NewError(statestore.ErrTransient, op, err)
 	case errors.Is(err, transport.ErrAuthenticationRequired), errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod), isSSHAuthFailure(err), isTLSVerificationFailure(err):
+		if r.tokens != nil {
+			// The server refused the installation token (revoked, or the App lost access):
+			// the next operation buys a new one.
+			r.tokens.forget()
+		}
 		return statestore.NewError(statestore.ErrAuthentication, op, err)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return statestore.NewError(statestore.ErrNotFound, op, err)
@@ -259,15 +287,19 @@ func (r *remote) head(ctx context.Context) (plumbing.Hash, error) {
 // advertisement opens a session, for receive-pack (push) or upload-pack (fetch), and returns the
 // refs the server advertises; nil for an empty repository. Nothing else is sent.
 func (r *remote) advertisement(ctx context.Context, op string, push bool) (*packp.AdvRefs, error) {
+	auth, err := r.authFor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
 		return nil, r.classify(op, err)
 	}
 	var sess transport.Session
 	if push {
-		sess, err = cli.NewReceivePackSession(r.ep, r.auth)
+		sess, err = cli.NewReceivePackSession(r.ep, auth)
 	} else {
-		sess, err = cli.NewUploadPackSession(r.ep, r.auth)
+		sess, err = cli.NewUploadPackSession(r.ep, auth)
 	}
 	if err != nil {
 		return nil, r.classify(op, err)

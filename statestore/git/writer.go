@@ -96,9 +96,18 @@ func New(opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tokens *appTokens
+	if opts.Auth.GitHubApp != nil {
+		if tokens, err = newAppTokens(opts.Auth.GitHubApp, opts.CABundle, opts.Insecure, opts.Logger); err != nil {
+			return nil, err
+		}
+		if opts.now != nil {
+			tokens.now = opts.now
+		}
+	}
 	w := &Writer{
 		opts:           opts,
-		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, branch: plumbing.NewBranchReferenceName(opts.Branch), budget: opts.CloneBudget},
+		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, tokens: tokens, branch: plumbing.NewBranchReferenceName(opts.Branch), budget: opts.CloneBudget},
 		knownHostsFile: knownHosts,
 		reqs:           make(chan *request),
 		stop:           make(chan struct{}),

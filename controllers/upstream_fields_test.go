@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/gitserver"
 	"kratix.dev/kratix/pipeline"
 	"kratix.dev/kratix/pipeline/adapter"
 )
@@ -293,33 +294,78 @@ func TestStoreObservedGeneration(t *testing.T) {
 	}
 }
 
-// TestGitHubAppStoreSaysUnsupported: a githubApp store asks for upstream's Secret keys and, with
-// them, is not Ready with a message that says the method is not supported yet, without showing
-// the key.
-func TestGitHubAppStoreSaysUnsupported(t *testing.T) {
-	startManager(t)
-	f := newGitFixture(t)
-	secret := &corev1.Secret{ObjectMeta: storeSecretMeta(t, uniqueName("app-creds")), Data: map[string][]byte{
-		v1alpha1.SecretKeyAppID: []byte("12345"), v1alpha1.SecretKeyInstallationID: []byte("678"),
-		v1alpha1.SecretKeyPrivateKey: []byte("-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----\n"),
-	}}
-	create(t, secret)
-	store := f.gitStore(uniqueName("app"), secret.Name)
-	store.Spec.AuthMethod = v1alpha1.AuthMethodGitHubApp
-	create(t, store)
-	waitFor(t, "the store to say githubApp is unsupported", func() error {
-		conds, err := conditionsOf(t, store)
+// TestGitHubAppStore: a GitStateStore with authMethod githubApp and upstream's Secret keys (plus
+// apiURL, here a loopback GitHub API) becomes Ready against a git server that accepts only the
+// installation tokens that API issues; one whose key is not the App's is not Ready, with a
+// message that says so. Neither the key nor a token shows in conditions, Events or the log.
+func TestGitHubAppStore(t *testing.T) {
+	run := runManagerWith(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2}, managerHooks{})
+	t.Cleanup(run.stop)
+	api := gitserver.NewGitHubApp(t)
+	server := gitserver.NewHTTP(t, gitserver.HTTPOptions{Authorize: api.Authorize})
+	if _, err := server.CreateRepo("state.git", "main"); err != nil {
+		t.Fatal(err)
+	}
+	appStore := func(key []byte) *v1alpha1.GitStateStore {
+		secret := &corev1.Secret{ObjectMeta: storeSecretMeta(t, uniqueName("app-creds")), Data: map[string][]byte{
+			v1alpha1.SecretKeyAppID:          []byte(api.AppID),
+			v1alpha1.SecretKeyInstallationID: []byte(api.InstallationID),
+			v1alpha1.SecretKeyPrivateKey:     key,
+			v1alpha1.SecretKeyAPIURL:         []byte(api.URL()),
+		}}
+		create(t, secret)
+		f := &gitFixture{server: server, repo: "state.git"}
+		store := f.gitStore(uniqueName("app"), secret.Name)
+		store.Spec.AuthMethod = v1alpha1.AuthMethodGitHubApp
+		create(t, store)
+		return store
+	}
+
+	good := appStore(api.PrivateKeyPEM)
+	waitForCondition(t, good, metav1.ConditionTrue, v1alpha1.ReasonStateStoreReady)
+	if api.Exchanges() == 0 || api.LastToken() == "" {
+		t.Fatalf("the store is Ready without a token exchange (refusals %v)", api.Refusals())
+	}
+	if refusals := api.Refusals(); len(refusals) > 0 {
+		t.Errorf("the API refused the engine's requests: %v", refusals)
+	}
+
+	_, otherKey, err := gitserver.GenerateRSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := appStore(otherKey)
+	var message string
+	waitFor(t, "the store with another key to say the key was refused", func() error {
+		conds, err := conditionsOf(t, bad)
 		if err != nil {
 			return err
 		}
 		for _, c := range conds {
-			if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionFalse && strings.Contains(c.Message, "githubApp is not supported") {
-				if strings.Contains(c.Message, "not-a-key") {
-					t.Errorf("the key shows: %q", c.Message)
-				}
+			if c.Type == v1alpha1.ConditionReady && c.Status == metav1.ConditionFalse &&
+				strings.Contains(c.Message, "the GitHub App's private key or app ID was refused") {
+				message = c.Message
 				return nil
 			}
 		}
 		return fmt.Errorf("conditions %+v", conds)
 	})
+
+	var shown []string
+	shown = append(shown, message, run.logs.String())
+	for _, store := range []*v1alpha1.GitStateStore{good, bad} {
+		shown = append(shown, describeEvents(eventsOf(t, v1alpha1.KindGitStateStore, store.Name))...)
+	}
+	keyLines := func(pemKey []byte) []string { return strings.Split(strings.TrimSpace(string(pemKey)), "\n")[1:3] }
+	secrets := append(append(keyLines(api.PrivateKeyPEM), keyLines(otherKey)...), api.Tokens()...)
+	for _, text := range shown {
+		for _, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("a condition, Event or log line shows the key or a token %q", secret)
+			}
+		}
+		if strings.Contains(text, "eyJhbGci") { // the start of every JWT this engine signs
+			t.Error("a condition, Event or log line shows the JWT")
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -65,11 +64,6 @@ var _ Factory = DefaultFactory{}
 func (f DefaultFactory) New(store client.Object, secret map[string][]byte) (statestore.Writer, error) {
 	switch s := store.(type) {
 	case *v1alpha1.GitStateStore:
-		if s.Spec.AuthMethod == v1alpha1.AuthMethodGitHubApp {
-			// The API accepts upstream's githubApp; its token exchange is not built yet.
-			return nil, statestore.NewError(statestore.ErrInvalidConfig, "git state store",
-				errors.New("authMethod githubApp is not supported by this engine yet: use basicAuth with an installation token or ssh"))
-		}
 		opts := GitOptions(s, secret, f.Logger.WithValues("gitStateStore", s.Name))
 		opts.HeadCheckInterval = f.GitHeadCheckInterval
 		name := s.Name
@@ -101,10 +95,19 @@ func GitOptions(store *v1alpha1.GitStateStore, secret map[string][]byte, log log
 		Author:   git.Author{Name: store.Spec.GitAuthor.Name, Email: store.Spec.GitAuthor.Email},
 		Logger:   log,
 	}
-	if store.Spec.AuthMethod == v1alpha1.AuthMethodSSH {
+	switch store.Spec.AuthMethod {
+	case v1alpha1.AuthMethodSSH:
 		opts.Auth.SSHPrivateKey = secret[v1alpha1.SecretKeySSHPrivateKey]
 		opts.Auth.SSHKnownHosts = secret[v1alpha1.SecretKeyKnownHosts]
-	} else {
+	case v1alpha1.AuthMethodGitHubApp:
+		// Upstream's keys; apiURL (GitHub Enterprise Server's API) is this engine's addition.
+		opts.Auth.GitHubApp = &git.GitHubApp{
+			AppID:          string(secret[v1alpha1.SecretKeyAppID]),
+			InstallationID: string(secret[v1alpha1.SecretKeyInstallationID]),
+			PrivateKey:     secret[v1alpha1.SecretKeyPrivateKey],
+			APIURL:         string(secret[v1alpha1.SecretKeyAPIURL]),
+		}
+	default:
 		opts.Auth.Username = string(secret[v1alpha1.SecretKeyUsername])
 		opts.Auth.Password = string(secret[v1alpha1.SecretKeyPassword])
 	}

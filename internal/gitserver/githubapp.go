@@ -127,6 +127,14 @@ func (g *GitHubApp) Refusals() []string {
 	return append([]string(nil), g.refusals...)
 }
 
+// Revoke makes the git server refuse a token from now on, as GitHub does after DELETE
+// /installation/token.
+func (g *GitHubApp) Revoke(token string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.tokens, token)
+}
+
 // Authorize accepts the user x-access-token with a token the API issued and that has not
 // expired by the API's clock.
 func (g *GitHubApp) Authorize(user, password string) bool {

@@ -204,21 +204,22 @@ func appHTTPClient(caBundle []byte, insecure bool) (*http.Client, error) {
 	}, nil
 }
 
-// auth returns basic auth with a valid installation token, exchanging a new one when the cached
-// one is missing or about to expire.
-func (a *appTokens) auth(ctx context.Context) (*githttp.BasicAuth, error) {
+// auth returns basic auth with a valid installation token, exchanging a new one (fresh) when the
+// cached one is missing or about to expire.
+func (a *appTokens) auth(ctx context.Context) (basic *githttp.BasicAuth, fresh bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.token == "" || !a.now().Before(a.renewAt) {
 		token, expires, err := a.exchange(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		fresh = true
 		a.token, a.renewAt = token, expires.Add(-appTokenRenewBefore)
 		a.log.V(1).Info("obtained a GitHub App installation token", "api", a.apiURL,
 			"installationID", a.installationID, "expiresAt", expires.UTC().Format(time.RFC3339))
 	}
-	return &githttp.BasicAuth{Username: GitHubAppUser, Password: a.token}, nil
+	return &githttp.BasicAuth{Username: GitHubAppUser, Password: a.token}, fresh, nil
 }
 
 // forget drops the cached token: the Git server refused it (revoked, or the App's access changed),

@@ -120,6 +120,16 @@ func TestGitHubAppPushes(t *testing.T) {
 		t.Fatalf("%d token exchanges after a second write within the token's life, want 1", got)
 	}
 
+	// A revoked token is refused by the git server: the writer buys a new one and the write
+	// succeeds all the same.
+	f.api.Revoke(f.api.LastToken())
+	if _, err := w.Apply(ctx, change("dev/r", "r.yaml", "r")); err != nil {
+		t.Fatalf("write after the token was revoked: %v", err)
+	}
+	if got := f.api.Exchanges(); got != 2 {
+		t.Fatalf("%d token exchanges after the token was revoked, want 2", got)
+	}
+
 	// An hour and a minute later the token has expired (the git server refuses it now): the
 	// writer buys a new one, with a JWT valid at the new time.
 	first := f.api.LastToken()
@@ -130,8 +140,8 @@ func TestGitHubAppPushes(t *testing.T) {
 	if _, err := w.Apply(ctx, change("dev/c", "c.yaml", "c")); err != nil {
 		t.Fatalf("write after the token expired: %v (the API refused: %v)", err, f.api.Refusals())
 	}
-	if got := f.api.Exchanges(); got != 2 {
-		t.Fatalf("%d token exchanges after the token expired, want 2", got)
+	if got := f.api.Exchanges(); got != 3 {
+		t.Fatalf("%d token exchanges after the token expired, want 3", got)
 	}
 
 	// Five minutes before the new token expires, the writer already replaces it.
@@ -139,8 +149,8 @@ func TestGitHubAppPushes(t *testing.T) {
 	if err := w.Validate(ctx); err != nil {
 		t.Fatalf("Validate near the token's expiry: %v", err)
 	}
-	if got := f.api.Exchanges(); got != 3 {
-		t.Fatalf("%d token exchanges within 5 minutes of the token's expiry, want 3", got)
+	if got := f.api.Exchanges(); got != 4 {
+		t.Fatalf("%d token exchanges within 5 minutes of the token's expiry, want 4", got)
 	}
 	if refusals := f.api.Refusals(); len(refusals) > 0 {
 		t.Errorf("the API refused requests: %v", refusals)

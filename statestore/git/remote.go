@@ -47,11 +47,15 @@ type snapshot struct {
 // clone fetches the branch's head commit and its tree (depth 1, no tags, no worktree) into memory.
 // An empty repository or a missing branch gives an empty snapshot: the first commit creates the
 // branch.
-func (r *remote) clone(ctx context.Context) (*snapshot, error) {
-	auth, err := r.authFor(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (r *remote) clone(ctx context.Context) (snap *snapshot, err error) {
+	err = r.withAuth(ctx, func(auth transport.AuthMethod) error {
+		snap, err = r.cloneWith(ctx, auth)
+		return err
+	})
+	return snap, err
+}
+
+func (r *remote) cloneWith(ctx context.Context, auth transport.AuthMethod) (*snapshot, error) {
 	checked := &cloneStorage{Storage: memory.NewStorage(), budget: r.budget, url: r.url}
 	store := checked.Storage
 	repo, err := gogit.CloneContext(ctx, checked, nil, &gogit.CloneOptions{
@@ -102,10 +106,12 @@ var errRefused = errors.New("the remote refused the push")
 // the update when the branch is no longer at old, which is what keeps concurrent writers from
 // losing each other's commits: that refusal is errStale.
 func (r *remote) push(ctx context.Context, pack []byte, old, new plumbing.Hash) error {
-	auth, err := r.authFor(ctx)
-	if err != nil {
-		return err
-	}
+	return r.withAuth(ctx, func(auth transport.AuthMethod) error {
+		return r.pushWith(ctx, auth, pack, old, new)
+	})
+}
+
+func (r *remote) pushWith(ctx context.Context, auth transport.AuthMethod, pack []byte, old, new plumbing.Hash) error {
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
 		return r.classify("push", err)
@@ -182,17 +188,27 @@ func branchHead(adv *packp.AdvRefs, branch plumbing.ReferenceName) plumbing.Hash
 	return plumbing.ZeroHash
 }
 
-// authFor is the credentials of the next operation: auth, or for a GitHub App a valid
-// installation token, bought when the cached one is missing or about to expire.
-func (r *remote) authFor(ctx context.Context) (transport.AuthMethod, error) {
+// withAuth runs op with the store's credentials: auth, or for a GitHub App a valid installation
+// token, bought when the cached one is missing or about to expire. When the server refuses a
+// cached token (revoked, or the App's access changed), op runs once more with a new one: a
+// refused clone, advertisement or push changed nothing on the server.
+func (r *remote) withAuth(ctx context.Context, op func(transport.AuthMethod) error) error {
 	if r.tokens == nil {
-		return r.auth, nil
+		return op(r.auth)
 	}
-	basic, err := r.tokens.auth(ctx)
+	basic, fresh, err := r.tokens.auth(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return basic, nil
+	err = op(basic)
+	if fresh || !errors.Is(err, statestore.ErrAuthentication) || isTLSVerificationFailure(err) {
+		return err
+	}
+	// classify dropped the refused token.
+	if basic, _, err = r.tokens.auth(ctx); err != nil {
+		return err
+	}
+	return op(basic)
 }
 
 func (r *remote) isHTTP() bool { return r.ep.Protocol == "http" || r.ep.Protocol == "https" }
@@ -286,11 +302,15 @@ func (r *remote) head(ctx context.Context) (plumbing.Hash, error) {
 
 // advertisement opens a session, for receive-pack (push) or upload-pack (fetch), and returns the
 // refs the server advertises; nil for an empty repository. Nothing else is sent.
-func (r *remote) advertisement(ctx context.Context, op string, push bool) (*packp.AdvRefs, error) {
-	auth, err := r.authFor(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (r *remote) advertisement(ctx context.Context, op string, push bool) (adv *packp.AdvRefs, err error) {
+	err = r.withAuth(ctx, func(auth transport.AuthMethod) error {
+		adv, err = r.advertisementWith(ctx, auth, op, push)
+		return err
+	})
+	return adv, err
+}
+
+func (r *remote) advertisementWith(ctx context.Context, auth transport.AuthMethod, op string, push bool) (*packp.AdvRefs, error) {
 	cli, err := client.NewClient(r.ep)
 	if err != nil {
 		return nil, r.classify(op, err)

@@ -106,7 +106,7 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Run applies the directory whenever the branch moves, again every Resync, and soon again after
+// Run applies the directory whenever it changes on the branch, again every Resync, and soon again after
 // a pass that failed, until ctx ends.
 func (a *Applier) Run(ctx context.Context) error {
 	poll, resync, retry := orDefault(a.Poll, time.Second), orDefault(a.Resync, time.Minute), orDefault(a.Retry, 5*time.Second)
@@ -122,14 +122,15 @@ func (a *Applier) Run(ctx context.Context) error {
 		case head != applied || !time.Now().Before(next):
 			res, err := a.Sync(ctx)
 			if err != nil {
-				a.Log.Error(err, "apply the directory", "dir", a.Dir, "commit", head)
+				a.Log.Error(err, "apply the directory", "dir", a.Dir, "commit", res.Commit)
 				applied, next = "", time.Now().Add(retry)
 				break
 			}
-			if res.Commit != applied || len(res.Pruned) > 0 {
+			if head != applied || len(res.Pruned) > 0 {
 				a.Log.Info("applied the directory", "dir", a.Dir, "commit", res.Commit, "objects", len(res.Applied), "pruned", len(res.Pruned))
 			}
-			applied, next = res.Commit, time.Now().Add(resync)
+			// What was read may be newer than head: the next look applies it again, harmlessly.
+			applied, next = head, time.Now().Add(resync)
 		}
 		select {
 		case <-ctx.Done():
@@ -139,7 +140,9 @@ func (a *Applier) Run(ctx context.Context) error {
 	}
 }
 
-// head is the commit the branch points at, empty when the repository has no such branch yet.
+// head identifies what the branch holds under Dir: the hash of the directory's tree, so that
+// commits to other directories do not make Run apply again; empty when there is no such branch
+// or directory yet.
 func (a *Applier) head() (string, error) {
 	repo, err := git.PlainOpen(a.Repository)
 	if err != nil {
@@ -152,7 +155,22 @@ func (a *Applier) head() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ref.Hash().String(), nil
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return "", err
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return "", err
+	}
+	if dir := strings.Trim(a.Dir, "/"); dir != "" && dir != "." {
+		if tree, err = tree.Tree(dir); errors.Is(err, object.ErrDirectoryNotFound) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+	}
+	return tree.Hash.String(), nil
 }
 
 // manifest is one object of a file.

@@ -93,6 +93,11 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	phases := []func(context.Context, *v1alpha1.Promise, *promiseFacts) error{
 		r.ensureAPI, r.ensureDependencies, r.configure, r.reconcileResources, r.observeWorks,
 	}
+	// Unmet requirements block nothing here: the API is served and the Promise's own workflows
+	// run; the Promise is Unavailable and its requests wait.
+	if err := r.checkRequirements(ctx, promise, &f); err != nil {
+		return ctrl.Result{}, err
+	}
 	for _, phase := range phases {
 		if err := phase(ctx, promise, &f); err != nil {
 			return ctrl.Result{}, err
@@ -317,6 +322,11 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 			}
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: w.Spec.PromiseName}}}
 		})).
+		// A Promise that comes, goes, changes version or availability re-evaluates the Promises
+		// that require it.
+		Watches(&v1alpha1.Promise{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			return dependentPromises(ctx, c, log, o.GetName())
+		}), builder.WithPredicates(requirementRelevant())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
 }

@@ -45,6 +45,11 @@ type promiseFacts struct {
 	waitingForRequests bool
 	// finalized: the last finalizer is gone.
 	finalized bool
+	// requirementsChecked: the Promise has spec.requiredPromises and they were evaluated into
+	// requirements; requirementsUnmet says which are not fulfilled.
+	requirementsChecked bool
+	requirements        []v1alpha1.RequiredPromiseStatus
+	requirementsUnmet   string
 }
 
 // blocked reports whether a phase found a reason not to go on.
@@ -73,11 +78,20 @@ func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
 		s.Kind, s.APIVersion = f.gvk.Kind, f.gvk.GroupVersion().String()
 	}
 	s.Version = p.Labels[v1alpha1.LabelPromiseVersion]
+	setRequirementsStatus(p, f)
 	available, reason, msg := promiseAvailability(f)
 	conditions.Set(&s.Conditions, v1alpha1.ConditionAvailable, available, reason, msg, gen)
-	if available != metav1.ConditionTrue {
+	if available != metav1.ConditionTrue && f.requirementsUnmet == "" {
 		s.Status, s.Message = "Unavailable", msg
 		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, reason, msg, gen)
+		return
+	}
+	if f.requirementsUnmet != "" {
+		// The API is served and the Promise's own workflows run; its requests wait.
+		s.Status, s.Message = "Unavailable", msg
+		conditions.Set(&s.Conditions, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonRequirementsNotFulfilled, msg, gen)
+		wfStatus, wfReason, wfMsg := promiseWorkflowCondition(f)
+		conditions.Set(&s.Conditions, v1alpha1.ConditionConfigureWorkflowCompleted, wfStatus, wfReason, wfMsg, gen)
 		return
 	}
 	s.Status = "Available"
@@ -110,6 +124,8 @@ func promiseAvailability(f promiseFacts) (metav1.ConditionStatus, string, string
 		return metav1.ConditionFalse, v1alpha1.ReasonInvalidAPI, fmt.Sprintf("spec.dependencies cannot be packaged: %v", f.invalidDependencies)
 	case f.crdPending != "":
 		return metav1.ConditionFalse, v1alpha1.ReasonCRDNotEstablished, fmt.Sprintf("waiting for CRD %s to be established", f.crdPending)
+	case f.requirementsUnmet != "":
+		return metav1.ConditionFalse, v1alpha1.ReasonRequirementsUnmet, f.requirementsUnmet
 	default:
 		return metav1.ConditionTrue, v1alpha1.ReasonAvailable, "the Promise's API is served"
 	}

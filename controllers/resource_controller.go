@@ -79,6 +79,12 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := addFinalizer(ctx, r.Client, obj, finalizers...); err != nil {
 		return ctrl.Result{}, err
 	}
+	if ok, why := requirementsFulfilled(promise); !ok {
+		// The Promise's required Promises are not all there: the workflow waits, and the
+		// Promise's watch brings the request back once they are.
+		f.waitingForRequirements = why
+		return ctrl.Result{}, nil
+	}
 	if err := r.configure(ctx, promise, obj, &f); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -38,6 +38,9 @@ type resourceFacts struct {
 	worksLeft int
 	// finalized: the last finalizer is gone and the request with it.
 	finalized bool
+	// waitingForRequirements says why the request's workflow waits for its Promise's required
+	// Promises; empty when it does not.
+	waitingForRequirements string
 }
 
 // workState is what a request's condition needs of one of its Works.
@@ -71,6 +74,11 @@ func setResourceConditions(conds *[]metav1.Condition, f resourceFacts) {
 	if f.paused {
 		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonPaused,
 			fmt.Sprintf("the request carries %s=true: the engine leaves it alone until the label is removed", v1alpha1.LabelPaused), gen)
+		return
+	}
+	if f.waitingForRequirements != "" && !f.deleting {
+		conditions.Set(conds, v1alpha1.ConditionReconciled, metav1.ConditionFalse, v1alpha1.ReasonRequirementsNotFulfilled, f.waitingForRequirements, gen)
+		conditions.Set(conds, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonRequirementsNotFulfilled, f.waitingForRequirements, gen)
 		return
 	}
 	status, reason, msg := resourceWorkflowCondition(f, f.deleting)

@@ -121,6 +121,9 @@ const (
 	ConditionReady                      = "Ready"
 	ConditionScheduleSucceeded          = "ScheduleSucceeded"
 	ConditionWriteSucceeded             = "WriteSucceeded"
+	// ConditionRequirementsFulfilled: every Promise of spec.requiredPromises is installed at the
+	// version named and Available (upstream Kratix's condition).
+	ConditionRequirementsFulfilled = "RequirementsFulfilled"
 )
 
 // Condition reasons (CONTRACT.md §7). Every reason the engine writes is one of these.
@@ -130,6 +133,13 @@ const (
 	ReasonCRDNotEstablished = "CRDNotEstablished"
 	ReasonInvalidAPI        = "InvalidAPI"
 	ReasonRequirementsUnmet = "RequirementsUnmet"
+	// ReasonRequirementsInstalled and ReasonRequirementsNotInstalled are the reasons of
+	// RequirementsFulfilled (upstream Kratix's).
+	ReasonRequirementsInstalled    = "RequirementsInstalled"
+	ReasonRequirementsNotInstalled = "RequirementsNotInstalled"
+	// ReasonRequirementsNotFulfilled: a resource request waits for its Promise's required
+	// Promises; its workflows do not run.
+	ReasonRequirementsNotFulfilled = "RequirementsNotFulfilled"
 
 	// Workflows of Promises and resource requests.
 	ReasonPipelinesInProgress           = "PipelinesInProgress"

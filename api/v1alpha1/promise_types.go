@@ -234,6 +234,34 @@ type PromiseStatus struct {
 	// Kratix is the engine's own status: the progress of the Promise's workflows.
 	// +optional
 	Kratix *KratixStatus `json:"kratix,omitempty"`
+
+	// RequiredPromises is the state of each of spec.requiredPromises, as upstream Kratix reports
+	// it: the Promise is Available, and its resource requests run their workflows, only when
+	// every one is "Requirement installed".
+	// +optional
+	RequiredPromises []RequiredPromiseStatus `json:"requiredPromises,omitempty"`
+}
+
+// The states of a required Promise in RequiredPromiseStatus (upstream Kratix's words).
+const (
+	RequirementStateInstalled                      = "Requirement installed"
+	RequirementStateNotInstalled                   = "Requirement not installed"
+	RequirementStateNotInstalledAtSpecifiedVersion = "Requirement not installed at the specified version"
+	RequirementStateNotAvailable                   = "Requirement not available"
+)
+
+// RequiredPromiseStatus is the state of one required Promise.
+type RequiredPromiseStatus struct {
+	// Name of the required Promise.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Version required, empty for any.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// State: Requirement installed, Requirement not installed, Requirement not installed at the
+	// specified version, or Requirement not available.
+	// +optional
+	State string `json:"state,omitempty"`
 }
 
 // Promise is a platform API published by a platform team.

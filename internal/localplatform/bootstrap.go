@@ -127,8 +127,8 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 }
 
 // defaultObjects are what the platform creates when missing: the namespace of Promise
-// workflows, the GitStateStore `default` on the repository at repoURL, and the Destination
-// `local` on it. Existing ones are left as they are: they may have been changed on purpose.
+// workflows, the GitStateStore `default` on the repository at repoURL, and the Destinations
+// `local` and `platform` on it. Existing ones are left as they are: they may have been changed on purpose.
 func defaultObjects(repoURL string) []client.Object {
 	return []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.DefaultPlatformNS}},
@@ -144,6 +144,16 @@ func defaultObjects(repoURL string) []client.Object {
 				StateStoreRef: v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: StoreName},
 			},
 		},
+		// The platform itself: strictMatchLabels, so that only what asks for environment:
+		// platform lands here, and is applied to the platform's own API server.
+		&v1alpha1.Destination{
+			ObjectMeta: metav1.ObjectMeta{Name: PlatformDestinationName, Labels: map[string]string{"environment": "platform"}},
+			Spec: v1alpha1.DestinationSpec{
+				Path:              PlatformDestinationName,
+				StateStoreRef:     v1alpha1.StateStoreReference{Kind: v1alpha1.KindGitStateStore, Name: StoreName},
+				StrictMatchLabels: true,
+			},
+		},
 	}
 }
 
@@ -157,8 +167,8 @@ func createMissing(ctx context.Context, c client.Client, objs []client.Object) e
 	return nil
 }
 
-// waitDefaultsReady waits until the GitStateStore `default` and the Destination `local` are
-// Ready: the engine reached the repository and wrote the Destination's canary files.
+// waitDefaultsReady waits until the GitStateStore `default` and the Destinations `local` and
+// `platform` are Ready: the engine reached the repository and wrote the Destination's canary files.
 func waitDefaultsReady(ctx context.Context, c client.Client) error {
 	store := &v1alpha1.GitStateStore{}
 	if err := pollUntil(ctx, "GitStateStore "+StoreName+" Ready", func() error {
@@ -169,13 +179,18 @@ func waitDefaultsReady(ctx context.Context, c client.Client) error {
 	}); err != nil {
 		return err
 	}
-	dest := &v1alpha1.Destination{}
-	return pollUntil(ctx, "Destination "+DestinationName+" Ready", func() error {
-		if err := c.Get(ctx, client.ObjectKey{Name: DestinationName}, dest); err != nil {
+	for _, name := range []string{DestinationName, PlatformDestinationName} {
+		dest := &v1alpha1.Destination{}
+		if err := pollUntil(ctx, "Destination "+name+" Ready", func() error {
+			if err := c.Get(ctx, client.ObjectKey{Name: name}, dest); err != nil {
+				return err
+			}
+			return readyError(dest.Status.Conditions, dest.Generation)
+		}); err != nil {
 			return err
 		}
-		return readyError(dest.Status.Conditions, dest.Generation)
-	})
+	}
+	return nil
 }
 
 // readyError is nil when the Ready condition is True for the object's current generation.

@@ -4,7 +4,10 @@
 // engine's controllers with the local job runner (pipeline/local) in this process. A
 // GitStateStore `default`, backed by a bare repository in the data directory, and a Destination
 // `local` on it are created, so that a Promise applied with kubectl ends up as commits that
-// `git log` shows.
+// `git log` shows. A second Destination, `platform` (label environment: platform,
+// strictMatchLabels), is the platform itself: its directory of the store is applied to the
+// platform's own API server by a small GitOps agent (package applier), so that compound Promises,
+// whose pipelines write requests of other Promises there, work with no cluster.
 //
 // Everything lives in one data directory (default .kratix-local/):
 //

@@ -22,6 +22,13 @@ const ReadyLine = "kratix local: ready"
 const (
 	StoreName       = "default"
 	DestinationName = "local"
+	// PlatformDestinationName is the Destination of the platform itself (environment:
+	// platform): what is written into its directory of the store, the platform applies to its
+	// own API server, as a GitOps agent on a platform cluster would.
+	PlatformDestinationName = "platform"
+	// ApplierInventoryName is the ConfigMap, in the platform namespace, that lists what the
+	// platform applied from the Destination platform's directory.
+	ApplierInventoryName = "kratix-local-platform-applier"
 )
 
 // Options configure Run.

@@ -18,6 +18,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/config/policy"
 	"kratix.dev/kratix/controllers"
+	"kratix.dev/kratix/internal/localplatform/applier"
 )
 
 // platform is one run of the local platform.
@@ -29,6 +30,8 @@ type platform struct {
 	eng   *engine
 	// engineLog is logs/kratix.log, the engine's log.
 	engineLog *os.File
+	// stopApplier stops the platform applier and waits for it.
+	stopApplier func()
 }
 
 // Run starts the local platform, prints ReadyLine when it is ready, and runs it until ctx ends;
@@ -83,7 +86,8 @@ func (p *platform) start(ctx context.Context) error {
 		{"install the CRDs", p.installCRDs},
 		{"start kube-controller-manager", p.startControllerManager},
 		{"start the engine", p.startEngine},
-		{"create the default state store and Destination", p.createDefaults},
+		{"create the default state store and Destinations", p.createDefaults},
+		{"start the platform applier", p.startApplier},
 	} {
 		if err := phase.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
@@ -266,9 +270,40 @@ func (p *platform) exitError() error {
 	return nil
 }
 
+// startApplier applies the Destination platform's directory of the store to the API server,
+// as a GitOps agent on a platform cluster would, until the platform stops.
+func (p *platform) startApplier(context.Context) error {
+	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return err
+	}
+	cfg := rest.CopyConfig(p.plane.config)
+	cfg.UserAgent = applier.DefaultFieldManager
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("create the applier's client: %w", err)
+	}
+	a := &applier.Applier{
+		Client: c, Repository: p.dirs.repository(), Branch: v1alpha1.DefaultBranch, Dir: PlatformDestinationName,
+		InventoryNamespace: v1alpha1.DefaultPlatformNS, InventoryName: ApplierInventoryName,
+		Log: p.opts.NewLogger(p.engineLog).WithName("platform-applier"),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Run(ctx) // Run logs its failures and retries; it returns only when stopped
+	}()
+	p.stopApplier = func() { cancel(); <-done }
+	return nil
+}
+
 // stop stops what started, the engine first: it needs the API server to finish its work.
 func (p *platform) stop() error {
 	var errs []error
+	if p.stopApplier != nil {
+		p.stopApplier()
+	}
 	if err := p.eng.stop(); err != nil {
 		errs = append(errs, fmt.Errorf("stop the engine: %w", err))
 	}

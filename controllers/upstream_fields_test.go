@@ -187,8 +187,9 @@ func TestPipelineRestartPolicyInJob(t *testing.T) {
 }
 
 // TestWorkGenerationAndLastExecution: every run of the work-writer stamps its Work's
-// spec.lastExecutionTimestamp, which changes the Work's generation; each placement's
-// spec.generation follows the generation of the Work it was scheduled from.
+// spec.lastExecutionTimestamp, which changes the Work's generation; a placement's
+// spec.generation is the Work's generation when the placement's content last changed, so a run
+// with the same output does not rewrite it, and one with new output does.
 func TestWorkGenerationAndLastExecution(t *testing.T) {
 	startManager(t)
 	ensureNamespace(t, v1alpha1.DefaultPlatformNS)
@@ -204,7 +205,13 @@ func TestWorkGenerationAndLastExecution(t *testing.T) {
 	}
 
 	var work *v1alpha1.Work
-	for run := 1; run <= 2; run++ {
+	var changed int64 // the Work's generation when the files last changed
+	for run := 1; run <= 3; run++ {
+		if run == 3 {
+			if err := os.WriteFile(filepath.Join(out, "ns.yaml"), []byte(namespaceManifest("gen-changed")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 		before := metav1.Now().Rfc3339Copy()
 		w, err := adapter.WriteWork(t.Context(), env.Client, aenv, out, t.TempDir(), 0)
 		if err != nil {
@@ -225,16 +232,19 @@ func TestWorkGenerationAndLastExecution(t *testing.T) {
 			t.Errorf("run %d: generation %d, not above the first run's %d", run, w.Generation, work.Generation)
 		}
 		work = w
-		waitForPlacements(t, work, fmt.Sprintf("run %d: the placement at the Work's generation %d", run, work.Generation), func(wps []v1alpha1.WorkPlacement) error {
+		if run != 2 {
+			changed = work.Generation
+		}
+		waitForPlacements(t, work, fmt.Sprintf("run %d: the placement at the Work's generation %d", run, changed), func(wps []v1alpha1.WorkPlacement) error {
 			if len(wps) != 1 {
 				return fmt.Errorf("%d placements", len(wps))
 			}
-			if wps[0].Spec.WorkGeneration != work.Generation {
+			if wps[0].Spec.WorkGeneration != changed {
 				return fmt.Errorf("spec.generation %d", wps[0].Spec.WorkGeneration)
 			}
 			return nil
 		})
-		if run == 1 {
+		if run < 3 {
 			// Stamps have one-second resolution: the next run's must differ.
 			waitFor(t, "the next second", func() error {
 				if !metav1.Now().Rfc3339Copy().After(w.Spec.LastExecutionTimestamp.Time) {

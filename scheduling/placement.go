@@ -98,11 +98,13 @@ func upToDate(existing *v1alpha1.WorkPlacement, spec *v1alpha1.WorkPlacementSpec
 	return true
 }
 
-// specEqual compares two placement specs field by field; nil and empty workloads are equal.
+// specEqual compares two placement specs field by field; nil and empty workloads are equal. The
+// Work's generation alone is no change: a pipeline run stamps its Work (lastExecutionTimestamp)
+// every time, and a placement whose files are the same is not written again for it.
 func specEqual(a, b *v1alpha1.WorkPlacementSpec) bool {
 	if a.TargetDestinationName != b.TargetDestinationName || a.PromiseName != b.PromiseName ||
 		a.ResourceName != b.ResourceName || a.ResourceNamespace != b.ResourceNamespace ||
-		a.ID != b.ID || a.PipelineName != b.PipelineName || a.WorkGeneration != b.WorkGeneration ||
+		a.ID != b.ID || a.PipelineName != b.PipelineName ||
 		len(a.Workloads) != len(b.Workloads) {
 		return false
 	}

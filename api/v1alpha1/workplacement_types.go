@@ -35,7 +35,9 @@ type WorkPlacementSpec struct {
 	// +optional
 	PipelineName string `json:"pipelineName,omitempty"`
 
-	// WorkGeneration is the generation of the Work that this placement was last scheduled from.
+	// WorkGeneration is the generation of the Work when this placement's content last changed
+	// (a Work's generation that changes nothing of the placement, such as a new
+	// lastExecutionTimestamp, leaves it).
 	// +optional
 	WorkGeneration int64 `json:"generation,omitempty"`
 }

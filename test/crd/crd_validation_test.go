@@ -61,7 +61,7 @@ metadata: {name: abs-path}
 spec:
   path: /etc
   stateStoreRef: {kind: GitStateStore, name: default}`,
-			want: []string{"spec.path", "path must be relative and must not contain '..'"},
+			want: []string{"spec.path", "path must be relative (or '/' or '.' for the store's root) and must not contain '..'"},
 		},
 		{
 			name: "Destination with a path that escapes",

@@ -14,6 +14,7 @@ import (
 // processes of this test binary.
 type platform struct {
 	t    *testing.T
+	opts Options
 	stop func()
 }
 
@@ -21,8 +22,14 @@ type platform struct {
 // need it to run the finalizers).
 func startPlatform(t *testing.T) *platform {
 	t.Helper()
+	return startPlatformWith(t, Options{DefaultMaxConcurrentReconciles: 2})
+}
+
+// startPlatformWith is startPlatform with the controllers' options.
+func startPlatformWith(t *testing.T, opts Options) *platform {
+	t.Helper()
 	ensureNamespace(t, v1alpha1.DefaultPlatformNS)
-	p := &platform{t: t}
+	p := &platform{t: t, opts: opts}
 	p.start()
 	t.Cleanup(func() { p.stop() })
 	return p
@@ -44,7 +51,7 @@ func (p *platform) start() {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	_, p.stop = runManager(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2}, func(mgr ctrl.Manager) error {
+	_, p.stop = runManager(t, env.Config, p.opts, func(mgr ctrl.Manager) error {
 		runner := &local.Runner{
 			Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 			DataDir: dataDir, MaxParallel: 4, Log: mgr.GetLogger().WithName("local-job-runner"),

@@ -127,13 +127,12 @@ func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured
 
 // resourceWorks lists the Works the request's workflows wrote.
 func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *unstructured.Unstructured) ([]v1alpha1.Work, error) {
+	// Not by kratix.io/resource-namespace: upstream Kratix sets it only on Works in a pipeline
+	// namespace, and the spec says whose a Work is anyway.
 	labels := client.MatchingLabels{
 		v1alpha1.LabelPromiseName:  names.LabelValue(promise),
 		v1alpha1.LabelWorkType:     v1alpha1.WorkTypeResource,
 		v1alpha1.LabelResourceName: names.LabelValue(obj.GetName()),
-	}
-	if ns := obj.GetNamespace(); ns != "" {
-		labels[v1alpha1.LabelResourceNamespace] = ns
 	}
 	var works v1alpha1.WorkList
 	if err := c.List(ctx, &works, labels); err != nil {

@@ -112,7 +112,9 @@ func ReadWorkflowControl(metadataDir string) (WorkflowControl, error) {
 	if err != nil || data == nil {
 		return c, err
 	}
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	// Keys it does not know are ignored, as upstream Kratix does: files written for a newer
+	// version of upstream's SDKs still suspend or retry.
+	if err := yaml.Unmarshal(data, &c); err != nil {
 		return c, fmt.Errorf("%s: %w", WorkflowControlFile, err)
 	}
 	if _, err := c.RetryDuration(); err != nil {

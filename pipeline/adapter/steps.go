@@ -240,8 +240,12 @@ func ownWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSp
 	case !apierrors.IsNotFound(err):
 		return nil, false, fmt.Errorf("read the Work %s: %w", workName(env), err)
 	}
+	// Upstream Kratix labels a Work with its request's namespace only in a pipeline namespace:
+	// the Works it wrote in the request's own namespace are found without that label.
+	selector := workLabels(env)
+	delete(selector, v1alpha1.LabelResourceNamespace)
 	var works v1alpha1.WorkList
-	if err := c.List(ctx, &works, client.InNamespace(env.PipelineNamespace), client.MatchingLabels(workLabels(env))); err != nil {
+	if err := c.List(ctx, &works, client.InNamespace(env.PipelineNamespace), client.MatchingLabels(selector)); err != nil {
 		return nil, false, fmt.Errorf("find the Work: %w", err)
 	}
 	var own []*v1alpha1.Work

@@ -47,6 +47,8 @@ func TestRequiredPromisesHoldAPromiseUnavailable(t *testing.T) {
 	if err := env.Client.Create(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
+	// Its request's Work asks for environment: dev, which later tests' Destinations also have.
+	t.Cleanup(func() { deleteAndWait(t, app) })
 	c := waitForPromise(t, app, v1alpha1.ConditionRequirementsFulfilled, metav1.ConditionFalse, v1alpha1.ReasonRequirementsNotInstalled)
 	for _, want := range []string{db + " v2 is not installed", ing + " is not installed"} {
 		if !strings.Contains(c.Message, want) {
@@ -90,6 +92,7 @@ func TestRequiredPromisesHoldAPromiseUnavailable(t *testing.T) {
 		if err := env.Client.Create(t.Context(), p); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { deleteAndWait(t, p) })
 	}
 	waitForRequirements(t, app, map[string]string{db: v1alpha1.RequirementStateNotInstalledAtSpecifiedVersion, ing: v1alpha1.RequirementStateInstalled})
 	c = waitForPromise(t, app, v1alpha1.ConditionRequirementsFulfilled, metav1.ConditionFalse, v1alpha1.ReasonRequirementsNotInstalled)

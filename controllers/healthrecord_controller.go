@@ -60,6 +60,10 @@ type HealthRecordReconciler struct {
 	Recorder      events.EventRecorder
 	// RetryInterval: DefaultHealthRecordRetryInterval when zero.
 	RetryInterval time.Duration
+	// PlatformNamespace is where the engine's pipelines (health checks among them) run: records
+	// there may be about requests of any namespace; records elsewhere only about requests of
+	// their own namespace.
+	PlatformNamespace string
 }
 
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=healthrecords,verbs=get;list;watch;update;patch
@@ -136,6 +140,7 @@ func (r *HealthRecordReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	slices.SortFunc(live, func(a, b *v1alpha1.HealthRecord) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
+	live = r.permitted(live, req.Namespace)
 	for _, rec := range live {
 		if err := r.addFinalizer(ctx, rec); err != nil {
 			return ctrl.Result{}, err
@@ -164,6 +169,20 @@ func (r *HealthRecordReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.removeFinalizers(ctx, deleting)
+}
+
+// permitted keeps the records that may speak of a request in namespace: those in that namespace
+// and those in the platform namespace. The others get a Warning Event and are not shown.
+func (r *HealthRecordReconciler) permitted(live []*v1alpha1.HealthRecord, namespace string) []*v1alpha1.HealthRecord {
+	return slices.DeleteFunc(live, func(rec *v1alpha1.HealthRecord) bool {
+		if rec.Namespace == namespace || rec.Namespace == r.PlatformNamespace {
+			return false
+		}
+		r.Recorder.Eventf(rec, nil, corev1.EventTypeWarning, v1alpha1.ReasonOutsideItsNamespace, "Reconcile",
+			"data.resourceRef names a request in namespace %q: a HealthRecord is shown only on requests of its own namespace (or when it is in the platform namespace %s), so this one is ignored",
+			namespace, r.PlatformNamespace)
+		return true
+	})
 }
 
 // request reads the request the records are about. missing is ReasonPromiseNotFound or

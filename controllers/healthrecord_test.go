@@ -144,6 +144,24 @@ func TestHealthRecordInRequestStatus(t *testing.T) {
 	create(t, billing)
 	waitForHealth(t, billing, fmt.Sprintf(`{"state":"healthy","healthRecords":[{"state":"healthy","lastRun":1738159000,"source":{"name":%q,"namespace":"default"}}]}`, early.Name))
 
+	// A record in another tenant's namespace about this request is ignored, with a Warning Event
+	// on it; one in the platform namespace is shown.
+	ensureNamespace(t, "tenant-b")
+	foreign := healthRecord(uniqueName("spoof"), name, "billing", v1alpha1.HealthStateUnhealthy, 1738159100, "")
+	foreign.Namespace = "tenant-b"
+	create(t, foreign)
+	ev = waitForEventIn(t, "tenant-b", "HealthRecord", foreign.Name, corev1.EventTypeWarning, v1alpha1.ReasonOutsideItsNamespace)
+	if !strings.Contains(ev.Note, `namespace "default"`) {
+		t.Errorf("Event %q does not say whose request it names", ev.Note)
+	}
+	earlyJSON := fmt.Sprintf(`{"state":"healthy","lastRun":1738159000,"source":{"name":%q,"namespace":"default"}}`, early.Name)
+	waitForHealth(t, billing, `{"state":"healthy","healthRecords":[`+earlyJSON+`]}`)
+	platform := healthRecord(uniqueName("platform-check"), name, "billing", v1alpha1.HealthStateDegraded, 1738159200, "")
+	platform.Namespace = v1alpha1.DefaultPlatformNS
+	create(t, platform)
+	waitForHealth(t, billing, fmt.Sprintf(`{"state":"degraded","healthRecords":[`+earlyJSON+`,{"state":"degraded","lastRun":1738159200,"source":{"name":%q,"namespace":%q}}]}`,
+		platform.Name, v1alpha1.DefaultPlatformNS))
+
 	// A record of a Promise that does not exist.
 	orphan := healthRecord(uniqueName("orphan-check"), uniqueName("no-such-promise"), "orders", v1alpha1.HealthStateHealthy, 1, "")
 	create(t, orphan)

@@ -234,6 +234,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		RequestReader: mgr.GetAPIReader(),
 		Recorder:      mgr.GetEventRecorder("healthrecord"),
 		RetryInterval: opts.HealthRecordRetryInterval,
+
+		PlatformNamespace: pipeline.Workflow{}.Namespace(opts.Pipeline),
 	}
 	if err := health.setupWithManager(mgr, opts.Concurrency("healthrecord")); err != nil {
 		return fmt.Errorf("set up the healthrecord controller: %w", err)

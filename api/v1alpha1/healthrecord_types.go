@@ -29,6 +29,10 @@ const (
 	// ReasonResourceNotFound (an Event of a HealthRecord): its resourceRef names no request of
 	// the Promise's API.
 	ReasonResourceNotFound = "ResourceNotFound"
+	// ReasonOutsideItsNamespace (an Event of a HealthRecord): it is about a request of another
+	// namespace, and it is not in the platform namespace, so it is not shown: a tenant may not
+	// report on another tenant's requests.
+	ReasonOutsideItsNamespace = "OutsideItsNamespace"
 )
 
 // PromiseRef names a Promise.

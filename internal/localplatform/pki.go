@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"kratix.dev/kratix/internal/atomicfile"
 )
 
 // The certificates live for ten years: the data directory is one person's platform, and an
@@ -303,9 +305,5 @@ func writePair(certFile, keyFile string, cert *x509.Certificate, key crypto.Sign
 // writeFileAtomic writes data readable by the owner only, so that a crash never leaves half a
 // key behind.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o600)
 }

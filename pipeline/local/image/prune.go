@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"kratix.dev/kratix/internal/atomicfile"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -64,20 +66,7 @@ func (c *Cache) saveUsage() {
 	if err != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(c.dir, ".usage-")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.usagePath())
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
-	}
+	_ = atomicfile.Write(c.usagePath(), data, 0o600) // advisory, as above
 }
 
 // Size is the cache's bytes on disk: the sizes of its files (the OCI layout's blobs and index,

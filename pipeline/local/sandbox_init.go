@@ -433,15 +433,21 @@ func lookupID(file, name string, passwd bool) (id, group int, err error) {
 
 // copyFile copies a regular file, following symbolic links on both sides inside the current root.
 func copyFile(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return copyContent(from, to, os.O_TRUNC, 0o644)
+}
+
+// copyContent copies the file at from into the file at to, created with mode (flag adds to
+// O_CREATE|O_WRONLY).
+func copyContent(from, to string, flag int, mode fs.FileMode) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|flag, mode)
 	if err != nil {
 		return err
 	}
@@ -477,20 +483,7 @@ func copyTree(from, to string) error {
 			}
 			return os.Symlink(link, target)
 		case info.Mode().IsRegular():
-			in, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
+			return copyContent(path, target, os.O_EXCL, info.Mode().Perm())
 		}
 		return nil // devices and sockets are not in images the cache unpacks
 	})

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 )
 
@@ -121,7 +120,7 @@ func legacyEnter(spec legacySpec) error {
 	if err := os.Chdir(workDir); err != nil {
 		return fmt.Errorf("working directory %s: %w", workDir, err)
 	}
-	path, err := legacyLookPath(spec.Args[0], spec.Env)
+	path, err := lookPath(spec.Args[0], spec.Env, "/")
 	if err != nil {
 		return err
 	}
@@ -173,25 +172,4 @@ func legacyBind(root string, b Bind, extra uintptr) error {
 		}
 	}
 	return nil
-}
-
-// lookPath finds the command in the sandbox's PATH (from its environment), as a container
-// runtime would.
-func legacyLookPath(name string, env []string) (string, error) {
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
-		if info, err := os.Stat(p); err == nil && !info.IsDir() && info.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("command %q is not in the sandbox's PATH (%s)", name, path)
 }

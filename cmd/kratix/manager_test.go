@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"kratix.dev/kratix/controllers"
 	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/pipeline/local"
 )
 
 var env *testenv.Env
@@ -133,6 +135,10 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"local", "--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 		{[]string{"local", "--data-dir", data, "--bin-dir", t.TempDir()}, 1, "run `make tools`"},
 		{[]string{"local", "--data-dir", data, "--api-port", "70000"}, 1, "API port 70000 is not a port"},
+		{[]string{"local", "--registry-mirror", "docker.io"}, 2, "want registry=mirror-host"},
+		{[]string{"local", "--registry-mirror", "docker.io=https://mirror"}, 2, "want registry=mirror-host"},
+		{[]string{"local", "--image-cache-size", "lots"}, 2, `--image-cache-size "lots"`},
+		{[]string{"local", "--image-cache-size", "0"}, 2, `--image-cache-size "0"`},
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
@@ -203,5 +209,46 @@ func TestIntervalFlags(t *testing.T) {
 		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second {
 			t.Errorf("parsed %+v", *got)
 		}
+	}
+}
+
+// TestLocalPipelineFlags: what kratix local's pipeline flags give the local job runner.
+func TestLocalPipelineFlags(t *testing.T) {
+	fs := flag.NewFlagSet("kratix local", flag.ContinueOnError)
+	var o localOptions
+	o.bind(fs)
+	if err := fs.Parse([]string{"--registry-mirror", "docker.io=127.0.0.1:5000", "--registry-mirror", "*=mirror.internal/cache",
+		"--host-tools-images", " busybox, ,ghcr.io/acme/sh ", "--isolate-pipeline-network", "--image-cache-size", "500Mi"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.pipelines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"docker.io": "127.0.0.1:5000", "*": "mirror.internal/cache"}; !maps.Equal(p.RegistryMirrors, want) {
+		t.Errorf("mirrors %v, want %v", p.RegistryMirrors, want)
+	}
+	if want := []string{"busybox", "ghcr.io/acme/sh"}; !slices.Equal(p.HostToolsImages, want) {
+		t.Errorf("host-tools images %q, want %q", p.HostToolsImages, want)
+	}
+	if !p.IsolateNetwork || p.ImageCacheBytes != 500<<20 {
+		t.Errorf("isolate %v, cache %d bytes", p.IsolateNetwork, p.ImageCacheBytes)
+	}
+
+	// The defaults: the runner's host-tools list; an empty flag pulls every image.
+	fs = flag.NewFlagSet("kratix local", flag.ContinueOnError)
+	o = localOptions{}
+	o.bind(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = o.pipelines(); err != nil || !slices.Equal(p.HostToolsImages, local.DefaultHostToolsImages) || p.ImageCacheBytes != 10<<30 || p.RegistryMirrors != nil {
+		t.Errorf("defaults: %+v, %v", p, err)
+	}
+	if err := fs.Set("host-tools-images", ""); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = o.pipelines(); err != nil || p.HostToolsImages == nil || len(p.HostToolsImages) != 0 {
+		t.Errorf("--host-tools-images=\"\": %q (nil %v), %v; want an empty list, not the default", p.HostToolsImages, p.HostToolsImages == nil, err)
 	}
 }

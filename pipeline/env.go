@@ -40,6 +40,19 @@ const (
 	EnvLastPipeline = "KRATIX_LAST_PIPELINE"
 )
 
+// IsAdapterEnv says whether name is one of the variables the engine's own containers get (the
+// contract's and the ones above): a runner that starts those steps outside a sandbox takes no
+// other (TestAdapterEnvNamesAreKnown keeps the list whole).
+func IsAdapterEnv(name string) bool {
+	switch name {
+	case EnvWorkflowAction, EnvWorkflowType, EnvPromiseName, EnvPipelineName, EnvObjectKind,
+		EnvObjectGroup, EnvObjectVersion, EnvObjectName, EnvObjectNamespace, EnvCRDPlural,
+		EnvClusterScoped, EnvPipelineNamespace, EnvPromiseDestinationSelectors, EnvLastPipeline:
+		return true
+	}
+	return false
+}
+
 // contractEnv is the contract's environment, which every container gets first.
 func contractEnv(w Workflow, obj objectRef, pipeline string) []corev1.EnvVar {
 	return []corev1.EnvVar{

@@ -425,3 +425,32 @@ func TestBuildOwners(t *testing.T) {
 		})
 	}
 }
+
+// TestAdapterEnvNamesAreKnown: every variable the Job builder gives the engine's steps is one
+// that IsAdapterEnv admits (the local runner refuses any other), and a user's own is not.
+func TestAdapterEnvNamesAreKnown(t *testing.T) {
+	p := testPromise(t)
+	for _, w := range []Workflow{
+		resourceWorkflow(p, v1alpha1.WorkflowActionConfigure, testRequest("cache", "team-a")),
+		promiseWorkflow(withPromiseDelete(testPromise(t)), v1alpha1.WorkflowActionDelete),
+	} {
+		job := mustJob(t, w, 0, 1, Options{})
+		for _, c := range append(job.Spec.Template.Spec.InitContainers, job.Spec.Template.Spec.Containers...) {
+			switch c.Name {
+			case ContainerReader, ContainerWorkWriter, ContainerStatusWriter:
+			default:
+				continue
+			}
+			for _, e := range c.Env {
+				if !IsAdapterEnv(e.Name) {
+					t.Errorf("%s %s: container %s gets %s, which IsAdapterEnv does not admit", w.Type, w.Action, c.Name, e.Name)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"SIZE", "LD_PRELOAD", "GODEBUG", "KRATIX_SANDBOX_SPEC_FILE"} {
+		if IsAdapterEnv(name) {
+			t.Errorf("IsAdapterEnv(%q)", name)
+		}
+	}
+}

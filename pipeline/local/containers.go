@@ -146,17 +146,6 @@ func (r *Runner) keychain(ctx context.Context, job *batchv1.Job) (authn.Keychain
 	return image.Keychain(secrets)
 }
 
-// engineEnv are the variables that the Job builder gives the engine's steps (pipeline.adapterEnv),
-// the only ones an engine step takes: it runs on the host, as this binary, so that a variable of
-// a hand-made Job's choosing (LD_PRELOAD, GODEBUG, the sandbox's spec file) would run code there.
-var engineEnv = map[string]bool{
-	pipeline.EnvWorkflowAction: true, pipeline.EnvWorkflowType: true, pipeline.EnvPromiseName: true,
-	pipeline.EnvPipelineName: true, pipeline.EnvObjectKind: true, pipeline.EnvObjectGroup: true,
-	pipeline.EnvObjectVersion: true, pipeline.EnvObjectName: true, pipeline.EnvObjectNamespace: true,
-	pipeline.EnvCRDPlural: true, pipeline.EnvClusterScoped: true, pipeline.EnvPipelineNamespace: true,
-	pipeline.EnvPromiseDestinationSelectors: true, pipeline.EnvLastPipeline: true,
-}
-
 // engineStep runs one of the engine's adapter steps as this binary, outside the sandbox, with the
 // kubeconfig of the Job's ServiceAccount.
 func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map[string]string, kubeconfig, logFile string) error {
@@ -165,7 +154,9 @@ func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map
 		return err
 	}
 	for _, e := range env {
-		if !engineEnv[e.Name] {
+		// It runs on the host, as this binary: a variable of a hand-made Job's choosing
+		// (LD_PRELOAD, GODEBUG, the sandbox's spec file) would run code there.
+		if !pipeline.IsAdapterEnv(e.Name) {
 			return fmt.Errorf("env %s: the engine's steps run on the host and take only the engine's KRATIX_* variables", e.Name)
 		}
 	}

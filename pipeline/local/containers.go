@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -42,7 +43,9 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 	}
 	pod := job.Spec.Template.Spec
 	containers := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
-	var keychain authn.Keychain
+	// The pull secrets are read once, for the first image pulled: a Job of host-tools images only
+	// reads none.
+	keychain := sync.OnceValues(func() (authn.Keychain, error) { return r.keychain(ctx, job) })
 	// The engine's steps share one kubeconfig, removed when the Job ends (its token stays valid
 	// until it expires: a TokenRequest cannot be bound to a Job).
 	engineDir := filepath.Join(dir, "engine")
@@ -63,11 +66,6 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 			}
 			err = r.engineStep(ctx, c, volumes, kubeconfig, logFile)
 		} else {
-			if keychain == nil {
-				if keychain, err = r.keychain(ctx, job); err != nil {
-					return err
-				}
-			}
 			err = r.userContainer(ctx, job, c, volumes, keychain, logFile, filepath.Join(dir, "containers", c.Name))
 		}
 		if err != nil {
@@ -188,7 +186,7 @@ func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // userContainer runs a Promise's container from its image in a sandbox of its own.
-func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.Container, volumes map[string]string, keychain authn.Keychain, logFile, dir string) error {
+func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.Container, volumes map[string]string, keychain func() (authn.Keychain, error), logFile, dir string) error {
 	if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
 		return errors.New("the local job runner does not run privileged containers")
 	}
@@ -257,7 +255,11 @@ func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.C
 
 // image pulls the container's image as its pull policy says and holds its unpacked root
 // filesystem until release.
-func (r *Runner) image(ctx context.Context, job *batchv1.Job, c corev1.Container, keychain authn.Keychain) (string, *v1.ConfigFile, func(), error) {
+func (r *Runner) image(ctx context.Context, job *batchv1.Job, c corev1.Container, keychains func() (authn.Keychain, error)) (string, *v1.ConfigFile, func(), error) {
+	keychain, err := keychains()
+	if err != nil {
+		return "", nil, nil, err
+	}
 	for {
 		img, err := r.Images.Image(ctx, c.Image, c.ImagePullPolicy, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain))
 		if err != nil {

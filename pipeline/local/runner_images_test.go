@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"kratix.dev/kratix/pipeline/local/image"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	batchv1 "k8s.io/api/batch/v1"
@@ -316,4 +318,38 @@ func TestRunnerEndsJobsPastTheirDeadline(t *testing.T) {
 	next := requestJob(t, ctx, api, "next", "next-", shPipeline("quick", "true"))
 	createJob(t, ctx, next)
 	waitFor(t, "the next Job takes the slot and completes", func() error { return jobDone(ctx, next, jobComplete) })
+}
+
+// TestRunnerTrimsItsImageCache: the runner trims its image cache to its budget (at its start,
+// then every pruneEvery): what no running container holds goes.
+func TestRunnerTrimsItsImageCache(t *testing.T) {
+	registry := imagetest.Registry(t)
+	ref := registry + "/big:1"
+	imagetest.Push(t, ref, imagetest.Build(t, empty.Image, map[string]imagetest.File{
+		"data": {Content: strings.Repeat("x", 1<<20), Mode: 0o644}}, nil))
+	cache, err := image.OpenCache(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := cache.Image(t.Context(), ref, corev1.PullIfNotPresent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, release, err := cache.RootFS(t.Context(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	const budget = 64 << 10
+	if size, err := cache.Size(); err != nil || size <= budget {
+		t.Fatalf("the cache holds %d bytes before the runner starts (%v); the test needs more than %d", size, err, budget)
+	}
+	_, stop := startRunnerWith(t, 0, func(r *Runner) { r.Images, r.ImageCacheBytes = cache, budget })
+	t.Cleanup(func() { _ = stop() })
+	waitFor(t, "the cache within its budget", func() error {
+		if size, err := cache.Size(); err != nil || size > budget {
+			return fmt.Errorf("%d bytes (%v)", size, err)
+		}
+		return nil
+	})
 }

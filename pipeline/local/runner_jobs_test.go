@@ -42,6 +42,13 @@ func startRunner(t testing.TB, maxParallel int) *Runner {
 // startRunnerWithStop runs a local job runner in a manager and returns it and what stops it.
 func startRunnerWithStop(t testing.TB, maxParallel int) (*Runner, func() error) {
 	t.Helper()
+	return startRunnerWith(t, maxParallel, nil)
+}
+
+// startRunnerWith is startRunnerWithStop with change, when given, applied to the runner before it
+// is set up.
+func startRunnerWith(t testing.TB, maxParallel int, change func(*Runner)) (*Runner, func() error) {
+	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +61,9 @@ func startRunnerWithStop(t testing.TB, maxParallel int) (*Runner, func() error) 
 	}
 	r := &Runner{Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 		DataDir: t.TempDir(), MaxParallel: maxParallel, Log: testr.NewWithInterface(t, testr.Options{})}
+	if change != nil {
+		change(r)
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

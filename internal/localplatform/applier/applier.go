@@ -67,6 +67,10 @@ type Applier struct {
 	// Retry how soon after a pass that failed; a minute and five seconds when zero.
 	Resync, Retry time.Duration
 	Log           logr.Logger
+
+	// seenCommit and seenDir are the branch's commit at the last look and the hash of Dir's
+	// tree in it: a look that finds the same commit reads no objects (Run alone uses them).
+	seenCommit, seenDir string
 }
 
 // ObjectRef names one applied object in the inventory.
@@ -155,6 +159,9 @@ func (a *Applier) head() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if ref.Hash().String() == a.seenCommit {
+		return a.seenDir, nil
+	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {
 		return "", err
@@ -163,14 +170,20 @@ func (a *Applier) head() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	dirHash := tree.Hash.String()
 	if dir := strings.Trim(a.Dir, "/"); dir != "" && dir != "." {
-		if tree, err = tree.Tree(dir); errors.Is(err, object.ErrDirectoryNotFound) {
-			return "", nil
-		} else if err != nil {
+		sub, err := tree.Tree(dir)
+		switch {
+		case errors.Is(err, object.ErrDirectoryNotFound):
+			dirHash = ""
+		case err != nil:
 			return "", err
+		default:
+			dirHash = sub.Hash.String()
 		}
 	}
-	return tree.Hash.String(), nil
+	a.seenCommit, a.seenDir = ref.Hash().String(), dirHash
+	return dirHash, nil
 }
 
 // manifest is one object of a file.

@@ -67,3 +67,13 @@ func canonicalJSON(v any) ([]byte, error) {
 	}
 	return json.Marshal(generic)
 }
+
+// PromiseSpecHash is the digest of a Promise spec alone, as PromiseRevisions carry it in their
+// kratix.io/spec-hash label: two revisions with the same digest run the same workflows.
+func PromiseSpecHash(spec *v1alpha1.PromiseSpec) (string, error) {
+	h := sha256.New()
+	if err := writeCanonical(h, "promise", spec); err != nil {
+		return "", fmt.Errorf("hash a Promise spec: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:specHashLength], nil
+}

@@ -24,6 +24,9 @@ func kinds() []runtime.Object {
 		&WorkPlacement{}, &WorkPlacementList{},
 		&PromiseRelease{}, &PromiseReleaseList{},
 		&HealthRecord{}, &HealthRecordList{},
+		&PromiseRevision{}, &PromiseRevisionList{},
+		&ResourceBinding{}, &ResourceBindingList{},
+		&DryRun{}, &DryRunList{},
 	}
 }
 

@@ -240,6 +240,11 @@ type PromiseStatus struct {
 	// every one is "Requirement installed".
 	// +optional
 	RequiredPromises []RequiredPromiseStatus `json:"requiredPromises,omitempty"`
+
+	// Rollout is the progress of the last spec change through the Promise's requests, when the
+	// Promise has a rollout policy (kratix.io/rollout-batch-size).
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 }
 
 // The states of a required Promise in RequiredPromiseStatus (upstream Kratix's words).
@@ -274,6 +279,9 @@ type RequiredPromiseStatus struct {
 // +kubebuilder:printcolumn:name="API Version",type=string,JSONPath=`.status.apiVersion`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.version`
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`
+// +kubebuilder:printcolumn:name="Updated",type=string,JSONPath=`.status.rollout.summary`
+// +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.rollout.failed`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Promise struct {
 	metav1.TypeMeta   `json:",inline"`

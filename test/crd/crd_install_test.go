@@ -33,6 +33,9 @@ func TestCRDsInstall(t *testing.T) {
 		{"workplacements", "WorkPlacement", true, []string{"wp"}, false},
 		{"promisereleases", "PromiseRelease", false, nil, false},
 		{"healthrecords", "HealthRecord", true, nil, true},
+		{"promiserevisions", "PromiseRevision", false, nil, false},
+		{"resourcebindings", "ResourceBinding", true, nil, false},
+		{"dryruns", "DryRun", true, nil, false},
 	}
 	if len(env.CRDs) != len(want) {
 		t.Errorf("installed %d CRDs from config/crd/bases, want %d", len(env.CRDs), len(want))

@@ -91,7 +91,7 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		return ctrl.Result{}, err
 	}
 	phases := []func(context.Context, *v1alpha1.Promise, *promiseFacts) error{
-		r.ensureAPI, r.ensureDependencies, r.configure, r.reconcileResources, r.observeWorks,
+		r.ensureAPI, r.ensureRevision, r.ensureDependencies, r.configure, r.reconcileResources, r.rollOut, r.observeWorks,
 	}
 	// Unmet requirements block nothing here: the API is served and the Promise's own workflows
 	// run; the Promise is Unavailable and its requests wait.

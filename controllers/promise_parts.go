@@ -173,10 +173,23 @@ func (r *PromiseReconciler) deleteWorks(ctx context.Context, promise *v1alpha1.P
 		return false, err
 	}
 	left, err := deleteAll(ctx, r.Client, works)
-	if err != nil || left == 0 {
+	if err != nil {
+		return false, err
+	}
+	if left > 0 {
+		f.waitingFor = fmt.Sprintf("%d Works to remove their files", left)
+		return false, nil
+	}
+	// Nothing may run a revision once the Promise's requests are gone; a Promise created again
+	// under the name starts its revisions afresh.
+	revisions, err := listRevisions(ctx, r.Client, promise.Name)
+	if err != nil {
+		return false, err
+	}
+	if left, err = deleteAll(ctx, r.Client, revisions); err != nil || left == 0 {
 		return err == nil, err
 	}
-	f.waitingFor = fmt.Sprintf("%d Works to remove their files", left)
+	f.waitingFor = fmt.Sprintf("%d PromiseRevisions to go", left)
 	return false, nil
 }
 

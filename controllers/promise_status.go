@@ -50,6 +50,15 @@ type promiseFacts struct {
 	requirementsChecked bool
 	requirements        []v1alpha1.RequiredPromiseStatus
 	requirementsUnmet   string
+	// specHash is the digest of the Promise's spec (pipeline.PromiseSpecHash).
+	specHash string
+	// revisions are the Promise's PromiseRevisions; revision is its version's, now the latest;
+	// previousLatest was the latest before this reconcile.
+	revisions      []v1alpha1.PromiseRevision
+	revision       *v1alpha1.PromiseRevision
+	previousLatest *v1alpha1.PromiseRevision
+	// rollout is the progress of the spec change through the requests, nil without a policy.
+	rollout *v1alpha1.RolloutStatus
 }
 
 // blocked reports whether a phase found a reason not to go on.

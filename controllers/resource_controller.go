@@ -9,6 +9,7 @@ import (
 	"kratix.dev/kratix/internal/names"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -85,10 +86,23 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		f.waitingForRequirements = why
 		return ctrl.Result{}, nil
 	}
-	if err := r.configure(ctx, promise, obj, &f); err != nil {
+	binding, err := r.bindingOf(ctx, obj)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if f.choice, err = r.selectRevision(ctx, promise, obj, binding); err != nil {
+		return ctrl.Result{}, err
+	}
+	if f.choice.missing != "" {
+		f.invalid = fmt.Errorf("its ResourceBinding asks for version %q of Promise %s, which has no PromiseRevision of that version", f.choice.missing, promise.Name)
+		r.Recorder.Eventf(obj, binding, corev1.EventTypeWarning, v1alpha1.ReasonRevisionNotFound, "Configure", "%v", f.invalid)
+	} else if err := r.configure(ctx, f.choice.promise, obj, &f); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.observeWorks(ctx, obj, &f); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.syncBinding(ctx, promise, obj, binding, f); err != nil {
 		return ctrl.Result{}, err
 	}
 	return resourceResult(f, f.policy)
@@ -157,7 +171,11 @@ func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *un
 func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) (ctrl.Result, error) {
 	f.deleting = true
 	if controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerDeleteWorkflows) {
-		w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionDelete, Promise: promise, Object: obj}
+		applied, err := r.appliedPromise(ctx, promise, obj)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionDelete, Promise: applied, Object: obj}
 		done, decision, invalid, err := r.Driver.runDelete(ctx, r.Recorder, obj, w)
 		f.decision, f.invalid = decision, invalid
 		if err != nil {
@@ -208,6 +226,11 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 		return err
 	}
 	setResourceMessage(obj, f)
+	if !f.deleting {
+		if err := setRevisionStatus(obj, f.choice); err != nil {
+			return err
+		}
+	}
 	if f.worksObserved {
 		if err := setResourceOutputs(obj, f.outputs); err != nil {
 			return err

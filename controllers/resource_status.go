@@ -41,6 +41,8 @@ type resourceFacts struct {
 	// waitingForRequirements says why the request's workflow waits for its Promise's required
 	// Promises; empty when it does not.
 	waitingForRequirements string
+	// choice is the spec of the Promise the request's Configure workflow runs.
+	choice revisionChoice
 }
 
 // workState is what a request's condition needs of one of its Works.

@@ -1,0 +1,177 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
+)
+
+// revisionChoice is which spec of its Promise a resource request runs.
+type revisionChoice struct {
+	// promise is the Promise with the chosen spec: the Promise itself, or a copy whose spec is
+	// a PromiseRevision's.
+	promise *v1alpha1.Promise
+	// revision names the chosen PromiseRevision; empty when the Promise has none yet.
+	revision string
+	// version is the chosen revision's version.
+	version string
+	// specHash is the digest of the chosen spec.
+	specHash string
+	// latest: the chosen spec is the Promise's current one.
+	latest bool
+	// waiting: a rollout of the Promise's current spec has not reached the request, which keeps
+	// the spec it ran.
+	waiting bool
+	// missing names the version the request's binding asks for that has no revision: the
+	// request keeps what it has and its workflow does not run.
+	missing string
+}
+
+// requestSpecHash is the digest of the Promise spec the request's Configure workflow last ran
+// (or runs), as the engine records it in status.kratix.promiseSpecHash.
+func requestSpecHash(obj *unstructured.Unstructured) string {
+	h, _, _ := unstructured.NestedString(obj.Object, "status", "kratix", "promiseSpecHash")
+	return h
+}
+
+// chooseRevision decides which spec of its Promise a request runs:
+//   - a ResourceBinding that names a version: that version's revision;
+//   - without a rollout policy, or once the rollout of the current spec is complete: the
+//     Promise's current spec (the latest revision), as today;
+//   - during a rollout: the current spec when the rollout admitted the request (its
+//     kratix.io/rollout-spec annotation is the current digest) or when the request never ran;
+//     otherwise the spec it was sent back to or ran last, which starts no workflow.
+//
+// revisions are the Promise's; hash is the digest of its current spec.
+func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1.PromiseRevision, binding *v1alpha1.ResourceBinding, obj *unstructured.Unstructured) revisionChoice {
+	latest := revisionChoice{promise: promise, version: promiseVersion(promise), specHash: hash, latest: true}
+	if rev := revisionWithHash(revisions, hash); rev != nil {
+		latest.revision = rev.Name
+	}
+	if binding != nil && binding.Spec.Version != "" && binding.Spec.Version != v1alpha1.BindingVersionLatest {
+		rev := revisionOfVersion(revisions, binding.Spec.Version)
+		if rev == nil {
+			return revisionChoice{missing: binding.Spec.Version}
+		}
+		return revisionOf(promise, rev, hash)
+	}
+	if !hasRolloutPolicy(promise) {
+		return latest
+	}
+	ro := promise.Status.Rollout
+	planned := ro != nil && ro.ToSpecHash == hash
+	if planned && ro.Phase == v1alpha1.RolloutPhaseComplete {
+		return latest
+	}
+	admitted := obj.GetAnnotations()[v1alpha1.AnnotationRolloutSpec]
+	if admitted == hash && planned && ro.Phase != v1alpha1.RolloutPhaseAborted {
+		return latest
+	}
+	ran := requestSpecHash(obj)
+	if ran == "" && !hasWorkflowStatus(obj) {
+		// A new request has no output to protect, unless the rollout stopped on failures.
+		if ro == nil || (planned && (ro.Phase == v1alpha1.RolloutPhaseProgressing || ro.Phase == v1alpha1.RolloutPhasePaused)) {
+			return latest
+		}
+	}
+	for _, h := range []string{admitted, ran, fromHash(ro)} {
+		if h == hash {
+			break // not admitted to the current spec: keep looking for where it was
+		}
+		if rev := revisionWithHash(revisions, h); rev != nil {
+			choice := revisionOf(promise, rev, hash)
+			choice.waiting = true
+			return choice
+		}
+	}
+	return latest
+}
+
+// fromHash is the digest of the spec a rollout started from; empty without one.
+func fromHash(ro *v1alpha1.RolloutStatus) string {
+	if ro == nil {
+		return ""
+	}
+	if ro.Phase == v1alpha1.RolloutPhaseComplete {
+		return ro.ToSpecHash
+	}
+	return ro.FromSpecHash
+}
+
+// revisionOf is the choice of a revision: a copy of the Promise with the revision's spec.
+func revisionOf(promise *v1alpha1.Promise, rev *v1alpha1.PromiseRevision, currentHash string) revisionChoice {
+	hash := rev.Labels[v1alpha1.LabelSpecHash]
+	if hash == currentHash {
+		return revisionChoice{promise: promise, revision: rev.Name, version: rev.Spec.Version, specHash: hash, latest: true}
+	}
+	p := promise.DeepCopy()
+	p.Spec = *rev.Spec.PromiseSpec.DeepCopy()
+	return revisionChoice{promise: p, revision: rev.Name, version: rev.Spec.Version, specHash: hash}
+}
+
+// hasWorkflowStatus reports whether the engine recorded a workflow run of the request.
+func hasWorkflowStatus(obj *unstructured.Unstructured) bool {
+	_, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", "kratix", "workflows")
+	return found
+}
+
+// selectRevision reads the Promise's revisions and the request's binding from the cache and
+// chooses the spec the request runs.
+func (r *ResourceReconciler) selectRevision(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, binding *v1alpha1.ResourceBinding) (revisionChoice, error) {
+	hash, err := pipeline.PromiseSpecHash(&promise.Spec)
+	if err != nil {
+		return revisionChoice{}, err
+	}
+	if binding == nil && !hasRolloutPolicy(promise) {
+		// The common case needs no revision: the Promise's spec is the latest.
+		return revisionChoice{promise: promise, version: promiseVersion(promise), specHash: hash, latest: true, revision: revisionName(promise.Name, promiseVersion(promise))}, nil
+	}
+	revisions, err := listRevisions(ctx, r.Client, promise.Name)
+	if err != nil {
+		return revisionChoice{}, fmt.Errorf("choose the Promise's revision: %w", err)
+	}
+	return chooseRevision(promise, hash, revisions, binding, obj), nil
+}
+
+// setRevisionStatus records the chosen revision in the request's status: status.promiseVersion
+// (upstream's) and the engine's status.kratix.promiseRevision and promiseSpecHash.
+func setRevisionStatus(obj *unstructured.Unstructured, c revisionChoice) error {
+	if c.specHash == "" {
+		return nil
+	}
+	if err := unstructured.SetNestedField(obj.Object, c.version, "status", "promiseVersion"); err != nil {
+		return err
+	}
+	if c.revision != "" {
+		if err := unstructured.SetNestedField(obj.Object, c.revision, "status", "kratix", "promiseRevision"); err != nil {
+			return err
+		}
+	}
+	return unstructured.SetNestedField(obj.Object, c.specHash, "status", "kratix", "promiseSpecHash")
+}
+
+// appliedPromise is the Promise with the spec the request last ran, for its delete workflow:
+// the revision of the digest in its status, or the Promise's current spec when there is none.
+func (r *ResourceReconciler) appliedPromise(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured) (*v1alpha1.Promise, error) {
+	ran := requestSpecHash(obj)
+	if ran == "" {
+		return promise, nil
+	}
+	revisions, err := listRevisions(ctx, r.Client, promise.Name)
+	if err != nil {
+		return nil, err
+	}
+	rev := revisionWithHash(revisions, ran)
+	if rev == nil {
+		return promise, nil
+	}
+	hash, err := pipeline.PromiseSpecHash(&promise.Spec)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(promise, rev, hash).promise, nil
+}

@@ -315,6 +315,9 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionStarted()))).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, byLabel, builder.WithPredicates(hasPromiseLabel)).
 		Watches(&batchv1.Job{}, byLabel, builder.WithPredicates(hasPromiseLabel, promiseWorkflowJob)).
+		// A revision deleted or changed by hand is written again; one that goes lets a Promise
+		// being deleted go on.
+		Watches(&v1alpha1.PromiseRevision{}, byLabel, builder.WithPredicates(hasPromiseLabel)).
 		Watches(&v1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			w := o.(*v1alpha1.Work)
 			if w.Spec.ResourceName != "" {

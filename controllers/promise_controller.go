@@ -50,6 +50,8 @@ const requestsDeletionPoll = time.Second
 type PromiseReconciler struct {
 	Client    client.Client
 	APIReader client.Reader
+	// Requests reads the Promise's resource requests: the manager's cache.
+	Requests  client.Reader
 	Recorder  events.EventRecorder
 	Driver    *workflowDriver
 	Resources *resourceControllers
@@ -312,7 +314,7 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("promise").
 		For(&v1alpha1.Promise{}, builder.WithPredicates(predicate.Or[client.Object](
-			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionStarted()))).
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted()))).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, byLabel, builder.WithPredicates(hasPromiseLabel)).
 		Watches(&batchv1.Job{}, byLabel, builder.WithPredicates(hasPromiseLabel, promiseWorkflowJob)).
 		// A revision deleted or changed by hand is written again; one that goes lets a Promise

@@ -57,8 +57,10 @@ type promiseFacts struct {
 	revisions      []v1alpha1.PromiseRevision
 	revision       *v1alpha1.PromiseRevision
 	previousLatest *v1alpha1.PromiseRevision
-	// rollout is the progress of the spec change through the requests, nil without a policy.
-	rollout *v1alpha1.RolloutStatus
+	// rollout is the progress of the spec change through the requests, nil without a policy;
+	// rolloutObserved: the rollout phase ran, so rollout is the status to write.
+	rollout         *v1alpha1.RolloutStatus
+	rolloutObserved bool
 }
 
 // blocked reports whether a phase found a reason not to go on.
@@ -88,6 +90,7 @@ func setPromiseStatus(p *v1alpha1.Promise, f promiseFacts) {
 	}
 	s.Version = p.Labels[v1alpha1.LabelPromiseVersion]
 	setRequirementsStatus(p, f)
+	setRolloutStatus(p, f)
 	available, reason, msg := promiseAvailability(f)
 	conditions.Set(&s.Conditions, v1alpha1.ConditionAvailable, available, reason, msg, gen)
 	if available != metav1.ConditionTrue && f.requirementsUnmet == "" {
@@ -159,6 +162,8 @@ func promiseResult(f promiseFacts) (ctrl.Result, error) {
 		return ctrl.Result{}, reconcile.TerminalError(errors.New(msg))
 	case f.paused:
 		return ctrl.Result{}, nil
+	case rolloutUnderWay(f):
+		return ctrl.Result{RequeueAfter: rolloutPoll}, nil
 	case f.decision.Verdict == pipeline.Finish && !f.deleting && f.policy.resync > 0:
 		return ctrl.Result{RequeueAfter: f.policy.resync}, nil
 	case untilDue(f.decision, f.policy, time.Now()) > 0:

@@ -8,8 +8,8 @@ import (
 	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/internal/names"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
@@ -222,6 +222,9 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 	}
 	after := append([]metav1.Condition(nil), before...)
 	setResourceConditions(&after, f)
+	if !f.deleting && !f.paused && f.choice.specHash != "" {
+		setUpdatePending(&after, f.choice, r.Promise, f.generation)
+	}
 	if err := conditions.ToUnstructured(obj, after); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (c
 	obj.SetGroupVersionKind(r.GVK)
 	sources := []source.Source{
 		source.Kind[client.Object](cache, obj, &handler.EnqueueRequestForObject{},
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionStarted())),
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionStarted(), rolloutAdmission())),
 		source.Kind[client.Object](cache, &batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			return r.requestsOfLabels(ctx, log, o.GetLabels())
 		}), r.ownLabels(v1alpha1.LabelWorkflowType, v1alpha1.WorkflowTypeResource)),
@@ -97,6 +97,19 @@ func promiseSpecChanged() predicate.Predicate {
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() ||
 				!maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+		},
+	}
+}
+
+// rolloutAdmission passes a request whose kratix.io/rollout-spec changed: a rollout admitted it
+// to a new spec, or sent it back.
+func rolloutAdmission() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetAnnotations()[v1alpha1.AnnotationRolloutSpec] != e.ObjectNew.GetAnnotations()[v1alpha1.AnnotationRolloutSpec]
 		},
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -26,6 +29,8 @@ type revisionChoice struct {
 	// waiting: a rollout of the Promise's current spec has not reached the request, which keeps
 	// the spec it ran.
 	waiting bool
+	// policy: the Promise has a rollout policy, so the request says whether it waits for it.
+	policy bool
 	// missing names the version the request's binding asks for that has no revision: the
 	// request keeps what it has and its workflow does not run.
 	missing string
@@ -62,13 +67,15 @@ func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1
 	if !hasRolloutPolicy(promise) {
 		return latest
 	}
+	latest.policy = true
 	ro := promise.Status.Rollout
 	planned := ro != nil && ro.ToSpecHash == hash
 	if planned && ro.Phase == v1alpha1.RolloutPhaseComplete {
 		return latest
 	}
 	admitted := obj.GetAnnotations()[v1alpha1.AnnotationRolloutSpec]
-	if admitted == hash && planned && ro.Phase != v1alpha1.RolloutPhaseAborted {
+	if admitted == hash {
+		// Admitted before the Promise's status says so, maybe: an abort writes another digest.
 		return latest
 	}
 	ran := requestSpecHash(obj)
@@ -84,7 +91,7 @@ func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1
 		}
 		if rev := revisionWithHash(revisions, h); rev != nil {
 			choice := revisionOf(promise, rev, hash)
-			choice.waiting = true
+			choice.waiting, choice.policy = true, true
 			return choice
 		}
 	}
@@ -135,6 +142,21 @@ func (r *ResourceReconciler) selectRevision(ctx context.Context, promise *v1alph
 		return revisionChoice{}, fmt.Errorf("choose the Promise's revision: %w", err)
 	}
 	return chooseRevision(promise, hash, revisions, binding, obj), nil
+}
+
+// setUpdatePending sets the request's PromiseUpdatePending condition when its Promise has a
+// rollout policy (or had one): True while the rollout has not reached the request.
+func setUpdatePending(conds *[]metav1.Condition, c revisionChoice, promise string, generation int64) {
+	if !c.policy && meta.FindStatusCondition(*conds, v1alpha1.ConditionPromiseUpdatePending) == nil {
+		return
+	}
+	if c.waiting {
+		conditions.Set(conds, v1alpha1.ConditionPromiseUpdatePending, metav1.ConditionTrue, v1alpha1.ReasonRolloutWaiting,
+			fmt.Sprintf("the rollout of Promise %s's new spec has not reached the request: it keeps the output of revision %s", promise, c.revision), generation)
+		return
+	}
+	conditions.Set(conds, v1alpha1.ConditionPromiseUpdatePending, metav1.ConditionFalse, v1alpha1.ReasonUpToDate,
+		fmt.Sprintf("the request runs revision %s", orNone(c.revision)), generation)
 }
 
 // setRevisionStatus records the chosen revision in the request's status: status.promiseVersion

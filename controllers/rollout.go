@@ -2,9 +2,25 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/conditions"
+	"kratix.dev/kratix/internal/names"
 )
+
+// rolloutPoll is how often a Promise whose rollout is under way counts its requests again: their
+// status changes do not bring the Promise back.
+const rolloutPoll = time.Second
 
 // hasRolloutPolicy reports whether the Promise asks for its spec changes to roll out in batches.
 func hasRolloutPolicy(p *v1alpha1.Promise) bool {
@@ -12,7 +28,125 @@ func hasRolloutPolicy(p *v1alpha1.Promise) bool {
 	return ok
 }
 
-// rollOut moves the rollout of the Promise's spec through its requests.
+// rollOut moves the rollout of the Promise's spec through its requests (planRollout): it reads
+// the requests that follow the latest revision from the cache, writes kratix.io/rollout-spec on
+// those it admits (or sends back), and records the Events; the status is written with the
+// Promise's. Without a rollout policy it does nothing and the status has no rollout.
 func (r *PromiseReconciler) rollOut(ctx context.Context, promise *v1alpha1.Promise, f *promiseFacts) error {
+	if !hasRolloutPolicy(promise) || f.gvk.Empty() {
+		f.rolloutObserved, f.rollout = true, nil
+		return nil
+	}
+	if f.revision == nil {
+		return nil // no revision yet to roll out: keep the status as it is
+	}
+	f.rolloutObserved = true
+	policy, invalid := parseRolloutPolicy(promise.Annotations)
+	if invalid != nil {
+		r.Recorder.Eventf(promise, nil, corev1.EventTypeWarning, v1alpha1.ReasonRolloutInvalid, "Rollout", "%v", invalid)
+	}
+	requests, objects, err := r.rolloutRequests(ctx, promise, f.gvk, policy.canaries)
+	if err != nil {
+		return err
+	}
+	var previous rolloutTarget
+	if f.previousLatest != nil {
+		hash := f.previousLatest.Labels[v1alpha1.LabelSpecHash]
+		previous = rolloutTarget{hash: hash, revision: f.previousLatest.Name}
+		if rev := revisionWithHash(f.revisions, hash); rev != nil {
+			previous.revision = rev.Name
+		}
+	}
+	target := rolloutTarget{revision: f.revision.Name, hash: f.specHash}
+	plan := planRollout(promise.Status.Rollout, policy, invalid, target, previous, requests, time.Now())
+	for key, hash := range plan.admit {
+		obj := objects[key]
+		patch := client.RawPatch("application/merge-patch+json",
+			[]byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, v1alpha1.AnnotationRolloutSpec, hash)))
+		if err := r.Client.Patch(ctx, obj, patch); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("admit %s to the rollout: %w", key, err)
+		}
+	}
+	for _, e := range plan.events {
+		kind := corev1.EventTypeNormal
+		if e.warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(promise, nil, kind, e.reason, "Rollout", "%s", e.message)
+	}
+	f.rollout = &plan.status
 	return nil
+}
+
+// rolloutRequests reads the Promise's requests from the cache, leaving out those whose
+// ResourceBinding pins a version: they are outside any rollout.
+func (r *PromiseReconciler) rolloutRequests(ctx context.Context, promise *v1alpha1.Promise, gvk schema.GroupVersionKind, canaries labels.Selector) ([]rolloutRequest, map[string]*unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.Requests.List(ctx, list); err != nil {
+		return nil, nil, fmt.Errorf("list the Promise's requests: %w", err)
+	}
+	var bindings v1alpha1.ResourceBindingList
+	if err := r.Client.List(ctx, &bindings, client.MatchingLabels{v1alpha1.LabelPromiseName: names.LabelValue(promise.Name)}); err != nil {
+		return nil, nil, fmt.Errorf("list the Promise's ResourceBindings: %w", err)
+	}
+	pinned := map[string]bool{}
+	for _, b := range bindings.Items {
+		if b.Spec.PromiseRef.Name == promise.Name && b.Spec.Version != "" && b.Spec.Version != v1alpha1.BindingVersionLatest {
+			pinned[b.Namespace+"/"+b.Spec.ResourceRef.Name] = true
+		}
+	}
+	requests := make([]rolloutRequest, 0, len(list.Items))
+	objects := make(map[string]*unstructured.Unstructured, len(list.Items))
+	for i := range list.Items {
+		obj := &list.Items[i]
+		key := obj.GetNamespace() + "/" + obj.GetName()
+		if pinned[key] || !obj.GetDeletionTimestamp().IsZero() {
+			continue
+		}
+		conds, err := conditions.FromUnstructured(obj)
+		if err != nil {
+			return nil, nil, err
+		}
+		req := rolloutRequest{key: key, canary: canaries.Matches(labels.Set(obj.GetLabels())),
+			admitted: obj.GetAnnotations()[v1alpha1.AnnotationRolloutSpec], ran: requestSpecHash(obj)}
+		if c := meta.FindStatusCondition(conds, v1alpha1.ConditionConfigureWorkflowCompleted); c != nil && c.ObservedGeneration == obj.GetGeneration() {
+			req.done = c.Status == metav1.ConditionTrue
+			req.failed = c.Status == metav1.ConditionFalse && c.Reason == v1alpha1.ReasonConfigureWorkflowFailed
+		}
+		requests = append(requests, req)
+		objects[key] = obj
+	}
+	return requests, objects, nil
+}
+
+// setRolloutStatus writes the rollout into the Promise's status with its RolloutComplete
+// condition, or takes both away when the Promise has no rollout policy.
+func setRolloutStatus(p *v1alpha1.Promise, f promiseFacts) {
+	if !f.rolloutObserved {
+		return
+	}
+	p.Status.Rollout = f.rollout
+	if f.rollout == nil {
+		meta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionRolloutComplete)
+		return
+	}
+	status, reason := metav1.ConditionFalse, v1alpha1.ReasonRolloutProgressing
+	switch f.rollout.Phase {
+	case v1alpha1.RolloutPhaseComplete:
+		status, reason = metav1.ConditionTrue, v1alpha1.ReasonRolloutCompleted
+	case v1alpha1.RolloutPhasePaused:
+		reason = v1alpha1.ReasonRolloutPaused
+	case v1alpha1.RolloutPhaseHalted:
+		reason = v1alpha1.ReasonRolloutHalted
+	case v1alpha1.RolloutPhaseAborted:
+		reason = v1alpha1.ReasonRolloutAborted
+	}
+	conditions.Set(&p.Status.Conditions, v1alpha1.ConditionRolloutComplete, status, reason, f.rollout.Message, p.Generation)
+}
+
+// rolloutUnderWay reports whether the rollout waits for its requests to finish: the Promise
+// looks again shortly.
+func rolloutUnderWay(f promiseFacts) bool {
+	return f.rollout != nil && f.rollout.Phase == v1alpha1.RolloutPhaseProgressing
 }

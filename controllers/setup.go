@@ -192,6 +192,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	promises := &PromiseReconciler{
 		Client:                mgr.GetClient(),
 		APIReader:             mgr.GetAPIReader(),
+		Requests:              mgr.GetCache(),
 		Recorder:              mgr.GetEventRecorder("promise"),
 		Driver:                driver,
 		Resources:             resources,

@@ -54,6 +54,8 @@ const (
 	// ReasonRolloutWaiting (a request's PromiseUpdatePending condition): the rollout has not
 	// reached the request yet; it keeps its previous output.
 	ReasonRolloutWaiting = "RolloutWaiting"
+	// ReasonUpToDate (a request's PromiseUpdatePending condition): it runs the spec it should.
+	ReasonUpToDate = "UpToDate"
 	// ConditionPromiseUpdatePending on a request: a newer spec of its Promise has not run for it.
 	ConditionPromiseUpdatePending = "PromiseUpdatePending"
 )

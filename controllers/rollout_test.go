@@ -38,7 +38,9 @@ func rolloutPromise(t *testing.T, policy map[string]string) (*v1alpha1.Promise, 
 // setRender changes the Promise's resource configure pipeline.
 func setRender(t *testing.T, promise *v1alpha1.Promise, script string) {
 	t.Helper()
-	update(t, promise, func(p *v1alpha1.Promise) { p.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].Args = []string{script} })
+	update(t, promise, func(p *v1alpha1.Promise) {
+		p.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].Args = []string{script}
+	})
 }
 
 // waitForRollout waits until the Promise's rollout is in the phase and returns it.

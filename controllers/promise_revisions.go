@@ -106,8 +106,9 @@ func (r *PromiseReconciler) ensureRevision(ctx context.Context, promise *v1alpha
 		f.revisions, f.revision = revisions, current
 		return nil
 	}
+	var baseline *v1alpha1.PromiseRevision
 	if current != nil && current.Labels[v1alpha1.LabelSpecHash] != hash && hasRolloutPolicy(promise) {
-		if err := r.keepBaseline(ctx, promise, current, revisions); err != nil {
+		if baseline, err = r.keepBaseline(ctx, promise, current, revisions); err != nil {
 			return err
 		}
 	}
@@ -146,11 +147,20 @@ func (r *PromiseReconciler) ensureRevision(ctx context.Context, promise *v1alpha
 			}
 		}
 	}
-	f.revisions, err = listRevisions(ctx, r.Client, promise.Name)
-	if err != nil {
-		return err
+	// The cache may not show the writes yet: the facts hold what was written.
+	for i := range revisions {
+		if revisions[i].Name != rev.Name {
+			f.revisions = append(f.revisions, revisions[i])
+		}
 	}
-	f.revision = rev
+	f.revisions = append(f.revisions, *rev)
+	if baseline != nil {
+		f.revisions = append(f.revisions, *baseline)
+	}
+	f.revision = &f.revisions[len(f.revisions)-1]
+	if baseline != nil {
+		f.revision = &f.revisions[len(f.revisions)-2]
+	}
 	return nil
 }
 
@@ -171,12 +181,12 @@ func (r *PromiseReconciler) unsetLatest(ctx context.Context, rev *v1alpha1.Promi
 }
 
 // keepBaseline copies a revision about to be rewritten into a baseline revision named after its
-// digest, unless a revision of that digest exists.
-func (r *PromiseReconciler) keepBaseline(ctx context.Context, promise *v1alpha1.Promise, old *v1alpha1.PromiseRevision, revisions []v1alpha1.PromiseRevision) error {
+// digest, unless a revision of that digest exists; it returns the copy it made.
+func (r *PromiseReconciler) keepBaseline(ctx context.Context, promise *v1alpha1.Promise, old *v1alpha1.PromiseRevision, revisions []v1alpha1.PromiseRevision) (*v1alpha1.PromiseRevision, error) {
 	hash := old.Labels[v1alpha1.LabelSpecHash]
 	for i := range revisions {
 		if revisions[i].Name != old.Name && revisions[i].Labels[v1alpha1.LabelSpecHash] == hash {
-			return nil
+			return nil, nil
 		}
 	}
 	keep := &v1alpha1.PromiseRevision{}
@@ -189,10 +199,10 @@ func (r *PromiseReconciler) keepBaseline(ctx context.Context, promise *v1alpha1.
 	}
 	keep.Spec = *old.Spec.DeepCopy()
 	if err := controllerutil.SetControllerReference(promise, keep, r.Client.Scheme()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.Client.Create(ctx, keep); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("keep the previous spec in PromiseRevision %s: %w", keep.Name, err)
+		return nil, fmt.Errorf("keep the previous spec in PromiseRevision %s: %w", keep.Name, err)
 	}
-	return nil
+	return keep, nil
 }

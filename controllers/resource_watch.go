@@ -67,7 +67,7 @@ func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (c
 		source.Kind[client.Object](cache, &v1alpha1.Promise{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return r.allRequests(ctx, log)
 		}), predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.Promise }),
-			predicate.Or[client.Object](promiseSpecChanged(), requirementsChanged())),
+			predicate.Or[client.Object](promiseSpecChanged(), requirementsChanged(), rolloutPhaseChanged())),
 	}
 	for _, s := range sources {
 		if err := c.Watch(s); err != nil {

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
@@ -149,4 +151,30 @@ func setRolloutStatus(p *v1alpha1.Promise, f promiseFacts) {
 // looks again shortly.
 func rolloutUnderWay(f promiseFacts) bool {
 	return f.rollout != nil && f.rollout.Phase == v1alpha1.RolloutPhaseProgressing
+}
+
+// rolloutPhaseChanged passes a Promise whose rollout changed phase or target: its requests
+// choose their spec again (an abort sends them back; a completed rollout lets new requests
+// take the current spec). A few per rollout: every request is reconciled, most to do nothing.
+func rolloutPhaseChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*v1alpha1.Promise)
+			n, ok2 := e.ObjectNew.(*v1alpha1.Promise)
+			if !ok1 || !ok2 {
+				return false
+			}
+			var before, after v1alpha1.RolloutStatus
+			if o.Status.Rollout != nil {
+				before = *o.Status.Rollout
+			}
+			if n.Status.Rollout != nil {
+				after = *n.Status.Rollout
+			}
+			return before.Phase != after.Phase || before.ToSpecHash != after.ToSpecHash
+		},
+	}
 }

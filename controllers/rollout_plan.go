@@ -194,7 +194,7 @@ func planRollout(prev *v1alpha1.RolloutStatus, policy rolloutPolicy, invalid err
 			if len(s.Batches) > maxRolloutBatches {
 				s.Batches = s.Batches[len(s.Batches)-maxRolloutBatches:]
 			}
-			plan.event(false, v1alpha1.ReasonRolloutBatch, "batch %d: %d requests run %s (%d updated, %d failed, %d waiting)", lastBatchIndex(s), len(next), s.ToRevision, s.Updated, s.Failed, s.Waiting-len(next))
+			plan.event(false, v1alpha1.ReasonRolloutBatch, "batch %d: %d requests run %s (%s); %d updated, %d failed, %d waiting", lastBatchIndex(s), len(next), s.ToRevision, keysOf(next), s.Updated, s.Failed, s.Waiting-len(next))
 			s.Waiting -= len(next)
 		}
 		message = fmt.Sprintf("%d of %d requests updated, %d failed, %d waiting", s.Updated, s.Total, s.Failed, s.Waiting)
@@ -253,6 +253,19 @@ func nextBatch(waiting []rolloutRequest, n int, from string) []rolloutRequest {
 		return waiting[i].key < waiting[j].key
 	})
 	return waiting[:min(n, len(waiting))]
+}
+
+// keysOf lists the first requests of a batch for an Event.
+func keysOf(batch []rolloutRequest) string {
+	const shown = 10
+	keys := make([]string, 0, shown)
+	for _, r := range batch[:min(shown, len(batch))] {
+		keys = append(keys, r.key)
+	}
+	if len(batch) > shown {
+		keys = append(keys, fmt.Sprintf("and %d more", len(batch)-shown))
+	}
+	return strings.Join(keys, ", ")
 }
 
 // transition records the Event of a change of phase.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -198,4 +199,64 @@ func requestCondition(t *testing.T, r *unstructured.Unstructured, condType strin
 		t.Fatal(err)
 	}
 	return meta.FindStatusCondition(conds, condType)
+}
+
+// A paused rollout starts no batch; resuming it takes the canary first; an abort once it is
+// complete sends every request back to the spec the rollout started from.
+func TestRolloutPauseCanaryAndAbort(t *testing.T) {
+	startPlatform(t)
+	promise, group := rolloutPromise(t, map[string]string{v1alpha1.AnnotationRolloutBatchSize: "1", v1alpha1.AnnotationRolloutMaxFailures: "5"})
+	create(t, promise)
+	waitForPromise(t, promise, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
+	var requests []*unstructured.Unstructured
+	for _, name := range []string{"r-a", "r-b", "r-z"} {
+		r := thing(group, name)
+		if name == "r-z" {
+			r.SetLabels(map[string]string{"kratix.io/canary": "true"})
+		}
+		create(t, r)
+		requests = append(requests, r)
+	}
+	for _, r := range requests {
+		waitForRequest(t, r, v1alpha1.ConditionConfigureWorkflowCompleted, metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully)
+	}
+	v1 := workContents(t, promise.Name, requests)
+	jobs := requestJobCounts(t, promise.Name, requests)
+
+	update(t, promise, func(p *v1alpha1.Promise) {
+		p.Annotations[v1alpha1.AnnotationRollout] = v1alpha1.RolloutPaused
+		p.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].Args = []string{versionedRender("v2")}
+	})
+	paused := waitForRollout(t, promise, v1alpha1.RolloutPhasePaused, nil)
+	if paused.Waiting != 3 || len(paused.Batches) != 0 {
+		t.Errorf("paused rollout: %d waiting, batches %+v; want 3 and none", paused.Waiting, paused.Batches)
+	}
+	waitForEvent(t, "Promise", promise.Name, corev1.EventTypeNormal, v1alpha1.ReasonRolloutPaused)
+	if got := requestJobCounts(t, promise.Name, requests); !maps.Equal(got, jobs) {
+		t.Errorf("a paused rollout ran Jobs: %v, were %v", got, jobs)
+	}
+
+	update(t, promise, func(p *v1alpha1.Promise) { delete(p.Annotations, v1alpha1.AnnotationRollout) })
+	waitForRollout(t, promise, v1alpha1.RolloutPhaseComplete, nil)
+	first := waitForNamespacedEvent(t, "", "Promise", promise.Name, corev1.EventTypeNormal, v1alpha1.ReasonRolloutBatch, func(note string) bool {
+		return strings.HasPrefix(note, "batch 1:")
+	})
+	if !strings.Contains(first.Note, "default/r-z") {
+		t.Errorf("the first batch was not the canary: %q", first.Note)
+	}
+	for name, content := range workContents(t, promise.Name, requests) {
+		if !strings.Contains(content, "version: v2") {
+			t.Errorf("request %s's Work %q is not v2's", name, content)
+		}
+	}
+
+	update(t, promise, func(p *v1alpha1.Promise) { p.Annotations[v1alpha1.AnnotationRollout] = v1alpha1.RolloutAbort })
+	waitForRollout(t, promise, v1alpha1.RolloutPhaseAborted, nil)
+	waitFor(t, "every request back at v1", func() error {
+		got := workContents(t, promise.Name, requests)
+		if !maps.Equal(got, v1) {
+			return fmt.Errorf("Works %v, want v1's %v", got, v1)
+		}
+		return nil
+	})
 }

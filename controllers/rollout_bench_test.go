@@ -1,0 +1,134 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+)
+
+// BenchmarkRollout measures the progressive rollout against today's update (issue 17,
+// Performance), side by side in one run on one Promise and its n requests: an update without a
+// rollout policy (every request re-runs at once, as the documentation says), an update with
+// kratix.io/rollout-batch-size=100% (the rollout's machinery, everything at once) and one with
+// 10% (ten batches). Each round bumps RENDER_VERSION and waits until every ConfigMap is
+// committed again and every request is Ready with the new version. It reports each round's wall
+// time, its ratio to the round without a policy, and the manager's API requests per request.
+func BenchmarkRollout(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkRollout(b, n) })
+	}
+}
+
+// rolloutRound is one update round of BenchmarkRollout: the policy it sets.
+type rolloutRound struct {
+	name  string
+	batch string // the rollout-batch-size annotation; empty for no policy
+}
+
+func benchmarkRollout(b *testing.B, n int) {
+	ensureNamespace(b, v1alpha1.DefaultPlatformNS)
+	requests := &requestCounter{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst, cfg.UserAgent = DefaultKubeAPIQPS, DefaultKubeAPIBurst, "kratix-manager"
+	cfg.Wrap(requests.wrap)
+	startBenchPlatform(b, cfg)
+	c, _ := benchClient(b)
+	f, store := benchGitStore(b, c)
+	selector := map[string]string{"kratix-bench": uniqueName("rollout")}
+	benchDestination(b, c, store, "bench", selector)
+	rounds := []rolloutRound{{"no-policy", ""}, {"batch-100%", "100%"}, {"batch-10%", "10%"}}
+
+	ctx := context.Background()
+	name := uniqueName("appconfig")
+	group := name + ".bench.example.com"
+	promise := apiPromise(b, name, group, "AppConfig", "greeting")
+	promise.Spec.DestinationSelectors = []v1alpha1.PromiseScheduling{{MatchLabels: selector}}
+	promise.Spec.Workflows.Resource.Configure = examplePromise(b, "workflows/configmap-promise.yaml").Spec.Workflows.Resource.Configure
+	if err := c.Create(ctx, promise); err != nil {
+		b.Fatal(err)
+	}
+	benchPoll(b, "Promise "+name+" Available", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(promise.Status.Conditions, v1alpha1.ConditionAvailable) {
+			return fmt.Errorf("conditions %+v", promise.Status.Conditions)
+		}
+		return nil
+	})
+	ns := uniqueName("bench")
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
+	dir := "bench/resources/" + ns + "/" + name + "/"
+	start := time.Now()
+	createRequests(b, c, gvk, ns, n)
+	waitForRound(b, c, f, gvk, ns, dir, n, "1", start)
+	b.Logf("%d requests created, run and committed in %.1fs", n, time.Since(start).Seconds())
+
+	b.ResetTimer()
+	took := map[string]time.Duration{}
+	for i, round := range rounds {
+		version := fmt.Sprint(i + 2)
+		before := requests.snapshot()
+		start := time.Now()
+		b.StartTimer()
+		if err := updateWithPolicy(ctx, c, promise, version, round.batch); err != nil {
+			b.Fatal(err)
+		}
+		waitForRound(b, c, f, gvk, ns, dir, n, version, start)
+		b.StopTimer()
+		took[round.name] = time.Since(start)
+		after := requests.snapshot()
+		total, byKind := after.minus(before)
+		batches := 0
+		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+			b.Fatal(err)
+		}
+		if ro := promise.Status.Rollout; ro != nil && round.batch != "" {
+			batches = len(ro.Batches)
+		}
+		b.Logf("round %s: every request re-ran and every ConfigMap committed again in %.1fs (%.2f× the round without a policy); %d batches; manager %d API requests (%.1f per request), %d writes (%.1f per request): %s",
+			round.name, took[round.name].Seconds(), took[round.name].Seconds()/took["no-policy"].Seconds(), batches,
+			total, float64(total)/float64(n), after.writesSince(before), float64(after.writesSince(before))/float64(n), byKind)
+		b.ReportMetric(took[round.name].Seconds(), "s/update-"+round.name)
+		b.ReportMetric(float64(total)/float64(n), "manager-requests/request-"+round.name)
+	}
+	b.ReportMetric(took["batch-100%"].Seconds()/took["no-policy"].Seconds(), "ratio-batch-100%")
+	b.ReportMetric(took["batch-10%"].Seconds()/took["no-policy"].Seconds(), "ratio-batch-10%")
+}
+
+// updateWithPolicy sets RENDER_VERSION in the Promise's render pipeline and its rollout batch
+// size (none when empty) in one update.
+func updateWithPolicy(ctx context.Context, c client.Client, promise *v1alpha1.Promise, version, batch string) error {
+	if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+		return err
+	}
+	if promise.Annotations == nil {
+		promise.Annotations = map[string]string{}
+	}
+	delete(promise.Annotations, v1alpha1.AnnotationRolloutBatchSize)
+	if batch != "" {
+		promise.Annotations[v1alpha1.AnnotationRolloutBatchSize] = batch
+		promise.Annotations[v1alpha1.AnnotationRolloutMaxFailures] = "10%"
+	}
+	env := promise.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].Env
+	for i := range env {
+		if env[i].Name == "RENDER_VERSION" {
+			env[i].Value = version
+			return c.Update(ctx, promise)
+		}
+	}
+	return fmt.Errorf("the Promise's render pipeline has no RENDER_VERSION")
+}

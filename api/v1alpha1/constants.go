@@ -247,6 +247,11 @@ const (
 // (config/policy). The engine's role holds it; tenants' roles should not.
 const VerbWriteWorkPlacements = "write-workplacements"
 
+// VerbDeleteLatestRevisions on promiserevisions admits deleting a Promise's latest
+// PromiseRevision, checked by the ValidatingAdmissionPolicy kratix-latest-revision-deletion
+// (config/policy). The engine's role holds it; tenants' roles should not.
+const VerbDeleteLatestRevisions = "delete-latest-revisions"
+
 // AnnotationReconciliationInterval on a Promise overrides spec.workflows.config.reconciliationInterval:
 // a Go duration of at least MinReconciliationInterval; another value is ignored.
 const AnnotationReconciliationInterval = "kratix.io/reconciliation-interval"

@@ -355,3 +355,56 @@ func TestResourceBindingAdoptedAndDeleteUsesAppliedVersion(t *testing.T) {
 		return nil
 	})
 }
+
+// Deleting an older PromiseRevision deletes the requests bound to its version (upstream's
+// kratix.io/resource-request-cleanup finalizer), unless the revision carries
+// kratix.io/skip-resource-request-cleanup-on-delete=true; requests on other versions stay.
+func TestDeletingARevisionDeletesItsRequests(t *testing.T) {
+	startPlatform(t)
+	promise, group := versionedPromise(t, "v1", versionScript("v1"))
+	create(t, promise)
+	waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	onV1, onV2, onLatest := thing(group, uniqueName("on-v1")), thing(group, uniqueName("on-v2")), thing(group, uniqueName("on-latest"))
+	for _, r := range []*unstructured.Unstructured{onV1, onV2, onLatest} {
+		create(t, r)
+		waitForFiles(t, promise.Name, r, "v1.yaml")
+	}
+	setBindingVersion(t, &bindingsOf(t, promise.Name, onV1)[0], "v1")
+	setPromiseVersion(t, promise, "v2", versionScript("v2"))
+	waitForFiles(t, promise.Name, onV2, "v2.yaml")
+	setBindingVersion(t, &bindingsOf(t, promise.Name, onV2)[0], "v2")
+	setPromiseVersion(t, promise, "v3", versionScript("v3"))
+	waitForFiles(t, promise.Name, onLatest, "v3.yaml")
+
+	revisions := map[string]*v1alpha1.PromiseRevision{}
+	for _, v := range []string{"v1", "v2"} {
+		rev := &v1alpha1.PromiseRevision{ObjectMeta: metav1.ObjectMeta{Name: revisionName(promise.Name, v)}}
+		waitFor(t, "revision "+v+" has the request cleanup finalizer", func() error {
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(rev), rev); err != nil {
+				return err
+			}
+			if !slices.Contains(rev.Finalizers, v1alpha1.FinalizerRevisionRequestCleanup) {
+				return fmt.Errorf("finalizers %v", rev.Finalizers)
+			}
+			return nil
+		})
+		revisions[v] = rev
+	}
+	update(t, revisions["v2"], func(r *v1alpha1.PromiseRevision) {
+		r.Annotations = map[string]string{v1alpha1.AnnotationSkipRequestCleanup: "true"}
+	})
+	deleteAndWait(t, revisions["v2"])
+	deleteAndWait(t, revisions["v1"])
+	waitFor(t, "the request bound to v1 is gone", func() error {
+		err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(onV1), onV1)
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+	for _, r := range []*unstructured.Unstructured{onV2, onLatest} {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(r), r); err != nil || !r.GetDeletionTimestamp().IsZero() {
+			t.Errorf("request %s: %v, deletion %v", r.GetName(), err, r.GetDeletionTimestamp())
+		}
+	}
+}

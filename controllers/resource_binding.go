@@ -26,7 +26,7 @@ import (
 // name. It is nil when there is none; more than one is an error.
 func (r *ResourceReconciler) bindingOf(ctx context.Context, obj *unstructured.Unstructured) (*v1alpha1.ResourceBinding, error) {
 	var list v1alpha1.ResourceBindingList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingLabels{
+	if err := r.Client.List(ctx, &list, client.InNamespace(r.bindingNamespace(obj)), client.MatchingLabels{
 		v1alpha1.LabelPromiseName:  names.LabelValue(r.Promise),
 		v1alpha1.LabelResourceName: names.LabelValue(obj.GetName()),
 	}); err != nil {
@@ -35,7 +35,7 @@ func (r *ResourceReconciler) bindingOf(ctx context.Context, obj *unstructured.Un
 	var found []*v1alpha1.ResourceBinding
 	for i := range list.Items {
 		b := &list.Items[i]
-		if b.Spec.PromiseRef.Name == r.Promise && b.Spec.ResourceRef.Name == obj.GetName() && b.DeletionTimestamp.IsZero() {
+		if b.Spec.PromiseRef.Name == r.Promise && b.Spec.ResourceRef.Name == obj.GetName() && b.Spec.ResourceRef.Namespace == obj.GetNamespace() && b.DeletionTimestamp.IsZero() {
 			found = append(found, b)
 		}
 	}
@@ -47,6 +47,15 @@ func (r *ResourceReconciler) bindingOf(ctx context.Context, obj *unstructured.Un
 	default:
 		return nil, fmt.Errorf("%d ResourceBindings bind request %s/%s to Promise %s; delete all but one", len(found), obj.GetNamespace(), obj.GetName(), r.Promise)
 	}
+}
+
+// bindingNamespace is where the request's ResourceBinding lives: the request's namespace, or
+// for a cluster-scoped request (a binding is namespaced) the platform namespace.
+func (r *ResourceReconciler) bindingNamespace(obj *unstructured.Unstructured) string {
+	if ns := obj.GetNamespace(); ns != "" {
+		return ns
+	}
+	return pipeline.Workflow{}.Namespace(r.Driver.options)
 }
 
 // bindingName is the name of the ResourceBinding the engine creates for a request, as upstream
@@ -113,7 +122,7 @@ func (r *ResourceReconciler) createBinding(ctx context.Context, promise *v1alpha
 		version = v1alpha1.BindingVersionLatest
 	}
 	binding := &v1alpha1.ResourceBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: bindingName(obj.GetName(), promise.Name), Namespace: obj.GetNamespace(), Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: bindingName(obj.GetName(), promise.Name), Namespace: r.bindingNamespace(obj), Labels: labels},
 		Spec: v1alpha1.ResourceBindingSpec{
 			Version:     version,
 			PromiseRef:  v1alpha1.PromiseRef{Name: promise.Name},
@@ -134,7 +143,7 @@ func (r *ResourceReconciler) createBinding(ctx context.Context, promise *v1alpha
 		// Created a moment ago and not yet in the cache: the next reconcile finds it.
 		return nil, fmt.Errorf("read ResourceBinding %s: %w", binding.Name, err)
 	}
-	if existing.Spec.PromiseRef.Name != promise.Name || existing.Spec.ResourceRef.Name != obj.GetName() || !existing.DeletionTimestamp.IsZero() {
+	if existing.Spec.PromiseRef.Name != promise.Name || existing.Spec.ResourceRef.Name != obj.GetName() || existing.Spec.ResourceRef.Namespace != obj.GetNamespace() || !existing.DeletionTimestamp.IsZero() {
 		return nil, fmt.Errorf("ResourceBinding %s exists and does not bind request %s/%s to Promise %s", binding.Name, obj.GetNamespace(), obj.GetName(), promise.Name)
 	}
 	return existing, nil

@@ -14,7 +14,7 @@ import (
 	"kratix.dev/kratix/pipeline"
 )
 
-// +kubebuilder:rbac:groups=platform.kratix.io,resources=promiserevisions,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=platform.kratix.io,resources=promiserevisions,verbs=get;list;watch;create;update;patch;delete;delete-latest-revisions
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promiserevisions/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promiserevisions/finalizers,verbs=update
 

@@ -73,7 +73,7 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.finalize(ctx, promise, obj, &f)
 	}
-	finalizers := []string{v1alpha1.FinalizerWorkCleanup}
+	finalizers := []string{v1alpha1.FinalizerWorkCleanup, v1alpha1.FinalizerBindingCleanup}
 	if len(promise.Spec.Workflows.Resource.Delete) > 0 {
 		finalizers = append(finalizers, v1alpha1.FinalizerDeleteWorkflows)
 	}
@@ -90,6 +90,9 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if binding, err = r.ensureBinding(ctx, promise, obj, binding, &f); err != nil {
+		return ctrl.Result{}, err
+	}
 	if f.choice, err = r.selectRevision(ctx, promise, obj, binding); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -102,7 +105,7 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.observeWorks(ctx, obj, &f); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.syncBinding(ctx, promise, obj, binding, f); err != nil {
+	if err := r.syncBinding(ctx, obj, binding, f); err != nil {
 		return ctrl.Result{}, err
 	}
 	return resourceResult(f, f.policy)
@@ -203,6 +206,14 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 	if err := r.Driver.removeRequestAccess(ctx, r.Promise, obj); err != nil {
 		return ctrl.Result{}, err
 	}
+	if controllerutil.ContainsFinalizer(obj, v1alpha1.FinalizerBindingCleanup) {
+		if err := r.deleteBinding(ctx, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+		if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerBindingCleanup); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
 	if err := removeFinalizer(ctx, r.Client, obj, v1alpha1.FinalizerWorkCleanup); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -232,6 +243,11 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 	if !f.deleting {
 		if err := setRevisionStatus(obj, f.choice); err != nil {
 			return err
+		}
+		if f.bindingVersion != "" {
+			if err := unstructured.SetNestedField(obj.Object, f.bindingVersion, "status", "resourceBindingVersion"); err != nil {
+				return err
+			}
 		}
 	}
 	if f.worksObserved {

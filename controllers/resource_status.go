@@ -43,6 +43,9 @@ type resourceFacts struct {
 	waitingForRequirements string
 	// choice is the spec of the Promise the request's Configure workflow runs.
 	choice revisionChoice
+	// bindingVersion is the spec.version of the request's ResourceBinding, recorded in
+	// status.resourceBindingVersion (upstream's).
+	bindingVersion string
 }
 
 // workState is what a request's condition needs of one of its Works.

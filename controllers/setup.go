@@ -202,6 +202,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := promises.setupWithManager(mgr, opts.Concurrency("promise")); err != nil {
 		return fmt.Errorf("set up the promise controller: %w", err)
 	}
+	revisions := &PromiseRevisionReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("promiserevision")}
+	if err := revisions.setupWithManager(mgr, opts.Concurrency("promiserevision")); err != nil {
+		return fmt.Errorf("set up the promiserevision controller: %w", err)
+	}
 	works := &WorkReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),

@@ -74,6 +74,11 @@ func TestEveryWorkflowRuns(t *testing.T) {
 			if msg, _, _ := unstructured.NestedString(request.Object, "status", "message"); msg != "rendered" {
 				t.Errorf("the request's status.message %q, want the pipeline's", msg)
 			}
+			// A ResourceBinding is namespaced: a cluster-scoped request's is in the platform namespace.
+			binding := &v1alpha1.ResourceBinding{}
+			if err := env.Client.Get(t.Context(), client.ObjectKey{Namespace: v1alpha1.DefaultPlatformNS, Name: bindingName(request.GetName(), promise.Name)}, binding); err != nil {
+				t.Errorf("the cluster-scoped request's binding: %v", err)
+			}
 			deleteAndWait(t, request)
 			deleteAndWait(t, promise)
 		})

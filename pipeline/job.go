@@ -248,6 +248,9 @@ var engineKinds = map[string]bool{"works": true, "workplacements": true, "promis
 // reservedPermission says why a rule of rbac.permissions is not the pipeline's to ask for, or "".
 func reservedPermission(rule rbacv1.PolicyRule) string {
 	for _, verb := range rule.Verbs {
+		if verb == v1alpha1.VerbDeleteLatestRevisions {
+			return fmt.Sprintf("verb %q admits deleting a Promise's latest PromiseRevision; only the engine holds it", verb)
+		}
 		if verb == v1alpha1.VerbWritePromiseWorks || verb == v1alpha1.VerbWriteResourceWorks || verb == v1alpha1.VerbWriteWorkPlacements {
 			return fmt.Sprintf("verb %q admits writes of Works or WorkPlacements; the engine grants it to each pipeline for its own Promise", verb)
 		}

@@ -95,9 +95,6 @@ const (
 	// LegacyFinalizerRevisionCleanup deletes upstream's PromiseRevisions, a kind this engine
 	// does not have.
 	LegacyFinalizerRevisionCleanup = "kratix.io/revision-cleanup"
-	// LegacyFinalizerResourceBindingCleanup deletes upstream's ResourceBindings, a kind this
-	// engine does not have.
-	LegacyFinalizerResourceBindingCleanup = "kratix.io/resource-binding-cleanup"
 	// LegacyFinalizerKratixDotFilesCleanup removes upstream's bookkeeping files of a
 	// WorkPlacement; FinalizerRepoCleanup removes the engine's own.
 	LegacyFinalizerKratixDotFilesCleanup = "finalizers.workplacement.kratix.io/kratix-dot-files-cleanup"
@@ -107,7 +104,7 @@ const (
 var (
 	LegacyPromiseFinalizers = []string{LegacyFinalizerDependenciesCleanup, LegacyFinalizerDynamicController,
 		LegacyFinalizerWorkflowsCleanup, LegacyFinalizerRevisionCleanup}
-	LegacyResourceFinalizers      = []string{LegacyFinalizerWorkflowsCleanup, LegacyFinalizerResourceBindingCleanup}
+	LegacyResourceFinalizers      = []string{LegacyFinalizerWorkflowsCleanup}
 	LegacyWorkFinalizers          = []string{LegacyFinalizerWorkPlacementCleanup}
 	LegacyWorkPlacementFinalizers = []string{LegacyFinalizerKratixDotFilesCleanup}
 )
@@ -249,6 +246,11 @@ const (
 // or labels, checked by the ValidatingAdmissionPolicy kratix-workplacement-writers
 // (config/policy). The engine's role holds it; tenants' roles should not.
 const VerbWriteWorkPlacements = "write-workplacements"
+
+// VerbDeleteLatestRevisions on promiserevisions admits deleting a Promise's latest
+// PromiseRevision, checked by the ValidatingAdmissionPolicy kratix-latest-revision-deletion
+// (config/policy). The engine's role holds it; tenants' roles should not.
+const VerbDeleteLatestRevisions = "delete-latest-revisions"
 
 // AnnotationReconciliationInterval on a Promise overrides spec.workflows.config.reconciliationInterval:
 // a Go duration of at least MinReconciliationInterval; another value is ignored.

@@ -45,6 +45,9 @@ const (
 	ReasonRevisionCreated = "RevisionCreated"
 	// ReasonBindingCreated (an Event of a resource request): its ResourceBinding was created.
 	ReasonBindingCreated = "BindingCreated"
+	// ReasonRequestDeleted (an Event of a PromiseRevision being deleted): a resource request
+	// bound to its version was deleted (its kratix.io/resource-request-cleanup finalizer).
+	ReasonRequestDeleted = "ResourceRequestDeleted"
 	// ReasonRevisionNotFound (an Event of a resource request): its ResourceBinding names a
 	// version the Promise has no revision of; the request keeps what it has.
 	ReasonRevisionNotFound = "FailedPromiseRevisionLookup"

@@ -41,6 +41,12 @@ var WorkPlacementWriters []byte
 //go:embed promiserelease_secret_access.yaml
 var PromiseReleaseSecretAccess []byte
 
+// LatestRevisionDeletion is latest_revision_deletion.yaml: only the engine deletes a Promise's
+// latest PromiseRevision.
+//
+//go:embed latest_revision_deletion.yaml
+var LatestRevisionDeletion []byte
+
 // files are the policy files by name, in the order to apply them (kustomization.yaml lists the
 // same).
 var files = []struct {
@@ -51,6 +57,7 @@ var files = []struct {
 	{"store_secret_access.yaml", StoreSecretAccess},
 	{"workplacement_writers.yaml", WorkPlacementWriters},
 	{"promiserelease_secret_access.yaml", PromiseReleaseSecretAccess},
+	{"latest_revision_deletion.yaml", LatestRevisionDeletion},
 }
 
 // Objects decodes the policies and their bindings, in the order to apply them.

@@ -131,6 +131,12 @@ func TestManagerServiceAccountAccess(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "healthrecords", Verb: "watch"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "healthrecords", Verb: "create"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "workplacements", Verb: "create"}, true},
+		// Revisions and bindings: the engine deletes the latest revision (kratix-latest-revision-deletion)
+		// and writes the bindings' status.
+		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promiserevisions", Verb: v1alpha1.VerbDeleteLatestRevisions}, true},
+		{authorizationv1.ResourceAttributes{Group: v1alpha1.GroupVersion.Group, Resource: "promiserevisions", Subresource: "finalizers", Verb: "update"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "resourcebindings", Verb: "create"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "default", Group: v1alpha1.GroupVersion.Group, Resource: "resourcebindings", Subresource: "status", Verb: "update"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: namespace, Group: "batch", Resource: "jobs", Verb: "create"}, true},
 		{authorizationv1.ResourceAttributes{Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Verb: "escalate"}, true},
 		{authorizationv1.ResourceAttributes{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Verb: "create"}, true},

@@ -19,6 +19,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers/writers"
 	"kratix.dev/kratix/pipeline"
+	"kratix.dev/kratix/statestore"
 )
 
 // The manager's defaults for its API client (cmd/kratix: --kube-api-qps, --kube-api-burst),
@@ -224,6 +225,21 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
 		return fmt.Errorf("set up the workplacement controller: %w", err)
+	}
+	dryRuns := &DryRunReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Driver:    driver,
+		Stores: func(kind, name string) (statestore.FileReader, error) {
+			w, err := registry.Get(kind, name)
+			if err != nil {
+				return nil, err
+			}
+			return readOnlyStore{reader: w}, nil
+		},
+	}
+	if err := dryRuns.setupWithManager(mgr, opts.Concurrency("dryrun")); err != nil {
+		return fmt.Errorf("set up the dryrun controller: %w", err)
 	}
 	releases := &PromiseReleaseReconciler{
 		Client:        mgr.GetClient(),

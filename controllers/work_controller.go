@@ -67,6 +67,10 @@ func (r *WorkReconciler) Reconcile(ctx context.Context, req reconcile.Request) (
 	if err := r.Client.Get(ctx, req.NamespacedName, work); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if isDryRunWork(work) {
+		// A dry run's output is compared with the store by the DryRun controller, never placed.
+		return ctrl.Result{}, nil
+	}
 	if err := removeFinalizer(ctx, r.Client, work, v1alpha1.LegacyWorkFinalizers...); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -38,6 +38,12 @@ const (
 	// EnvLastPipeline is "true" in the Job of the workflow's last pipeline: after it the
 	// status-writer of a configure workflow marks the workflow completed.
 	EnvLastPipeline = "KRATIX_LAST_PIPELINE"
+	// EnvDryRun, in the Job of a dry run only, is "<namespace>/<name>" of the DryRun: the reader
+	// writes EnvDryRunObject instead of reading the object, the work-writer writes a Work of the
+	// dry run's instead of the request's, and the status-writer writes no status.
+	EnvDryRun = "KRATIX_DRY_RUN"
+	// EnvDryRunObject is the object a dry run's pipeline reads, as YAML.
+	EnvDryRunObject = "KRATIX_DRY_RUN_OBJECT"
 )
 
 // IsAdapterEnv says whether name is one of the variables the engine's own containers get (the
@@ -47,7 +53,8 @@ func IsAdapterEnv(name string) bool {
 	switch name {
 	case EnvWorkflowAction, EnvWorkflowType, EnvPromiseName, EnvPipelineName, EnvObjectKind,
 		EnvObjectGroup, EnvObjectVersion, EnvObjectName, EnvObjectNamespace, EnvCRDPlural,
-		EnvClusterScoped, EnvPipelineNamespace, EnvPromiseDestinationSelectors, EnvLastPipeline:
+		EnvClusterScoped, EnvPipelineNamespace, EnvPromiseDestinationSelectors, EnvLastPipeline,
+		EnvDryRun, EnvDryRunObject:
 		return true
 	}
 	return false

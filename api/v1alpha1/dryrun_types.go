@@ -23,11 +23,24 @@ const (
 )
 
 // LabelDryRun on the Jobs and Works of a dry run names the DryRun: no request's workflow sees
-// them, and no Work of a dry run is placed.
-const LabelDryRun = "kratix.io/dry-run"
+// them, and no Work of a dry run is placed. LabelDryRunNamespace is the DryRun's namespace.
+const (
+	LabelDryRun          = "kratix.io/dry-run"
+	LabelDryRunNamespace = "kratix.io/dry-run-namespace"
+	// AnnotationDryRunOf on a dry run's Work names the request's real Work that it stands for
+	// (the one the real run would write), in the same namespace.
+	AnnotationDryRunOf = "kratix.io/dry-run-of"
+	// FinalizerDryRunCleanup keeps a DryRun until its Jobs and Works are gone.
+	FinalizerDryRunCleanup = "kratix.io/dry-run-cleanup"
+	// DryRunMaxDiff bounds status.diff, in bytes.
+	DryRunMaxDiff = 256 << 10
+)
 
 // DryRunSpec says what to preview: a resource request's Configure workflow with a given spec
 // (upstream's fields), or, with spec.promise, an update of the Promise against its requests.
+// It cannot change once created: create another DryRun.
+//
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a DryRun's spec cannot change; create another DryRun"
 type DryRunSpec struct {
 	// PromiseRef is the Promise whose workflows run.
 	// +required

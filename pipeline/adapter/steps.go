@@ -41,6 +41,9 @@ type Env struct {
 	PromiseSelectors []v1alpha1.PromiseScheduling
 	// LastPipeline is true in the workflow's last pipeline.
 	LastPipeline bool
+	// DryRun is "<namespace>/<name>" of the DryRun in a dry run's Job, else empty;
+	// DryRunObject is then the object the pipeline reads, as YAML.
+	DryRun, DryRunObject string
 }
 
 // LoadEnv reads the environment through getenv (os.Getenv in a container) and says which
@@ -70,6 +73,11 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		ClusterScoped:     boolean(pipeline.EnvClusterScoped),
 		PipelineNamespace: need(pipeline.EnvPipelineNamespace),
 		LastPipeline:      boolean(pipeline.EnvLastPipeline),
+		DryRun:            getenv(pipeline.EnvDryRun),
+		DryRunObject:      getenv(pipeline.EnvDryRunObject),
+	}
+	if e.DryRun != "" && e.DryRunObject == "" {
+		errs = append(errs, fmt.Errorf("%s is set without %s", pipeline.EnvDryRun, pipeline.EnvDryRunObject))
 	}
 	if raw := getenv(pipeline.EnvPromiseDestinationSelectors); raw != "" {
 		if err := json.Unmarshal([]byte(raw), &e.PromiseSelectors); err != nil {
@@ -97,6 +105,14 @@ func (e Env) describe() string {
 // Read writes the object, with its status, to inputDir/object.yaml: what the pipeline's
 // containers read.
 func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) error {
+	if env.DryRun != "" {
+		// A dry run's object is the one the engine gave the Job: the request with the spec to
+		// preview, or a request that does not exist yet.
+		if err := writeNew(inputDir, ObjectFile, []byte(env.DryRunObject)); err != nil {
+			return fmt.Errorf("write %s: %w", ObjectFile, err)
+		}
+		return nil
+	}
 	obj, err := env.resource(dyn).Get(ctx, env.Name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("read %s: %w", env.describe(), err)
@@ -158,6 +174,9 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 	// As upstream's work creator does: every run stamps its Work, so that a re-run changes the
 	// Work's generation and its placements (spec.generation) are scheduled and written again.
 	spec.LastExecutionTimestamp = metav1.Now()
+	if env.DryRun != "" {
+		return writeDryRunWork(ctx, c, env, spec)
+	}
 	labels := workLabels(env)
 	work := &v1alpha1.Work{}
 	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.
@@ -287,6 +306,10 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 	control, err := ReadWorkflowControl(metadataDir)
 	if err != nil {
 		return err
+	}
+	if env.DryRun != "" {
+		// A dry run changes no request's status: the files were checked, nothing is written.
+		return nil
 	}
 	r := env.resource(dyn)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {

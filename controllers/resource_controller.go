@@ -96,6 +96,10 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if f.choice, err = r.selectRevision(ctx, promise, obj, binding); err != nil {
 		return ctrl.Result{}, err
 	}
+	if f.choice.unresolved != "" {
+		// The Promise's controller writes the revision; the cache shows it shortly.
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	if f.choice.missing != "" {
 		f.invalid = fmt.Errorf("its ResourceBinding asks for version %q of Promise %s, which has no PromiseRevision of that version", f.choice.missing, promise.Name)
 		r.Recorder.Eventf(obj, binding, corev1.EventTypeWarning, v1alpha1.ReasonRevisionNotFound, "Configure", "%v", f.invalid)
@@ -224,7 +228,7 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 // patchStatus writes the conditions, message and outputs computed from the facts into the
 // request's status, with an optimistic lock: the pipeline's status-writer writes the same status.
 func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) error {
-	if f.finalized {
+	if f.finalized || f.choice.unresolved != "" {
 		return nil
 	}
 	before, err := conditions.FromUnstructured(base)

@@ -31,6 +31,9 @@ type revisionChoice struct {
 	waiting bool
 	// policy: the Promise has a rollout policy, so the request says whether it waits for it.
 	policy bool
+	// unresolved is the digest of a spec the request must keep whose revision the cache does
+	// not show yet: the request waits for it, its status untouched.
+	unresolved string
 	// missing names the version the request's binding asks for that has no revision: the
 	// request keeps what it has and its workflow does not run.
 	missing string
@@ -45,13 +48,18 @@ func requestSpecHash(obj *unstructured.Unstructured) string {
 
 // chooseRevision decides which spec of its Promise a request runs:
 //   - a ResourceBinding that names a version: that version's revision;
-//   - without a rollout policy, or once the rollout of the current spec is complete: the
-//     Promise's current spec (the latest revision), as today;
+//   - without a rollout policy, once the rollout of the current spec is complete, or with a
+//     batch size of 100% (everything at once, nothing to admit): the Promise's current spec
+//     (the latest revision), as today;
 //   - during a rollout: the current spec when the rollout admitted the request (its
 //     kratix.io/rollout-spec annotation is the current digest) or when the request never ran;
-//     otherwise the spec it was sent back to or ran last, which starts no workflow.
+//     otherwise the spec it ran last (or, for a request that has not recorded one, the spec
+//     the rollout started from), which starts no workflow; after an abort, the spec the
+//     rollout started from.
 //
-// revisions are the Promise's; hash is the digest of its current spec.
+// A spec the request must keep whose revision the cache does not show yet leaves the choice
+// unresolved: the request waits. revisions are the Promise's; hash is the digest of its current
+// spec.
 func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1.PromiseRevision, binding *v1alpha1.ResourceBinding, obj *unstructured.Unstructured) revisionChoice {
 	latest := revisionChoice{promise: promise, version: promiseVersion(promise), specHash: hash, latest: true}
 	if rev := revisionWithHash(revisions, hash); rev != nil {
@@ -68,14 +76,26 @@ func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1
 		return latest
 	}
 	latest.policy = true
+	keep := func(h string) revisionChoice {
+		if rev := revisionWithHash(revisions, h); rev != nil {
+			choice := revisionOf(promise, rev, hash)
+			choice.waiting, choice.policy = true, true
+			return choice
+		}
+		return revisionChoice{unresolved: h}
+	}
 	ro := promise.Status.Rollout
 	planned := ro != nil && ro.ToSpecHash == hash
-	if planned && ro.Phase == v1alpha1.RolloutPhaseComplete {
+	switch {
+	case planned && ro.Phase == v1alpha1.RolloutPhaseAborted && ro.FromSpecHash != hash:
+		return keep(ro.FromSpecHash)
+	case planned && ro.Phase == v1alpha1.RolloutPhaseComplete:
+		return latest
+	case obj.GetAnnotations()[v1alpha1.AnnotationRolloutSpec] == hash:
+		// Admitted, maybe before the Promise's status says so.
 		return latest
 	}
-	admitted := obj.GetAnnotations()[v1alpha1.AnnotationRolloutSpec]
-	if admitted == hash {
-		// Admitted before the Promise's status says so, maybe: an abort writes another digest.
+	if policy, err := parseRolloutPolicy(promise.Annotations); err == nil && policy.allAtOnce() {
 		return latest
 	}
 	ran := requestSpecHash(obj)
@@ -85,17 +105,13 @@ func chooseRevision(promise *v1alpha1.Promise, hash string, revisions []v1alpha1
 			return latest
 		}
 	}
-	for _, h := range []string{admitted, ran, fromHash(ro)} {
-		if h == hash {
-			break // not admitted to the current spec: keep looking for where it was
-		}
-		if rev := revisionWithHash(revisions, h); rev != nil {
-			choice := revisionOf(promise, rev, hash)
-			choice.waiting, choice.policy = true, true
-			return choice
-		}
+	if ran == "" {
+		ran = fromHash(ro)
 	}
-	return latest
+	if ran == "" || ran == hash {
+		return latest
+	}
+	return keep(ran)
 }
 
 // fromHash is the digest of the spec a rollout started from; empty without one.
@@ -152,7 +168,7 @@ func setUpdatePending(conds *[]metav1.Condition, c revisionChoice, promise strin
 	}
 	if c.waiting {
 		conditions.Set(conds, v1alpha1.ConditionPromiseUpdatePending, metav1.ConditionTrue, v1alpha1.ReasonRolloutWaiting,
-			fmt.Sprintf("the rollout of Promise %s's new spec has not reached the request: it keeps the output of revision %s", promise, c.revision), generation)
+			fmt.Sprintf("the rollout of Promise %s's new spec has not reached the request: it keeps the output of the spec it ran (%.8s)", promise, c.specHash), generation)
 		return
 	}
 	conditions.Set(conds, v1alpha1.ConditionPromiseUpdatePending, metav1.ConditionFalse, v1alpha1.ReasonUpToDate,
@@ -168,7 +184,9 @@ func setRevisionStatus(obj *unstructured.Unstructured, c revisionChoice) error {
 	if err := unstructured.SetNestedField(obj.Object, c.version, "status", "promiseVersion"); err != nil {
 		return err
 	}
-	if c.revision != "" {
+	// A request that keeps its spec keeps the revision name it has: the cache may show the
+	// spec under another name for a moment.
+	if c.revision != "" && !c.waiting {
 		if err := unstructured.SetNestedField(obj.Object, c.revision, "status", "kratix", "promiseRevision"); err != nil {
 			return err
 		}
@@ -176,18 +194,31 @@ func setRevisionStatus(obj *unstructured.Unstructured, c revisionChoice) error {
 	return unstructured.SetNestedField(obj.Object, c.specHash, "status", "kratix", "promiseSpecHash")
 }
 
-// appliedPromise is the Promise with the spec the request last ran, for its delete workflow:
-// the revision of the digest in its status, or the Promise's current spec when there is none.
+// appliedPromise is the Promise with the spec the request last applied, for its delete
+// workflow: as upstream Kratix, the version its ResourceBinding last applied (a failed upgrade
+// does not count); else the revision of the digest in its status; else the Promise's current
+// spec.
 func (r *ResourceReconciler) appliedPromise(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured) (*v1alpha1.Promise, error) {
+	binding, err := r.bindingOf(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
 	ran := requestSpecHash(obj)
-	if ran == "" {
+	applied := ""
+	if binding != nil {
+		applied = binding.Status.LastAppliedVersion
+	}
+	if ran == "" && applied == "" {
 		return promise, nil
 	}
 	revisions, err := listRevisions(ctx, r.Client, promise.Name)
 	if err != nil {
 		return nil, err
 	}
-	rev := revisionWithHash(revisions, ran)
+	rev := revisionOfVersion(revisions, applied)
+	if rev == nil || applied == "" {
+		rev = revisionWithHash(revisions, ran)
+	}
 	if rev == nil {
 		return promise, nil
 	}

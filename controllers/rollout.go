@@ -153,9 +153,9 @@ func rolloutUnderWay(f promiseFacts) bool {
 	return f.rollout != nil && f.rollout.Phase == v1alpha1.RolloutPhaseProgressing
 }
 
-// rolloutPhaseChanged passes a Promise whose rollout changed phase or target: its requests
-// choose their spec again (an abort sends them back; a completed rollout lets new requests
-// take the current spec). A few per rollout: every request is reconciled, most to do nothing.
+// rolloutPhaseChanged passes a Promise whose rollout was aborted, or resumed after an abort: its
+// requests choose their spec again (an abort sends them all back). Every request is reconciled,
+// most to do nothing; other changes of phase need none (admissions write the requests).
 func rolloutPhaseChanged() predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc:  func(event.CreateEvent) bool { return false },
@@ -174,7 +174,7 @@ func rolloutPhaseChanged() predicate.Predicate {
 			if n.Status.Rollout != nil {
 				after = *n.Status.Rollout
 			}
-			return before.Phase != after.Phase || before.ToSpecHash != after.ToSpecHash
+			return before.Phase != after.Phase && (before.Phase == v1alpha1.RolloutPhaseAborted || after.Phase == v1alpha1.RolloutPhaseAborted)
 		},
 	}
 }

@@ -27,6 +27,12 @@ type rolloutPolicy struct {
 	paused, abort                    bool
 }
 
+// allAtOnce reports whether the policy re-runs every request at once, with nothing to pause or
+// abort: a batch of 100% admits everyone in its first batch, so requests need no admission.
+func (p rolloutPolicy) allAtOnce() bool {
+	return p.batchPercent && p.batch == 100 && !p.paused && !p.abort
+}
+
 // parseRolloutPolicy reads the policy of the Promise's annotations.
 func parseRolloutPolicy(annotations map[string]string) (rolloutPolicy, error) {
 	p := rolloutPolicy{maxFailures: 1}

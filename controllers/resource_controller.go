@@ -86,25 +86,17 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		f.waitingForRequirements = why
 		return ctrl.Result{}, nil
 	}
-	binding, err := r.bindingOf(ctx, obj)
-	if err != nil {
+	binding, wait, err := r.chooseSpec(ctx, promise, obj, &f)
+	switch {
+	case err != nil:
 		return ctrl.Result{}, err
-	}
-	if binding, err = r.ensureBinding(ctx, promise, obj, binding, &f); err != nil {
-		return ctrl.Result{}, err
-	}
-	if f.choice, err = r.selectRevision(ctx, promise, obj, binding); err != nil {
-		return ctrl.Result{}, err
-	}
-	if f.choice.unresolved != "" {
-		// The Promise's controller writes the revision; the cache shows it shortly.
+	case wait:
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	if f.choice.missing != "" {
-		f.invalid = fmt.Errorf("its ResourceBinding asks for version %q of Promise %s, which has no PromiseRevision of that version", f.choice.missing, promise.Name)
-		r.Recorder.Eventf(obj, binding, corev1.EventTypeWarning, v1alpha1.ReasonRevisionNotFound, "Configure", "%v", f.invalid)
-	} else if err := r.configure(ctx, f.choice.promise, obj, &f); err != nil {
-		return ctrl.Result{}, err
+	if f.choice.missing == "" {
+		if err := r.configure(ctx, f.choice.promise, obj, &f); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if err := r.observeWorks(ctx, obj, &f); err != nil {
 		return ctrl.Result{}, err
@@ -113,6 +105,28 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return ctrl.Result{}, err
 	}
 	return resourceResult(f, f.policy)
+}
+
+// chooseSpec keeps the request's ResourceBinding and chooses the spec of the Promise its
+// Configure workflow runs (f.choice). wait says the spec it must keep is not in the cache yet:
+// the request comes back shortly. A binding naming a version without a revision makes the
+// workflow invalid, with a Warning Event.
+func (r *ResourceReconciler) chooseSpec(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) (*v1alpha1.ResourceBinding, bool, error) {
+	binding, err := r.bindingOf(ctx, obj)
+	if err != nil {
+		return nil, false, err
+	}
+	if binding, err = r.ensureBinding(ctx, promise, obj, binding, f); err != nil {
+		return nil, false, err
+	}
+	if f.choice, err = r.selectRevision(ctx, promise, obj, binding); err != nil {
+		return nil, false, err
+	}
+	if f.choice.missing != "" {
+		f.invalid = fmt.Errorf("its ResourceBinding asks for version %q of Promise %s, which has no PromiseRevision of that version", f.choice.missing, promise.Name)
+		r.Recorder.Eventf(obj, binding, corev1.EventTypeWarning, v1alpha1.ReasonRevisionNotFound, "Configure", "%v", f.invalid)
+	}
+	return binding, f.choice.unresolved != "", nil
 }
 
 // configure advances the Resource Configure workflow and records the decision in the facts.

@@ -27,6 +27,7 @@ var inProgress = map[string]bool{
 	v1alpha1.ReasonWritePending:        true,
 	v1alpha1.ReasonCRDNotEstablished:   true,
 	v1alpha1.ReasonRemovingPlacements:  true,
+	v1alpha1.ReasonDryRunRunning:       true,
 	// One Event on the state store says that its placements are being restored.
 	v1alpha1.ReasonRestoring: true,
 }

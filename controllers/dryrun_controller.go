@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -54,6 +55,7 @@ const dryRunMaxFiles = 500
 type DryRunReconciler struct {
 	Client    client.Client
 	APIReader client.Reader
+	Recorder  events.EventRecorder
 	Driver    *workflowDriver
 	// Stores gives read access to a state store: the dry run never holds a writer.
 	Stores func(kind, name string) (statestore.FileReader, error)
@@ -92,8 +94,13 @@ func (r *DryRunReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return ctrl.Result{}, err
 	}
 	dr.Status = status
-	if _, err := writeStatus(ctx, r.Client, base, dr, base.Status, dr.Status); err != nil {
+	wrote, err := writeStatus(ctx, r.Client, base, dr, base.Status, dr.Status)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if wrote {
+		// SummaryWritten, PipelineFailed or InvalidDryRun: once each, when the dry run ends.
+		recordTransition(r.Recorder, dr, base.Status.Conditions, dr.Status.Conditions, v1alpha1.ConditionDryRunCompleted, "DryRun")
 	}
 	return result, nil
 }

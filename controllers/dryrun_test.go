@@ -10,6 +10,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -236,6 +237,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	}
 	create(t, dr)
 	waitForDryRun(t, dr, metav1.ConditionTrue, v1alpha1.ReasonSummaryWritten)
+	waitForNamespacedEvent(t, "default", "DryRun", dr.Name, corev1.EventTypeNormal, v1alpha1.ReasonSummaryWritten, func(note string) bool {
+		return strings.Contains(note, "nothing was written")
+	})
 	path := "dev-cluster-1/resources/default/" + w.promise.Name + "/first/render/5058f/configmap.yaml"
 	if got := dryRunFiles(dr, "dev-cluster-1"); !slices.Equal(got, []string{"~ " + path}) {
 		t.Errorf("files %v, want only the changed configmap", got)

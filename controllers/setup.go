@@ -229,6 +229,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	dryRuns := &DryRunReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("dryrun"),
 		Driver:    driver,
 		Stores: func(kind, name string) (statestore.FileReader, error) {
 			w, err := registry.Get(kind, name)

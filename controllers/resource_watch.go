@@ -25,7 +25,8 @@ import (
 
 // newController builds the (not yet started) controller "resource-<promise>": the Promise's
 // requests (spec, label and deletion changes), the Jobs of their workflows, their Works and
-// WorkPlacements, and the Promise itself, whose spec changes re-plan every request in one pass.
+// WorkPlacements, their ResourceBindings, and the Promise itself, whose spec changes re-plan every
+// request in one pass.
 func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (controller.Controller, error) {
 	name := "resource-" + r.Promise
 	log := mgr.GetLogger().WithValues("controller", name)
@@ -64,6 +65,14 @@ func (r *ResourceReconciler) newController(mgr ctrl.Manager, concurrency int) (c
 			}
 			return requestOf(wp.Spec.ResourceNamespace, wp.Spec.ResourceName)
 		})),
+		// A binding that comes, goes or names another version changes the spec its request runs.
+		source.Kind[client.Object](cache, &v1alpha1.ResourceBinding{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			b := o.(*v1alpha1.ResourceBinding)
+			if b.Spec.PromiseRef.Name != r.Promise {
+				return nil
+			}
+			return requestOf(b.Namespace, b.Spec.ResourceRef.Name)
+		}), predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{})),
 		source.Kind[client.Object](cache, &v1alpha1.Promise{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
 			return r.allRequests(ctx, log)
 		}), predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.Promise }),

@@ -298,7 +298,8 @@ func (r *PromiseReconciler) finalize(ctx context.Context, promise *v1alpha1.Prom
 }
 
 // setupWithManager registers the controller "promise": Promises (spec, label and deletion
-// changes), their CRDs, the Jobs of their Promise workflows and their own Works.
+// changes), their CRDs, the Jobs of their Promise workflows, their revisions, their own Works and
+// the ResourceBindings of their requests.
 func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
 	c := mgr.GetClient()
 	log := mgr.GetLogger().WithName("promise")
@@ -320,6 +321,9 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 		// A revision deleted or changed by hand is written again; one that goes lets a Promise
 		// being deleted go on.
 		Watches(&v1alpha1.PromiseRevision{}, byLabel, builder.WithPredicates(hasPromiseLabel)).
+		// A request pinned or unpinned by its ResourceBinding leaves or joins the rollout.
+		Watches(&v1alpha1.ResourceBinding{}, byLabel, builder.WithPredicates(hasPromiseLabel,
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&v1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			w := o.(*v1alpha1.Work)
 			if w.Spec.ResourceName != "" {

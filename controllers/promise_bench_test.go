@@ -106,29 +106,7 @@ type promiseRoundResult struct {
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests *requestCounter) promiseRoundResult {
 	ctx := context.Background()
-	name := uniqueName("appconfig")
-	group := name + ".bench.example.com"
-	promise := apiPromise(b, name, group, "AppConfig", "greeting")
-	promise.Spec.DestinationSelectors = []v1alpha1.PromiseScheduling{{MatchLabels: selector}}
-	promise.Spec.Workflows.Resource.Configure = examplePromise(b, "workflows/configmap-promise.yaml").Spec.Workflows.Resource.Configure
-	if err := c.Create(ctx, promise); err != nil {
-		b.Fatal(err)
-	}
-	benchPoll(b, "Promise "+name+" Available", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(promise.Status.Conditions, v1alpha1.ConditionAvailable) {
-			return fmt.Errorf("conditions %+v", promise.Status.Conditions)
-		}
-		return nil
-	})
-	ns := uniqueName("bench")
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		b.Fatal(err)
-	}
-	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
-	dir := "bench/resources/" + ns + "/" + name + "/"
+	promise, gvk, ns, dir := benchPromise(b, c, selector)
 	var r promiseRoundResult
 
 	b.StartTimer()
@@ -159,18 +137,49 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	if err := c.Delete(ctx, promise); err != nil {
 		b.Fatal(err)
 	}
-	testenv.Eventually(b, "Promise "+name+" is deleted", benchRoundTimeout, time.Second, func() error {
+	testenv.Eventually(b, "Promise "+promise.Name+" is deleted", benchRoundTimeout, time.Second, func() error {
 		err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise)
 		switch {
 		case apierrors.IsNotFound(err):
 			return nil
 		case err != nil:
-			b.Fatalf("Promise %s: %v", name, err)
+			b.Fatalf("Promise %s: %v", promise.Name, err)
 		}
 		return errors.New("still there")
 	})
 	r.cleanup = time.Since(start)
 	return r
+}
+
+// benchPromise creates a Promise of the workflows example's render pipeline, scheduled to the
+// Destinations of selector, waits until it is Available, and creates a namespace for its
+// requests: it returns the Promise, the requests' kind, their namespace and the directory of
+// their files in the store.
+func benchPromise(b *testing.B, c client.Client, selector map[string]string) (*v1alpha1.Promise, schema.GroupVersionKind, string, string) {
+	ctx := context.Background()
+	name := uniqueName("appconfig")
+	group := name + ".bench.example.com"
+	promise := apiPromise(b, name, group, "AppConfig", "greeting")
+	promise.Spec.DestinationSelectors = []v1alpha1.PromiseScheduling{{MatchLabels: selector}}
+	promise.Spec.Workflows.Resource.Configure = examplePromise(b, "workflows/configmap-promise.yaml").Spec.Workflows.Resource.Configure
+	if err := c.Create(ctx, promise); err != nil {
+		b.Fatal(err)
+	}
+	benchPoll(b, "Promise "+name+" Available", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(promise.Status.Conditions, v1alpha1.ConditionAvailable) {
+			return fmt.Errorf("conditions %+v", promise.Status.Conditions)
+		}
+		return nil
+	})
+	ns := uniqueName("bench")
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
+	return promise, gvk, ns, "bench/resources/" + ns + "/" + name + "/"
 }
 
 // startBenchPlatform runs the engine with its production defaults and the local job runner

@@ -322,8 +322,7 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 		// being deleted go on.
 		Watches(&v1alpha1.PromiseRevision{}, byLabel, builder.WithPredicates(hasPromiseLabel)).
 		// A request pinned or unpinned by its ResourceBinding leaves or joins the rollout.
-		Watches(&v1alpha1.ResourceBinding{}, byLabel, builder.WithPredicates(hasPromiseLabel,
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Watches(&v1alpha1.ResourceBinding{}, byLabel, builder.WithPredicates(hasPromiseLabel, pinChanged())).
 		Watches(&v1alpha1.Work{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			w := o.(*v1alpha1.Work)
 			if w.Spec.ResourceName != "" {
@@ -338,6 +337,19 @@ func (r *PromiseReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) 
 		}), builder.WithPredicates(requirementRelevant())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Complete(r)
+}
+
+// pinChanged passes the ResourceBinding events that move a request into or out of a rollout: a
+// binding created pinned (the engine's own are created following latest, one per request), one
+// deleted, and a change of version.
+func pinChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool {
+			b, ok := e.Object.(*v1alpha1.ResourceBinding)
+			return ok && b.Spec.Version != v1alpha1.BindingVersionLatest
+		},
+		UpdateFunc: func(e event.UpdateEvent) bool { return e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() },
+	}
 }
 
 // deletionStarted passes the update that sets an object's deletion timestamp.

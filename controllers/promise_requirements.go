@@ -163,6 +163,16 @@ func requirementRelevant() predicate.Predicate {
 // requirementsChanged passes Promise updates that change RequirementsFulfilled, so that its
 // waiting requests go on (or stop waiting) when it flips.
 func requirementsChanged() predicate.Predicate {
+	return promiseChanged(func(o, n *v1alpha1.Promise) bool {
+		ok1, _ := requirementsFulfilled(o)
+		ok2, _ := requirementsFulfilled(n)
+		return ok1 != ok2
+	})
+}
+
+// promiseChanged passes the updates of a Promise for which changed is true; no create, delete
+// or generic event.
+func promiseChanged(changed func(o, n *v1alpha1.Promise) bool) predicate.Predicate {
 	return predicate.Funcs{
 		CreateFunc:  func(event.CreateEvent) bool { return false },
 		DeleteFunc:  func(event.DeleteEvent) bool { return false },
@@ -170,12 +180,7 @@ func requirementsChanged() predicate.Predicate {
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			o, ok1 := e.ObjectOld.(*v1alpha1.Promise)
 			n, ok2 := e.ObjectNew.(*v1alpha1.Promise)
-			if !ok1 || !ok2 {
-				return false
-			}
-			ok1, _ = requirementsFulfilled(o)
-			ok2, _ = requirementsFulfilled(n)
-			return ok1 != ok2
+			return ok1 && ok2 && changed(o, n)
 		},
 	}
 }

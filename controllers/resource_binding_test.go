@@ -48,17 +48,9 @@ func setPromiseVersion(t *testing.T, p *v1alpha1.Promise, version, script string
 // workFiles lists the files of the request's Works, sorted.
 func workFiles(t *testing.T, promise string, obj *unstructured.Unstructured) []string {
 	t.Helper()
-	works, err := resourceWorks(t.Context(), env.Client, promise, obj)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for _, w := range works {
-		for _, g := range w.Spec.WorkloadGroups {
-			for _, l := range g.Workloads {
-				files = append(files, l.Filepath)
-			}
-		}
+	for _, l := range requestWorkloads(t, promise, obj) {
+		files = append(files, l.Filepath)
 	}
 	slices.Sort(files)
 	return files

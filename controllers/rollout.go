@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -157,24 +156,16 @@ func rolloutUnderWay(f promiseFacts) bool {
 // requests choose their spec again (an abort sends them all back). Every request is reconciled,
 // most to do nothing; other changes of phase need none (admissions write the requests).
 func rolloutPhaseChanged() predicate.Predicate {
-	return predicate.Funcs{
-		CreateFunc:  func(event.CreateEvent) bool { return false },
-		DeleteFunc:  func(event.DeleteEvent) bool { return false },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, ok1 := e.ObjectOld.(*v1alpha1.Promise)
-			n, ok2 := e.ObjectNew.(*v1alpha1.Promise)
-			if !ok1 || !ok2 {
-				return false
-			}
-			var before, after v1alpha1.RolloutStatus
-			if o.Status.Rollout != nil {
-				before = *o.Status.Rollout
-			}
-			if n.Status.Rollout != nil {
-				after = *n.Status.Rollout
-			}
-			return before.Phase != after.Phase && (before.Phase == v1alpha1.RolloutPhaseAborted || after.Phase == v1alpha1.RolloutPhaseAborted)
-		},
+	return promiseChanged(func(o, n *v1alpha1.Promise) bool {
+		before, after := rolloutPhase(o), rolloutPhase(n)
+		return before != after && (before == v1alpha1.RolloutPhaseAborted || after == v1alpha1.RolloutPhaseAborted)
+	})
+}
+
+// rolloutPhase is the phase of the Promise's rollout, empty without one.
+func rolloutPhase(p *v1alpha1.Promise) string {
+	if p.Status.Rollout == nil {
+		return ""
 	}
+	return p.Status.Rollout.Phase
 }

@@ -6,10 +6,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,29 +45,7 @@ func benchmarkRollout(b *testing.B, n int) {
 	rounds := []rolloutRound{{"no-policy", ""}, {"batch-100%", "100%"}, {"batch-10%", "10%"}}
 
 	ctx := context.Background()
-	name := uniqueName("appconfig")
-	group := name + ".bench.example.com"
-	promise := apiPromise(b, name, group, "AppConfig", "greeting")
-	promise.Spec.DestinationSelectors = []v1alpha1.PromiseScheduling{{MatchLabels: selector}}
-	promise.Spec.Workflows.Resource.Configure = examplePromise(b, "workflows/configmap-promise.yaml").Spec.Workflows.Resource.Configure
-	if err := c.Create(ctx, promise); err != nil {
-		b.Fatal(err)
-	}
-	benchPoll(b, "Promise "+name+" Available", func() error {
-		if err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise); err != nil {
-			return err
-		}
-		if !meta.IsStatusConditionTrue(promise.Status.Conditions, v1alpha1.ConditionAvailable) {
-			return fmt.Errorf("conditions %+v", promise.Status.Conditions)
-		}
-		return nil
-	})
-	ns := uniqueName("bench")
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		b.Fatal(err)
-	}
-	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
-	dir := "bench/resources/" + ns + "/" + name + "/"
+	promise, gvk, ns, dir := benchPromise(b, c, selector)
 	start := time.Now()
 	createRequests(b, c, gvk, ns, n)
 	waitForRound(b, c, f, gvk, ns, dir, n, "1", start)

@@ -72,24 +72,32 @@ func workContents(t *testing.T, promise string, requests []*unstructured.Unstruc
 	t.Helper()
 	out := map[string]string{}
 	for _, r := range requests {
-		works, err := resourceWorks(t.Context(), env.Client, promise, r)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var parts []string
-		for _, w := range works {
-			for _, g := range w.Spec.WorkloadGroups {
-				for _, wl := range g.Workloads {
-					data, err := v1alpha1.DecodeContent(wl.Content)
-					if err != nil {
-						t.Fatal(err)
-					}
-					parts = append(parts, wl.Filepath+"="+string(data))
-				}
+		for _, wl := range requestWorkloads(t, promise, r) {
+			data, err := v1alpha1.DecodeContent(wl.Content)
+			if err != nil {
+				t.Fatal(err)
 			}
+			parts = append(parts, wl.Filepath+"="+string(data))
 		}
 		slices.Sort(parts)
 		out[r.GetName()] = strings.Join(parts, ";")
+	}
+	return out
+}
+
+// requestWorkloads lists the workloads of the request's Works.
+func requestWorkloads(t *testing.T, promise string, obj *unstructured.Unstructured) []v1alpha1.Workload {
+	t.Helper()
+	works, err := resourceWorks(t.Context(), env.Client, promise, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1alpha1.Workload
+	for _, w := range works {
+		for _, g := range w.Spec.WorkloadGroups {
+			out = append(out, g.Workloads...)
+		}
 	}
 	return out
 }

@@ -148,7 +148,7 @@ func planRollout(prev *v1alpha1.RolloutStatus, policy rolloutPolicy, invalid err
 	}
 	t, h := target.hash, s.FromSpecHash
 	var waiting []rolloutRequest
-	running := 0
+	running, admittedRunning := 0, 0
 	s.Total, s.Updated, s.Failed, s.Waiting = len(requests), 0, 0, 0
 	for _, r := range requests {
 		switch {
@@ -158,9 +158,17 @@ func planRollout(prev *v1alpha1.RolloutStatus, policy rolloutPolicy, invalid err
 			s.Failed++
 		case r.ran == t || r.admitted == t:
 			running++
+			if r.admitted == t {
+				admittedRunning++
+			}
 		default:
 			waiting = append(waiting, r)
 		}
+	}
+	if admittedRunning > 0 && (len(s.Batches) == 0 || s.Batches[len(s.Batches)-1].FinishedAt != nil) {
+		// Admitted by a reconcile whose status write was lost (a conflict, a restart): the
+		// batch is under way all the same.
+		s.Batches = append(s.Batches, v1alpha1.RolloutBatch{Index: lastBatchIndex(s) + 1, Size: admittedRunning, StartedAt: metav1.NewTime(now)})
 	}
 	s.Waiting = len(waiting)
 	s.Summary = fmt.Sprintf("%d/%d", s.Updated, s.Total)

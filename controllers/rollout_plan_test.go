@@ -81,6 +81,8 @@ func TestPlanRollout(t *testing.T) {
 		admit                    map[string]string
 		updated, failed, waiting int
 		events                   []string
+		// batches, when set, is how many batches the status must hold.
+		batches int
 	}{{
 		name: "a new Promise has nothing to roll out", policy: policy(2, 1), phase: v1alpha1.RolloutPhaseComplete,
 		admit: map[string]string{},
@@ -129,6 +131,12 @@ func TestPlanRollout(t *testing.T) {
 		requests: at("h1", "ns/a", "ns/b", "ns/c"), phase: v1alpha1.RolloutPhasePaused, admit: map[string]string{}, waiting: 3,
 		events: []string{v1alpha1.ReasonRolloutBatchDone, v1alpha1.ReasonRolloutPaused},
 	}, {
+		name: "admissions whose status write was lost are the batch under way", policy: policy(2, 1), previous: from,
+		prev:     &v1alpha1.RolloutStatus{FromRevision: "p-v0", FromSpecHash: "h0", ToRevision: "p-v1", ToSpecHash: "h1", Phase: v1alpha1.RolloutPhaseComplete},
+		requests: append(at("h1", "ns/c"), rolloutRequest{key: "ns/a", admitted: "h2", ran: "h1", done: true}, rolloutRequest{key: "ns/b", admitted: "h2", ran: "h2"}),
+		phase:    v1alpha1.RolloutPhaseProgressing, admit: map[string]string{}, waiting: 1, batches: 1,
+		events: []string{v1alpha1.ReasonRolloutStarted},
+	}, {
 		name: "all updated completes", prev: inProgress, policy: policy(2, 1),
 		requests: at("h2", "ns/a", "ns/b"), phase: v1alpha1.RolloutPhaseComplete, admit: map[string]string{}, updated: 2,
 		events: []string{v1alpha1.ReasonRolloutBatchDone, v1alpha1.ReasonRolloutCompleted},
@@ -152,6 +160,9 @@ func TestPlanRollout(t *testing.T) {
 			var reasons []string
 			for _, e := range plan.events {
 				reasons = append(reasons, e.reason)
+			}
+			if tt.batches > 0 && len(s.Batches) != tt.batches {
+				t.Errorf("batches %+v, want %d", s.Batches, tt.batches)
 			}
 			if !slices.Equal(reasons, tt.events) {
 				t.Errorf("events %v, want %v", reasons, tt.events)

@@ -87,8 +87,8 @@ bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3
 	go test -run '^$$' -bench 'BenchmarkPlacement/defaults' -benchtime 1x -timeout 30m ./controllers/
 
 .PHONY: bench-e2e
-bench-e2e: tools ## The engine end to end in local mode: N=100 and N=1,000 resource requests created, then a Promise update re-runs them all.
-	go test -run '^$$' -bench 'BenchmarkPromiseUpdate' -benchtime 1x -timeout 60m ./controllers/
+bench-e2e: tools ## The engine end to end in local mode: N=100 and N=1,000 resource requests created, then a Promise update re-runs them all; then the same update without a rollout policy, at 100% and in 10% batches, side by side.
+	go test -run '^$$' -bench 'BenchmarkPromiseUpdate|BenchmarkRollout' -benchtime 1x -timeout 120m ./controllers/
 
 # Flags of `kratix local` for `make run`, e.g. LOCAL_FLAGS="--api-port 6443 --data-dir /tmp/k".
 LOCAL_FLAGS ?=

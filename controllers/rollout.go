@@ -76,7 +76,24 @@ func (r *PromiseReconciler) rollOut(ctx context.Context, promise *v1alpha1.Promi
 		r.Recorder.Eventf(promise, nil, kind, e.reason, "Rollout", "%s", e.message)
 	}
 	f.rollout = &plan.status
+	if plan.status.Phase == v1alpha1.RolloutPhaseComplete {
+		return r.pruneBaselines(ctx, f.revisions, plan.status)
+	}
 	return nil
+}
+
+// pruneBaselines deletes the baseline revisions a complete rollout no longer needs: every
+// request of the rollout runs its target, and an abort would send them to where it started.
+func (r *PromiseReconciler) pruneBaselines(ctx context.Context, revisions []v1alpha1.PromiseRevision, ro v1alpha1.RolloutStatus) error {
+	var stale []v1alpha1.PromiseRevision
+	for _, rev := range revisions {
+		hash := rev.Labels[v1alpha1.LabelSpecHash]
+		if rev.Labels[v1alpha1.LabelRolloutBaseline] == v1alpha1.LabelTriggerValue && hash != ro.FromSpecHash && hash != ro.ToSpecHash {
+			stale = append(stale, rev)
+		}
+	}
+	_, err := deleteAll(ctx, r.Client, stale)
+	return err
 }
 
 // rolloutRequests reads the Promise's requests from the cache, leaving out those whose
@@ -146,10 +163,16 @@ func setRolloutStatus(p *v1alpha1.Promise, f promiseFacts) {
 	conditions.Set(&p.Status.Conditions, v1alpha1.ConditionRolloutComplete, status, reason, f.rollout.Message, p.Generation)
 }
 
-// rolloutUnderWay reports whether the rollout waits for its requests to finish: the Promise
-// looks again shortly.
+// rolloutUnderWay reports whether the rollout waits for its requests to finish: progressing,
+// or stopped with re-runs still going (a halted rollout's last batch runs to its end, and its
+// count of failures with it). The Promise looks again shortly.
 func rolloutUnderWay(f promiseFacts) bool {
-	return f.rollout != nil && f.rollout.Phase == v1alpha1.RolloutPhaseProgressing
+	ro := f.rollout
+	if ro == nil || ro.Phase == v1alpha1.RolloutPhaseComplete {
+		return false
+	}
+	running := ro.Total - ro.Updated - ro.Failed - ro.Waiting
+	return ro.Phase == v1alpha1.RolloutPhaseProgressing || running > 0
 }
 
 // rolloutPhaseChanged passes a Promise whose rollout was aborted, or resumed after an abort: its

@@ -146,7 +146,13 @@ func TestRolloutHaltsOnFailuresAndResumesWhenFixed(t *testing.T) {
 	}
 
 	setRender(t, promise, failingRender)
-	halted := waitForRollout(t, promise, v1alpha1.RolloutPhaseHalted, nil)
+	// The gate may close while the batch still runs: the count follows it to its end.
+	halted := waitForRollout(t, promise, v1alpha1.RolloutPhaseHalted, func(ro *v1alpha1.RolloutStatus) error {
+		if ro.Failed+ro.Waiting < ro.Total {
+			return fmt.Errorf("%d of the batch still running", ro.Total-ro.Failed-ro.Waiting)
+		}
+		return nil
+	})
 	if halted.Failed != 2 || halted.Updated != 0 || halted.Waiting != 4 || halted.Total != 6 || halted.Summary != "0/6" {
 		t.Errorf("halted rollout: total %d, updated %d, failed %d, waiting %d, summary %q; want 6, 0, 2, 4, 0/6", halted.Total, halted.Updated, halted.Failed, halted.Waiting, halted.Summary)
 	}
@@ -188,6 +194,23 @@ func TestRolloutHaltsOnFailuresAndResumesWhenFixed(t *testing.T) {
 	}
 	waitForEvent(t, "Promise", promise.Name, corev1.EventTypeNormal, v1alpha1.ReasonRolloutCompleted)
 	waitForPromise(t, promise, v1alpha1.ConditionRolloutComplete, metav1.ConditionTrue, v1alpha1.ReasonRolloutCompleted)
+	// The broken spec's baseline is gone; the one the rollout started from stays for an abort.
+	waitFor(t, "one baseline revision left", func() error {
+		revisions, err := listRevisions(t.Context(), env.Client, promise.Name)
+		if err != nil {
+			return err
+		}
+		var baselines []string
+		for _, rev := range revisions {
+			if rev.Labels[v1alpha1.LabelRolloutBaseline] == v1alpha1.LabelTriggerValue {
+				baselines = append(baselines, rev.Labels[v1alpha1.LabelSpecHash])
+			}
+		}
+		if !slices.Equal(baselines, []string{done.FromSpecHash}) {
+			return fmt.Errorf("baselines %v, want only the starting spec's %s", baselines, done.FromSpecHash)
+		}
+		return nil
+	})
 	for _, r := range requests {
 		if c := requestCondition(t, r, v1alpha1.ConditionPromiseUpdatePending); c == nil || c.Status != metav1.ConditionFalse {
 			t.Errorf("request %s after the rollout: PromiseUpdatePending %+v, want False", r.GetName(), c)

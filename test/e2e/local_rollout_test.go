@@ -110,6 +110,13 @@ func TestLocalRollout(t *testing.T) {
 		}
 		return nil
 	})
+	// The gate closed while the batch ran: the Promise's count follows the batch to its end.
+	l.waitForRolloutPhase("website-v2.0.0", "Halted", func(ro rolloutStatus) error {
+		if ro.Failed != len(firstBatch) {
+			return fmt.Errorf("%d failed, want the whole first batch, %d", ro.Failed, len(firstBatch))
+		}
+		return nil
+	})
 	time.Sleep(3 * time.Second) // time enough for a Job that should not start
 	if ran := newJobs(v1Jobs, l.websiteJobs()); !slices.Equal(ran, firstBatch) {
 		t.Errorf("the requests that ran Jobs after v2.0.0: %v, want the first batch %v", ran, firstBatch)

@@ -1,0 +1,92 @@
+package controllers
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/names"
+)
+
+// tenantIn is a client that acts as a tenant who may do what rules allow in namespace alone (a
+// Role and RoleBinding there), as an "edit" role in their own namespace would.
+func tenantIn(t *testing.T, user, namespace string, rules []rbacv1.PolicyRule) client.Client {
+	t.Helper()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("tenant"), Namespace: namespace}, Rules: rules}
+	create(t, role)
+	create(t, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name, Namespace: namespace},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	})
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// kratixRules are a tenant's rights on the engine's namespaced kinds.
+var kratixRules = []rbacv1.PolicyRule{{
+	APIGroups: []string{v1alpha1.GroupVersion.Group},
+	Resources: []string{"resourcebindings", "dryruns"},
+	Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"},
+}}
+
+// Attack: a tenant creates, in their own namespace, a ResourceBinding whose resourceRef names a
+// request of another namespace and an old version. When the platform team retires that version
+// (deletes its PromiseRevision), the revision's request cleanup must delete only requests whose
+// own binding names the version: never another namespace's request through a binding that the
+// engine never uses for it.
+func TestATenantsBindingDeletesNoRequestOfAnotherNamespace(t *testing.T) {
+	startPlatform(t)
+	promise, group := versionedPromise(t, "v1", versionScript("v1"))
+	create(t, promise)
+	waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	victim := thing(group, uniqueName("victim"))
+	create(t, victim)
+	waitForFiles(t, promise.Name, victim, "v1.yaml")
+
+	tenantNS := uniqueName("tenant-a")
+	ensureNamespace(t, tenantNS)
+	mallory := tenantIn(t, uniqueName("mallory"), tenantNS, kratixRules)
+	forged := &v1alpha1.ResourceBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("forged"), Namespace: tenantNS, Labels: map[string]string{
+			v1alpha1.LabelPromiseName: names.LabelValue(promise.Name), v1alpha1.LabelResourceName: names.LabelValue(victim.GetName())}},
+		Spec: v1alpha1.ResourceBindingSpec{
+			Version:     "v1",
+			PromiseRef:  v1alpha1.PromiseRef{Name: promise.Name},
+			ResourceRef: v1alpha1.ResourceRef{Name: victim.GetName(), Namespace: victim.GetNamespace()},
+		},
+	}
+	if err := mallory.Create(t.Context(), forged); err != nil {
+		t.Fatalf("the tenant may create bindings in their namespace: %v", err)
+	}
+
+	setPromiseVersion(t, promise, "v2", versionScript("v2"))
+	waitForFiles(t, promise.Name, victim, "v2.yaml")
+	rev := &v1alpha1.PromiseRevision{ObjectMeta: metav1.ObjectMeta{Name: revisionName(promise.Name, "v1")}}
+	waitFor(t, "revision v1 has the request cleanup finalizer and is not the latest", func() error {
+		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(rev), rev); err != nil {
+			return err
+		}
+		if !slices.Contains(rev.Finalizers, v1alpha1.FinalizerRevisionRequestCleanup) || rev.Status.Latest {
+			return fmt.Errorf("finalizers %v, latest %v", rev.Finalizers, rev.Status.Latest)
+		}
+		return nil
+	})
+	deleteAndWait(t, rev)
+	time.Sleep(time.Second)
+	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(victim), victim); err != nil || !victim.GetDeletionTimestamp().IsZero() {
+		t.Fatalf("the victim in %s was deleted through a binding in %s: %v, deletion %v", victim.GetNamespace(), tenantNS, err, victim.GetDeletionTimestamp())
+	}
+}

@@ -1,13 +1,17 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -88,5 +92,52 @@ func TestATenantsBindingDeletesNoRequestOfAnotherNamespace(t *testing.T) {
 	time.Sleep(time.Second)
 	if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(victim), victim); err != nil || !victim.GetDeletionTimestamp().IsZero() {
 		t.Fatalf("the victim in %s was deleted through a binding in %s: %v, deletion %v", victim.GetNamespace(), tenantNS, err, victim.GetDeletionTimestamp())
+	}
+}
+
+// Attack: a tenant pauses their own request (kratix.io/paused=true, or suspends its workflow
+// with kratix.io/workflow-suspended=true), both labels they may set on their own objects. The
+// rollout admits it in its batch; its workflow never runs, so the rollout counted it as running
+// forever and admitted no further batch: every other tenant's request stayed on the old spec. A
+// paused or suspended request is outside the rollout, as a pinned one is.
+func TestATenantsPausedRequestDoesNotStallTheRollout(t *testing.T) {
+	for _, label := range []string{v1alpha1.LabelPaused, v1alpha1.LabelWorkflowSuspended} {
+		t.Run(label, func(t *testing.T) {
+			startPlatform(t)
+			promise, group := rolloutPromise(t, map[string]string{v1alpha1.AnnotationRolloutBatchSize: "1"})
+			create(t, promise)
+			waitForPromise(t, promise, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
+			// The stalling request comes first in the rollout's order (by key).
+			staller, others := thing(group, "aaa-"+uniqueName("staller")), []*unstructured.Unstructured{thing(group, "zzz-"+uniqueName("one")), thing(group, "zzz-"+uniqueName("two"))}
+			for _, r := range append([]*unstructured.Unstructured{staller}, others...) {
+				create(t, r)
+				waitForRequest(t, r, v1alpha1.ConditionConfigureWorkflowCompleted, metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully)
+			}
+			t.Cleanup(func() { // a paused request is not deleted
+				unpause := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, label)))
+				if err := env.Client.Patch(context.Background(), staller.DeepCopy(), unpause); err != nil {
+					t.Errorf("unpause: %v", err)
+				}
+			})
+			mallory := tenantIn(t, uniqueName("mallory"), staller.GetNamespace(), []rbacv1.PolicyRule{{
+				APIGroups: []string{group}, Resources: []string{"*"}, Verbs: []string{"get", "list", "update", "patch"}}})
+			patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:"true"}}}`, label)))
+			if err := mallory.Patch(t.Context(), staller.DeepCopy(), patch); err != nil {
+				t.Fatalf("the tenant labels their own request: %v", err)
+			}
+			time.Sleep(time.Second)
+
+			setRender(t, promise, versionedRender("v2"))
+			waitFor(t, "the other tenants' requests to run v2", func() error {
+				for name, content := range workContents(t, promise.Name, others) {
+					if !strings.Contains(content, "version: v2") {
+						p := &v1alpha1.Promise{}
+						_ = env.Client.Get(t.Context(), client.ObjectKeyFromObject(promise), p)
+						return fmt.Errorf("request %s's Work is %q; rollout %+v", name, content, p.Status.Rollout)
+					}
+				}
+				return nil
+			})
+		})
 	}
 }

@@ -142,6 +142,8 @@ func (v *dryRunView) Close() error { return nil }
 type fileChange struct {
 	path     string
 	old, new []byte // nil: absent
+	// withheld: the diff says that the file changes, not how (its content is another's).
+	withheld bool
 }
 
 // kind is "+", "~" or "-".
@@ -177,6 +179,10 @@ type destinationView struct {
 	placements map[types.NamespacedName]*v1alpha1.WorkPlacement
 	// problems say what the real path would refuse to write (claimed paths, invalid content).
 	problems []string
+	// own are the files that the current version of a placement the dry run replaces wrote,
+	// in a file of its own (not in filepath mode aggregatedYAML, whose one file holds every
+	// placement's workloads): the request's own files, whose content its DryRun may show.
+	own map[string]bool
 }
 
 func (d *destinationView) neighbours() []v1alpha1.WorkPlacement {
@@ -201,6 +207,11 @@ func (d *destinationView) apply(ctx context.Context, wp *v1alpha1.WorkPlacement,
 			Action: statestore.ActionUpdate, Placement: old, Destination: d.dest, Neighbours: d.neighbours(),
 		}); err == nil {
 			d.view.learn(pc.Change)
+			if d.dest.Spec.Filepath.Mode != v1alpha1.FilepathModeAggregatedYAML {
+				for _, f := range pc.Change.Files {
+					d.own[f.Path] = true
+				}
+			}
 		}
 	}
 	in := statestore.PlacementInput{Action: action, Placement: wp, Destination: d.dest}
@@ -280,7 +291,7 @@ func newFilePatch(c fileChange) dryRunFilePatch {
 	if c.new != nil {
 		p.to = dryRunFile{path: c.path, hash: plumbing.ComputeHash(plumbing.BlobObject, c.new)}
 	}
-	if bytes.IndexByte(c.old, 0) >= 0 || bytes.IndexByte(c.new, 0) >= 0 {
+	if c.withheld || bytes.IndexByte(c.old, 0) >= 0 || bytes.IndexByte(c.new, 0) >= 0 {
 		p.binary = true
 		return p
 	}

@@ -141,3 +141,47 @@ func TestATenantsPausedRequestDoesNotStallTheRollout(t *testing.T) {
 		})
 	}
 }
+
+// Attack: a tenant's DryRun of a request of their own namespace, on a Destination in filepath
+// mode aggregatedYAML, whose one file holds every placement's workloads. The diff of that file
+// showed the lines around the tenant's workloads: another tenant's manifests, as the store holds
+// them. A DryRun outside the platform namespace shows the content only of files that its
+// request's own placements wrote or would create; of the others, that they change.
+func TestATenantsDryRunShowsNoOtherTenantsFiles(t *testing.T) {
+	startPlatform(t)
+	f := newGitFixture(t)
+	dest := readyGitDestinationInMode(t, f, "agg", v1alpha1.FilepathModeAggregatedYAML, "all.yaml")
+	const secret = "hunter2-the-victims-password"
+	victim := newPlacement(t, dest.Name, "victim", map[string]string{"secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  user: admin\n  password: " + secret + "\n"})
+	create(t, victim)
+	waitForPlacement(t, victim, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
+	if !strings.Contains(f.show(t, "agg/all.yaml"), secret) {
+		t.Fatalf("the victim's file is not in the store")
+	}
+
+	promise, _ := workflowPromise(t, renderScript)
+	create(t, promise)
+	waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+	tenantNS := uniqueName("tenant-b")
+	ensureNamespace(t, tenantNS)
+	mallory := tenantIn(t, uniqueName("mallory"), tenantNS, kratixRules)
+	dr := &v1alpha1.DryRun{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("peek"), Namespace: tenantNS},
+		Spec: v1alpha1.DryRunSpec{
+			PromiseRef:         v1alpha1.DryRunPromiseRef{Name: promise.Name},
+			ResourceRequestRef: v1alpha1.DryRunResourceRequestRef{Name: "mine"},
+			Resource:           raw(t, map[string]any{"spec": map[string]any{"color": "green"}}),
+		},
+	}
+	if err := mallory.Create(t.Context(), dr); err != nil {
+		t.Fatalf("the tenant may create DryRuns in their namespace: %v", err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, dr) })
+	waitForDryRun(t, dr, metav1.ConditionTrue, v1alpha1.ReasonSummaryWritten)
+	if got := dryRunFiles(dr, dest.Name); !slices.Equal(got, []string{"~ agg/all.yaml"}) {
+		t.Errorf("files %v, want the aggregated file changed", got)
+	}
+	if strings.Contains(dr.Status.Diff, secret) || strings.Contains(dr.Status.Diff, "victim") {
+		t.Errorf("the tenant's DryRun shows another tenant's files:\n%s", dr.Status.Diff)
+	}
+}

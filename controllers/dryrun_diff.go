@@ -3,6 +3,7 @@ package controllers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -308,18 +309,36 @@ func newFilePatch(c fileChange) dryRunFilePatch {
 	return p
 }
 
-// boundDiff cuts a diff longer than max bytes at a line's end and says so at its end.
+// boundDiff cuts a diff longer than max bytes, as the API server stores it (JSON: "<" or a
+// control character takes six bytes), at a line's end and says so at its end.
 func boundDiff(diff string, max int) (string, bool) {
-	if len(diff) <= max {
+	size := encodedLen(diff)
+	if size <= max {
 		return diff, false
 	}
-	marker := fmt.Sprintf("\n# ... diff truncated: %d of %d bytes shown\n", max, len(diff))
-	cut := max - len(marker)
-	if cut < 0 {
-		cut = 0
+	marker := fmt.Sprintf("\n# ... diff truncated: %d of %d bytes shown\n", max, size)
+	budget := max - encodedLen(marker)
+	cut, used := 0, 0
+	for cut < len(diff) {
+		end := strings.IndexByte(diff[cut:], '\n')
+		if end < 0 {
+			break
+		}
+		n := encodedLen(diff[cut : cut+end+1])
+		if used+n > budget {
+			break
+		}
+		used += n
+		cut += end + 1
 	}
-	if i := strings.LastIndexByte(diff[:cut], '\n'); i >= 0 {
-		cut = i
+	return strings.TrimSuffix(diff[:cut], "\n") + marker, true
+}
+
+// encodedLen is the length of s in a JSON string, without its quotes.
+func encodedLen(s string) int {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return len(s) * 6 // not reached: a string always encodes
 	}
-	return diff[:cut] + marker, true
+	return len(data) - 2
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -183,5 +184,33 @@ func TestATenantsDryRunShowsNoOtherTenantsFiles(t *testing.T) {
 	}
 	if strings.Contains(dr.Status.Diff, secret) || strings.Contains(dr.Status.Diff, "victim") {
 		t.Errorf("the tenant's DryRun shows another tenant's files:\n%s", dr.Status.Diff)
+	}
+}
+
+// Attack: a diff whose characters the API server stores escaped ("<" is \u003c in JSON, six
+// bytes for one) stayed under DryRunMaxDiff in bytes but took over five times the bound in the
+// stored status (1.3 MiB of etcd's 1.5 MiB request limit for a 256 KiB bound): the bound did not
+// bound the status, and with the other fields the write could fail for ever, the engine
+// rebuilding the diff at every retry. The bound is on the diff as stored.
+func TestDryRunDiffBoundHoldsEscaped(t *testing.T) {
+	big := dryRunV1 + `
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  namespace: default\ndata:\n  big: |\n' > /kratix/output/big.yaml
+line=$(printf '%0.s<' $(seq 1 60))
+seq 1 8000 | sed "s/^/    $line /" >> /kratix/output/big.yaml`
+	w := newDryRunWorld(t, dryRunV1, "first")
+	dr := &v1alpha1.DryRun{
+		ObjectMeta: metav1.ObjectMeta{Name: uniqueName("escaped"), Namespace: v1alpha1.DefaultPlatformNS},
+		Spec: v1alpha1.DryRunSpec{PromiseRef: v1alpha1.DryRunPromiseRef{Name: w.promise.Name}, Promise: w.promise.Spec.DeepCopy(),
+			Requests: []v1alpha1.DryRunResourceRequestRef{{Name: "first", Namespace: "default"}}},
+	}
+	dr.Spec.Promise.Workflows.Resource.Configure = []v1alpha1.Pipeline{shPipeline("render", big)}
+	create(t, dr)
+	waitForDryRun(t, dr, metav1.ConditionTrue, v1alpha1.ReasonSummaryWritten)
+	encoded, err := json.Marshal(dr.Status.Diff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dr.Status.DiffTruncated || len(encoded) > v1alpha1.DryRunMaxDiff || !strings.Contains(dr.Status.Diff, "<<<<") {
+		t.Errorf("truncated %t, %d bytes as stored", dr.Status.DiffTruncated, len(encoded))
 	}
 }

@@ -536,7 +536,7 @@ func (r *DryRunReconciler) summarize(ctx context.Context, dr *v1alpha1.DryRun, r
 		if err := r.Client.List(ctx, &wps, client.MatchingFields{indexTargetDestination: name}); err != nil {
 			return nil, fmt.Errorf("list the WorkPlacements of Destination %s: %w", name, err)
 		}
-		v := &destinationView{dest: dest, view: newDryRunView(store), placements: map[types.NamespacedName]*v1alpha1.WorkPlacement{}}
+		v := &destinationView{dest: dest, view: newDryRunView(store), placements: map[types.NamespacedName]*v1alpha1.WorkPlacement{}, own: map[string]bool{}}
 		for i := range wps.Items {
 			wp := &wps.Items[i]
 			v.placements[types.NamespacedName{Namespace: wp.Namespace, Name: wp.Name}] = wp
@@ -616,7 +616,12 @@ func (r *DryRunReconciler) summarize(ctx context.Context, dr *v1alpha1.DryRun, r
 			continue
 		}
 		d := v1alpha1.DryRunDestination{Destination: name}
-		for _, c := range changes {
+		for i := range changes {
+			c := &changes[i]
+			// A tenant's DryRun sees its request's files: of a file that exists and that its
+			// request's placements did not write (another placement's, or the one file of an
+			// aggregatedYAML Destination), it learns that it changes, not its content.
+			c.withheld = dr.Namespace != r.platformNamespace() && c.old != nil && !v.own[c.path]
 			switch c.kind() {
 			case "+":
 				d.Added++

@@ -3,6 +3,7 @@ package controllers
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -142,6 +143,8 @@ func (v *dryRunView) Close() error { return nil }
 type fileChange struct {
 	path     string
 	old, new []byte // nil: absent
+	// withheld: the diff says that the file changes, not how (its content is another's).
+	withheld bool
 }
 
 // kind is "+", "~" or "-".
@@ -177,6 +180,10 @@ type destinationView struct {
 	placements map[types.NamespacedName]*v1alpha1.WorkPlacement
 	// problems say what the real path would refuse to write (claimed paths, invalid content).
 	problems []string
+	// own are the files that the current version of a placement the dry run replaces wrote,
+	// in a file of its own (not in filepath mode aggregatedYAML, whose one file holds every
+	// placement's workloads): the request's own files, whose content its DryRun may show.
+	own map[string]bool
 }
 
 func (d *destinationView) neighbours() []v1alpha1.WorkPlacement {
@@ -201,6 +208,11 @@ func (d *destinationView) apply(ctx context.Context, wp *v1alpha1.WorkPlacement,
 			Action: statestore.ActionUpdate, Placement: old, Destination: d.dest, Neighbours: d.neighbours(),
 		}); err == nil {
 			d.view.learn(pc.Change)
+			if d.dest.Spec.Filepath.Mode != v1alpha1.FilepathModeAggregatedYAML {
+				for _, f := range pc.Change.Files {
+					d.own[f.Path] = true
+				}
+			}
 		}
 	}
 	in := statestore.PlacementInput{Action: action, Placement: wp, Destination: d.dest}
@@ -280,7 +292,7 @@ func newFilePatch(c fileChange) dryRunFilePatch {
 	if c.new != nil {
 		p.to = dryRunFile{path: c.path, hash: plumbing.ComputeHash(plumbing.BlobObject, c.new)}
 	}
-	if bytes.IndexByte(c.old, 0) >= 0 || bytes.IndexByte(c.new, 0) >= 0 {
+	if c.withheld || bytes.IndexByte(c.old, 0) >= 0 || bytes.IndexByte(c.new, 0) >= 0 {
 		p.binary = true
 		return p
 	}
@@ -297,18 +309,36 @@ func newFilePatch(c fileChange) dryRunFilePatch {
 	return p
 }
 
-// boundDiff cuts a diff longer than max bytes at a line's end and says so at its end.
+// boundDiff cuts a diff longer than max bytes, as the API server stores it (JSON: "<" or a
+// control character takes six bytes), at a line's end and says so at its end.
 func boundDiff(diff string, max int) (string, bool) {
-	if len(diff) <= max {
+	size := encodedLen(diff)
+	if size <= max {
 		return diff, false
 	}
-	marker := fmt.Sprintf("\n# ... diff truncated: %d of %d bytes shown\n", max, len(diff))
-	cut := max - len(marker)
-	if cut < 0 {
-		cut = 0
+	marker := fmt.Sprintf("\n# ... diff truncated: %d of %d bytes shown\n", max, size)
+	budget := max - encodedLen(marker)
+	cut, used := 0, 0
+	for cut < len(diff) {
+		end := strings.IndexByte(diff[cut:], '\n')
+		if end < 0 {
+			break
+		}
+		n := encodedLen(diff[cut : cut+end+1])
+		if used+n > budget {
+			break
+		}
+		used += n
+		cut += end + 1
 	}
-	if i := strings.LastIndexByte(diff[:cut], '\n'); i >= 0 {
-		cut = i
+	return strings.TrimSuffix(diff[:cut], "\n") + marker, true
+}
+
+// encodedLen is the length of s in a JSON string, without its quotes.
+func encodedLen(s string) int {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return len(s) * 6 // not reached: a string always encodes
 	}
-	return diff[:cut] + marker, true
+	return len(data) - 2
 }

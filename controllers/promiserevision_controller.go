@@ -30,6 +30,8 @@ import (
 type PromiseRevisionReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	// PlatformNamespace holds the bindings of cluster-scoped requests.
+	PlatformNamespace string
 }
 
 // Reconcile adds or carries out the revision's finalizer.
@@ -80,6 +82,12 @@ func (r *PromiseRevisionReconciler) deleteBoundRequests(ctx context.Context, rev
 		if b.Spec.PromiseRef.Name != promise.Name || b.Spec.Version != rev.Spec.Version {
 			continue
 		}
+		if !r.bindsWhereItLives(&b, promiseapi.Namespaced(crd)) {
+			// Not the request's binding: the engine looks for it in the request's namespace (the
+			// platform namespace for a cluster-scoped request) only. Whoever may write bindings in
+			// one namespace must not have another namespace's requests deleted.
+			continue
+		}
 		obj := &unstructured.Unstructured{}
 		obj.SetGroupVersionKind(gvk)
 		obj.SetNamespace(b.Spec.ResourceRef.Namespace)
@@ -91,6 +99,15 @@ func (r *PromiseRevisionReconciler) deleteBoundRequests(ctx context.Context, rev
 			"deleted request %s/%s, bound to version %s", obj.GetNamespace(), obj.GetName(), rev.Spec.Version)
 	}
 	return nil
+}
+
+// bindsWhereItLives reports whether the binding lives where the engine finds the binding of the
+// request it names (ResourceReconciler.bindingNamespace).
+func (r *PromiseRevisionReconciler) bindsWhereItLives(b *v1alpha1.ResourceBinding, namespaced bool) bool {
+	if namespaced {
+		return b.Spec.ResourceRef.Namespace != "" && b.Spec.ResourceRef.Namespace == b.Namespace
+	}
+	return b.Spec.ResourceRef.Namespace == "" && b.Namespace == r.PlatformNamespace
 }
 
 // setupWithManager registers the controller "promiserevision".

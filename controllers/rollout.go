@@ -97,7 +97,8 @@ func (r *PromiseReconciler) pruneBaselines(ctx context.Context, revisions []v1al
 }
 
 // rolloutRequests reads the Promise's requests from the cache, leaving out those whose
-// ResourceBinding pins a version: they are outside any rollout.
+// ResourceBinding pins a version and those paused or suspended by their owner: they are outside
+// any rollout.
 func (r *PromiseReconciler) rolloutRequests(ctx context.Context, promise *v1alpha1.Promise, gvk schema.GroupVersionKind, canaries labels.Selector) ([]rolloutRequest, map[string]*unstructured.Unstructured, error) {
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -119,7 +120,7 @@ func (r *PromiseReconciler) rolloutRequests(ctx context.Context, promise *v1alph
 	for i := range list.Items {
 		obj := &list.Items[i]
 		key := obj.GetNamespace() + "/" + obj.GetName()
-		if pinned[key] || !obj.GetDeletionTimestamp().IsZero() {
+		if pinned[key] || !obj.GetDeletionTimestamp().IsZero() || heldByItsOwner(obj) {
 			continue
 		}
 		conds, err := conditions.FromUnstructured(obj)
@@ -136,6 +137,15 @@ func (r *PromiseReconciler) rolloutRequests(ctx context.Context, promise *v1alph
 		objects[key] = obj
 	}
 	return requests, objects, nil
+}
+
+// heldByItsOwner reports whether the request's owner stopped its workflow (kratix.io/paused, or
+// kratix.io/workflow-suspended): labels a tenant sets on their own request. Such a request is
+// outside the rollout, as a pinned one is: admitted, it would run nothing and hold every later
+// batch, every other tenant's request, back for ever.
+func heldByItsOwner(obj *unstructured.Unstructured) bool {
+	labels := obj.GetLabels()
+	return labels[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue || labels[v1alpha1.LabelWorkflowSuspended] == v1alpha1.LabelTriggerValue
 }
 
 // setRolloutStatus writes the rollout into the Promise's status with its RolloutComplete

@@ -203,7 +203,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := promises.setupWithManager(mgr, opts.Concurrency("promise")); err != nil {
 		return fmt.Errorf("set up the promise controller: %w", err)
 	}
-	revisions := &PromiseRevisionReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("promiserevision")}
+	revisions := &PromiseRevisionReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("promiserevision"), PlatformNamespace: driver.platformNamespace()}
 	if err := revisions.setupWithManager(mgr, opts.Concurrency("promiserevision")); err != nil {
 		return fmt.Errorf("set up the promiserevision controller: %w", err)
 	}

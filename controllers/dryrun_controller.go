@@ -609,13 +609,12 @@ func (r *DryRunReconciler) summarize(ctx context.Context, dr *v1alpha1.DryRun, r
 	for _, name := range destNames {
 		v := views[name]
 		changes := v.view.changes()
-		for _, p := range v.problems {
-			problems["destination "+name] = p
-		}
-		if len(changes) == 0 {
+		if len(changes) == 0 && len(v.problems) == 0 {
 			continue
 		}
-		d := v1alpha1.DryRunDestination{Destination: name}
+		// What the real write would refuse (a path another placement claims, say) is the
+		// Destination's message.
+		d := v1alpha1.DryRunDestination{Destination: name, Message: eventNote(strings.Join(v.problems, "; "))}
 		for i := range changes {
 			c := &changes[i]
 			// A tenant's DryRun sees its request's files: of a file that exists and that its

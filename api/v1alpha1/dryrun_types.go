@@ -100,6 +100,9 @@ type DryRunDestination struct {
 	Added       int    `json:"added"`
 	Changed     int    `json:"changed"`
 	Removed     int    `json:"removed"`
+	// Message says what the real write would refuse on this Destination.
+	// +optional
+	Message string `json:"message,omitempty"`
 	// Files are the paths in the state store that would change, with "+", "~" or "-" before
 	// each.
 	// +optional

@@ -607,34 +607,9 @@ func (r *DryRunReconciler) summarize(ctx context.Context, dr *v1alpha1.DryRun, r
 	sort.Strings(destNames)
 	var all []fileChange
 	for _, name := range destNames {
-		v := views[name]
-		changes := v.view.changes()
-		if len(changes) == 0 && len(v.problems) == 0 {
+		d, changes, ok := views[name].summary(dr.Namespace != r.platformNamespace())
+		if !ok {
 			continue
-		}
-		// What the real write would refuse (a path another placement claims, say) is the
-		// Destination's message.
-		d := v1alpha1.DryRunDestination{Destination: name, Message: eventNote(strings.Join(v.problems, "; "))}
-		for i := range changes {
-			c := &changes[i]
-			// A tenant's DryRun sees its request's files: of a file that exists and that its
-			// request's placements did not write (another placement's, or the one file of an
-			// aggregatedYAML Destination), it learns that it changes, not its content.
-			c.withheld = dr.Namespace != r.platformNamespace() && c.old != nil && !v.own[c.path]
-			switch c.kind() {
-			case "+":
-				d.Added++
-			case "-":
-				d.Removed++
-			default:
-				d.Changed++
-			}
-			if len(d.Files) < dryRunMaxFiles {
-				d.Files = append(d.Files, c.kind()+" "+c.path)
-			}
-		}
-		if n := len(changes) - len(d.Files); n > 0 {
-			d.Files = append(d.Files, fmt.Sprintf("... and %d more", n))
 		}
 		status.Destinations = append(status.Destinations, d)
 		all = append(all, changes...)

@@ -238,6 +238,41 @@ func (d *destinationView) apply(ctx context.Context, wp *v1alpha1.WorkPlacement,
 	return nil
 }
 
+// summary is the Destination's entry in a DryRun's status, and the files that differ on it; ok
+// is false when nothing differs and nothing would be refused. tenant: the DryRun is a tenant's
+// (not in the platform namespace), which sees its request's own files only.
+func (d *destinationView) summary(tenant bool) (v1alpha1.DryRunDestination, []fileChange, bool) {
+	changes := d.view.changes()
+	if len(changes) == 0 && len(d.problems) == 0 {
+		return v1alpha1.DryRunDestination{}, nil, false
+	}
+	// What the real write would refuse (a path another placement claims, say) is the
+	// Destination's message.
+	out := v1alpha1.DryRunDestination{Destination: d.dest.Name, Message: eventNote(strings.Join(d.problems, "; "))}
+	for i := range changes {
+		c := &changes[i]
+		// A tenant's DryRun sees its request's files: of a file that exists and that its
+		// request's placements did not write (another placement's, or the one file of an
+		// aggregatedYAML Destination), it learns that it changes, not its content.
+		c.withheld = tenant && c.old != nil && !d.own[c.path]
+		switch c.kind() {
+		case "+":
+			out.Added++
+		case "-":
+			out.Removed++
+		default:
+			out.Changed++
+		}
+		if len(out.Files) < dryRunMaxFiles {
+			out.Files = append(out.Files, c.kind()+" "+c.path)
+		}
+	}
+	if n := len(changes) - len(out.Files); n > 0 {
+		out.Files = append(out.Files, fmt.Sprintf("... and %d more", n))
+	}
+	return out, changes, true
+}
+
 // unifiedDiff renders the changes as a Git-style unified diff, paths relative to the store's
 // root, with three lines of context.
 func unifiedDiff(changes []fileChange) (string, error) {

@@ -252,9 +252,10 @@ func (d *destinationView) summary(tenant bool) (v1alpha1.DryRunDestination, []fi
 	for i := range changes {
 		c := &changes[i]
 		// A tenant's DryRun sees its request's files: of a file that exists and that its
-		// request's placements did not write (another placement's, or the one file of an
-		// aggregatedYAML Destination), it learns that it changes, not its content.
-		c.withheld = tenant && c.old != nil && !d.own[c.path]
+		// request's placements did not write (another placement's), or of the one file of an
+		// aggregatedYAML Destination, which holds the other placements' workloads too (new or
+		// not), it learns that it changes, not its content.
+		c.withheld = tenant && !d.own[c.path] && (c.old != nil || statestore.SharesFile(d.dest))
 		switch c.kind() {
 		case "+":
 			out.Added++

@@ -321,6 +321,19 @@ func TestDestinationViewSummary(t *testing.T) {
 			want:    []string{"- " + agg},
 		},
 		{
+			name: "aggregatedYAML: a new file that holds another placement's workloads is withheld from a tenant",
+			dest: dryRunDestination(v1alpha1.FilepathModeAggregatedYAML, ""),
+			// team-b's placement is not written yet (its store was emptied, or its write is
+			// pending): the file the request's write makes holds team-b's workloads.
+			store:    memStore{},
+			current:  []*v1alpha1.WorkPlacement{b},
+			steps:    []dryRunStep{{a2, statestore.ActionUpdate}},
+			tenant:   true,
+			want:     []string{"+ " + agg},
+			wantNew:  map[string]string{agg: aggA2B},
+			withheld: []string{agg},
+		},
+		{
 			name:        "aggregatedYAML: a file that is not a manifest is refused (ErrInvalidContent)",
 			dest:        dryRunDestination(v1alpha1.FilepathModeAggregatedYAML, ""),
 			store:       memStore{agg: aggA1B},

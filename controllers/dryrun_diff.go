@@ -220,14 +220,16 @@ func (d *destinationView) apply(ctx context.Context, wp *v1alpha1.WorkPlacement,
 		in.Neighbours = d.neighbours()
 	}
 	pc, err := statestore.BuildPlacementChange(ctx, d.view, in)
+	if err == nil {
+		// The writer checks the change's paths (a workload's path out of its directory in
+		// filepath mode nestedByMetadata, say) as the view does: its refusal is the placement's.
+		_, err = d.view.Apply(ctx, pc.Change)
+	}
 	switch {
 	case errors.Is(err, statestore.ErrInvalidContent), errors.Is(err, statestore.ErrClaimed), errors.Is(err, statestore.ErrInvalidPath):
 		d.problems = append(d.problems, fmt.Sprintf("WorkPlacement %s would not be written: %v", wp.Name, err))
 		return nil
 	case err != nil:
-		return err
-	}
-	if _, err := d.view.Apply(ctx, pc.Change); err != nil {
 		return err
 	}
 	if action == statestore.ActionDelete {

@@ -270,6 +270,13 @@ func TestDestinationViewSummary(t *testing.T) {
 			wantMessage: []string{"WorkPlacement cache-dev would not be written", "invalid path"},
 		},
 		{
+			name:        "nestedByMetadata: a path out of the placement's directory is refused (ErrInvalidPath)",
+			dest:        dryRunDestination(v1alpha1.FilepathModeNestedByMetadata, ""),
+			store:       memStore{},
+			steps:       []dryRunStep{{dryRunPlacement(t, "team-a", "cache-dev", "cache", dryRunT0, "../../escape.yaml", cm("e", "1")), statestore.ActionUpdate}},
+			wantMessage: []string{"WorkPlacement cache-dev would not be written", "invalid path"},
+		},
+		{
 			name:  "nestedByMetadata: content that does not decode is refused (ErrInvalidContent), the other placement still written",
 			dest:  dryRunDestination(v1alpha1.FilepathModeNestedByMetadata, ""),
 			store: memStore{},

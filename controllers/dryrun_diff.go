@@ -324,11 +324,18 @@ func (p dryRunFilePatch) Chunks() []fdiff.Chunk           { return p.chunks }
 
 func newFilePatch(c fileChange) dryRunFilePatch {
 	var p dryRunFilePatch
+	// A blob's hash would confirm a guess of withheld content: those show a zero hash.
+	hash := func(content []byte) plumbing.Hash {
+		if c.withheld {
+			return plumbing.ZeroHash
+		}
+		return plumbing.ComputeHash(plumbing.BlobObject, content)
+	}
 	if c.old != nil {
-		p.from = dryRunFile{path: c.path, hash: plumbing.ComputeHash(plumbing.BlobObject, c.old)}
+		p.from = dryRunFile{path: c.path, hash: hash(c.old)}
 	}
 	if c.new != nil {
-		p.to = dryRunFile{path: c.path, hash: plumbing.ComputeHash(plumbing.BlobObject, c.new)}
+		p.to = dryRunFile{path: c.path, hash: hash(c.new)}
 	}
 	if c.withheld || bytes.IndexByte(c.old, 0) >= 0 || bytes.IndexByte(c.new, 0) >= 0 {
 		p.binary = true
@@ -354,7 +361,7 @@ func boundDiff(diff string, max int) (string, bool) {
 	if size <= max {
 		return diff, false
 	}
-	marker := fmt.Sprintf("\n# ... diff truncated: %d of %d bytes shown\n", max, size)
+	marker := fmt.Sprintf("\n# ... diff truncated at a line's end before %d of its %d bytes\n", max, size)
 	budget := max - encodedLen(marker)
 	cut, used := 0, 0
 	for cut < len(diff) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -411,6 +412,14 @@ func TestDestinationViewSummary(t *testing.T) {
 			if seen := strings.Contains(diff, secretOfB); seen && tt.tenant {
 				t.Errorf("a tenant's diff shows another's content:\n%s", diff)
 			}
+			for _, c := range changes {
+				// A blob's hash confirms a guess of its content: withheld, it is not shown.
+				for _, content := range [][]byte{c.old, c.new} {
+					if h := plumbing.ComputeHash(plumbing.BlobObject, content).String()[:7]; c.withheld && content != nil && strings.Contains(diff, h) {
+						t.Errorf("the diff shows the hash %s of withheld %s:\n%s", h, c.path, diff)
+					}
+				}
+			}
 			if len(tt.wantMessage) == 0 && d.Message != "" {
 				t.Errorf("message %q, want none", d.Message)
 			}
@@ -583,11 +592,11 @@ func TestBoundDiff(t *testing.T) {
 			if n := encodedLen(got); n > max {
 				t.Errorf("the bounded diff takes %d bytes escaped, over the bound %d", n, max)
 			}
-			kept, marker, found := strings.Cut(got, "\n# ... diff truncated: ")
+			kept, marker, found := strings.Cut(got, "\n# ... diff truncated at a line's end before ")
 			if !found {
 				t.Fatalf("no truncation marker at the end of %q", got)
 			}
-			if !strings.HasSuffix(marker, fmt.Sprintf(" of %d bytes shown\n", encodedLen(tt.diff))) {
+			if !strings.HasSuffix(marker, fmt.Sprintf(" of its %d bytes\n", encodedLen(tt.diff))) {
 				t.Errorf("marker %q does not give the diff's size %d", marker, encodedLen(tt.diff))
 			}
 			if kept != "" && !strings.HasPrefix(tt.diff, kept+"\n") {

@@ -386,7 +386,7 @@ seq 1 40000 | sed 's/^/    line /' >> /kratix/output/big.yaml`
 	}
 	create(t, dr)
 	waitForDryRun(t, dr, metav1.ConditionTrue, v1alpha1.ReasonSummaryWritten)
-	if !dr.Status.DiffTruncated || len(dr.Status.Diff) > v1alpha1.DryRunMaxDiff || !strings.HasSuffix(dr.Status.Diff, "bytes shown\n") {
+	if !dr.Status.DiffTruncated || len(dr.Status.Diff) > v1alpha1.DryRunMaxDiff || !strings.HasSuffix(dr.Status.Diff, " bytes\n") {
 		t.Errorf("truncated %t, %d bytes, ends %q", dr.Status.DiffTruncated, len(dr.Status.Diff), dr.Status.Diff[max(0, len(dr.Status.Diff)-80):])
 	}
 	if got := dryRunFiles(dr, "dev-cluster-1"); len(got) != 1 || !strings.HasSuffix(got[0], "/big.yaml") {

@@ -39,7 +39,7 @@ const (
 	// benchCreators is how many goroutines create the Works.
 	benchCreators = 16
 	// benchRoundTimeout bounds one round's wait for readiness and for its cleanup.
-	benchRoundTimeout = 10 * time.Minute
+	benchRoundTimeout = 30 * time.Minute
 )
 
 // BenchmarkPlacement times benchWorks Works × benchDestinations Destinations on one Git store,

@@ -74,7 +74,7 @@ build: ## Build bin/kratix.
 .PHONY: test
 test: tools verify vet ## Run every test against a real kube-apiserver and etcd, but the fault suite.
 	@gofmt_out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$gofmt_out" ]; then echo "gofmt needed: $$gofmt_out"; exit 1; fi
-	go test $(RACE) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $$(go list ./... | grep -v '/test/faults$$')
+	RACE="$(RACE)" TEST_TIMEOUT="$(TEST_TIMEOUT)" TEST_FLAGS="$(TEST_FLAGS)" hack/test.sh
 
 .PHONY: bench
 bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3 writers, local job runner.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +18,7 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
+	"kratix.dev/kratix/internal/testenv"
 )
 
 // versionedRender writes a ConfigMap named after the request whose data says which version of
@@ -24,6 +26,9 @@ import (
 func versionedRender(version string) string {
 	return renderScript + fmt.Sprintf("\nprintf 'data:\\n  version: %s\\n' >> /kratix/output/configmap.yaml", version)
 }
+
+// rolloutWait bounds the wait for a rollout to reach a phase.
+const rolloutWait = 2 * time.Minute
 
 // failingRender is a pipeline that fails for every request.
 const failingRender = "echo 'the new template is broken' >&2; exit 3"
@@ -48,7 +53,8 @@ func setRender(t *testing.T, promise *v1alpha1.Promise, script string) {
 func waitForRollout(t *testing.T, promise *v1alpha1.Promise, phase string, check func(*v1alpha1.RolloutStatus) error) *v1alpha1.RolloutStatus {
 	t.Helper()
 	var got *v1alpha1.RolloutStatus
-	waitFor(t, "rollout "+phase, func() error {
+	// A rollout is several pipeline runs one batch after another: more than waitFor's time.
+	testenv.Eventually(t, "rollout "+phase, rolloutWait, 100*time.Millisecond, func() error {
 		p := &v1alpha1.Promise{}
 		if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(promise), p); err != nil {
 			return err
@@ -283,7 +289,7 @@ func TestRolloutPauseCanaryAndAbort(t *testing.T) {
 
 	update(t, promise, func(p *v1alpha1.Promise) { p.Annotations[v1alpha1.AnnotationRollout] = v1alpha1.RolloutAbort })
 	waitForRollout(t, promise, v1alpha1.RolloutPhaseAborted, nil)
-	waitFor(t, "every request back at v1", func() error {
+	testenv.Eventually(t, "every request back at v1", rolloutWait, 100*time.Millisecond, func() error {
 		got := workContents(t, promise.Name, requests)
 		if !maps.Equal(got, v1) {
 			return fmt.Errorf("Works %v, want v1's %v", got, v1)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make test`'s runner: go test on every package but the fault suite (test/faults, `make
+# test-faults`), with the controllers package split into $CONTROLLER_SHARDS processes that run
+# side by side. Its tests run one after another against one API server per process and spend
+# most of their time waiting for pipelines and caches, not computing: one process made the
+# package alone take 20 minutes under -race. Each shard starts its own kube-apiserver and etcd.
+# TEST_FLAGS that narrow the run (-run) run the packages as one go test, unsharded.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+race=${RACE--race}
+timeout=${TEST_TIMEOUT:-20m}
+flags=${TEST_FLAGS:-}
+shards=${CONTROLLER_SHARDS:-2}
+sharded=kratix.dev/kratix/controllers
+
+pkgs=$(go list ./... | grep -v '/test/faults$')
+if [[ "$flags" == *-run* ]] || (( shards <= 1 )); then
+	# shellcheck disable=SC2086
+	exec go test $race -timeout "$timeout" $flags $pkgs
+fi
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+names=()
+# shellcheck disable=SC2086
+go test $race -timeout "$timeout" $flags $(grep -vx "$sharded" <<<"$pkgs") >"$logs/0-packages" 2>&1 &
+pids+=($!)
+names+=("every package but controllers")
+# The tests of the package, dealt round-robin: neighbours in a file are often alike in cost.
+tests=$(grep -h '^func Test[A-Za-z0-9_]*(t \*testing\.T)' controllers/*_test.go | sed 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/' | sort)
+if (($(grep -h '^func Test' controllers/*_test.go | grep -vc '^func TestMain(') != $(wc -l <<<"$tests"))); then
+	echo "hack/test.sh: a test of controllers is not declared as func TestX(t *testing.T): it would not run" >&2
+	exit 1
+fi
+for ((i = 0; i < shards; i++)); do
+	shard=$(awk -v n="$shards" -v i="$i" 'NR % n == i' <<<"$tests" | paste -sd'|')
+	# shellcheck disable=SC2086
+	go test $race -timeout "$timeout" $flags -run "^(${shard})\$" ./controllers/ >"$logs/1-controllers-$i" 2>&1 &
+	pids+=($!)
+	names+=("controllers, shard $((i + 1)) of $shards")
+done
+
+status=0
+for i in "${!pids[@]}"; do
+	if wait "${pids[$i]}"; then
+		echo "--- passed: ${names[$i]}"
+	else
+		echo "--- FAILED: ${names[$i]}"
+		status=1
+	fi
+done
+for f in "$logs"/*; do
+	cat "$f"
+done
+exit $status

@@ -149,7 +149,8 @@ func (r *ResourceReconciler) selectRevision(ctx context.Context, promise *v1alph
 	if err != nil {
 		return revisionChoice{}, err
 	}
-	if binding == nil && !hasRolloutPolicy(promise) {
+	follows := binding == nil || binding.Spec.Version == "" || binding.Spec.Version == v1alpha1.BindingVersionLatest
+	if follows && !hasRolloutPolicy(promise) {
 		// The common case needs no revision: the Promise's spec is the latest.
 		return revisionChoice{promise: promise, version: promiseVersion(promise), specHash: hash, latest: true, revision: revisionName(promise.Name, promiseVersion(promise))}, nil
 	}

@@ -55,8 +55,10 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Main(m, &env))
 }
 
-// waitTimeout bounds every wait for the controllers.
-const waitTimeout = 20 * time.Second
+// waitTimeout bounds every wait for the controllers: generous, because `make test` runs this
+// package in two processes beside the others under -race on two cores, where a wait for a few
+// pipelines in turn can take a minute; a passing wait returns as soon as its check does.
+const waitTimeout = 90 * time.Second
 
 // countingFactory builds writers with next, the real ones unless a test wraps them, and counts
 // the builds.

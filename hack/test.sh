@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`'s runner: go test on every package but the fault suite (test/faults, `make
-# test-faults`), with the controllers package split into $CONTROLLER_SHARDS processes that run
+# test-faults`), with the controllers package split into $CONTROLLER_SHARDS processes (default 3) that run
 # side by side. Its tests run one after another against one API server per process and spend
 # most of their time waiting for pipelines and caches, not computing: one process made the
 # package alone take 20 minutes under -race. Each shard starts its own kube-apiserver and etcd.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 race=${RACE--race}
 timeout=${TEST_TIMEOUT:-20m}
 flags=${TEST_FLAGS:-}
-shards=${CONTROLLER_SHARDS:-2}
+shards=${CONTROLLER_SHARDS:-3}
 sharded=kratix.dev/kratix/controllers
 
 pkgs=$(go list ./... | grep -v '/test/faults$')

@@ -90,13 +90,7 @@ func userWith(t *testing.T, user string, rules []rbacv1.PolicyRule) client.Clien
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 	})
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return actingAs(t, user, "system:authenticated")
 }
 
 // TestOnlyWhoMayReadASecretPointsAReleaseAtIt: the admission policy
@@ -141,4 +135,17 @@ func TestOnlyWhoMayReadASecretPointsAReleaseAtIt(t *testing.T) {
 	if err := mallory.Update(t.Context(), moved); !refused(err) {
 		t.Errorf("mallory points the release at another URL: %v, want the policy's refusal", err)
 	}
+}
+
+// actingAs is a client of the test's API server that impersonates user in groups: it has only
+// the rights granted to them.
+func actingAs(t *testing.T, user string, groups ...string) client.Client {
+	t.Helper()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -134,15 +134,7 @@ func TestRolloutHaltsOnFailuresAndResumesWhenFixed(t *testing.T) {
 	promise, group := rolloutPromise(t, map[string]string{v1alpha1.AnnotationRolloutBatchSize: "2", v1alpha1.AnnotationRolloutMaxFailures: "2"})
 	create(t, promise)
 	waitForPromise(t, promise, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
-	var requests []*unstructured.Unstructured
-	for _, name := range []string{"r-a", "r-b", "r-c", "r-d", "r-e", "r-f"} {
-		r := thing(group, name)
-		create(t, r)
-		requests = append(requests, r)
-	}
-	for _, r := range requests {
-		waitForRequest(t, r, v1alpha1.ConditionConfigureWorkflowCompleted, metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully)
-	}
+	requests := runThings(t, group, nil, "r-a", "r-b", "r-c", "r-d", "r-e", "r-f")
 	v1 := workContents(t, promise.Name, requests)
 	jobsBefore := requestJobCounts(t, promise.Name, requests)
 	for name, content := range v1 {
@@ -224,6 +216,23 @@ func TestRolloutHaltsOnFailuresAndResumesWhenFixed(t *testing.T) {
 	}
 }
 
+// runThings creates requests of a workflowPromise's API, with the labels given per name, and
+// waits until each has run its Configure workflow.
+func runThings(t *testing.T, group string, labels map[string]map[string]string, names ...string) []*unstructured.Unstructured {
+	t.Helper()
+	var requests []*unstructured.Unstructured
+	for _, name := range names {
+		r := thing(group, name)
+		r.SetLabels(labels[name])
+		create(t, r)
+		requests = append(requests, r)
+	}
+	for _, r := range requests {
+		waitForRequest(t, r, v1alpha1.ConditionConfigureWorkflowCompleted, metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully)
+	}
+	return requests
+}
+
 // requestCondition reads a condition of a request from the API server.
 func requestCondition(t *testing.T, r *unstructured.Unstructured, condType string) *metav1.Condition {
 	t.Helper()
@@ -245,18 +254,7 @@ func TestRolloutPauseCanaryAndAbort(t *testing.T) {
 	promise, group := rolloutPromise(t, map[string]string{v1alpha1.AnnotationRolloutBatchSize: "1", v1alpha1.AnnotationRolloutMaxFailures: "5"})
 	create(t, promise)
 	waitForPromise(t, promise, v1alpha1.ConditionReconciled, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
-	var requests []*unstructured.Unstructured
-	for _, name := range []string{"r-a", "r-b", "r-z"} {
-		r := thing(group, name)
-		if name == "r-z" {
-			r.SetLabels(map[string]string{"kratix.io/canary": "true"})
-		}
-		create(t, r)
-		requests = append(requests, r)
-	}
-	for _, r := range requests {
-		waitForRequest(t, r, v1alpha1.ConditionConfigureWorkflowCompleted, metav1.ConditionTrue, v1alpha1.ReasonPipelinesExecutedSuccessfully)
-	}
+	requests := runThings(t, group, map[string]map[string]string{"r-z": {"kratix.io/canary": "true"}}, "r-a", "r-b", "r-z")
 	v1 := workContents(t, promise.Name, requests)
 	jobs := requestJobCounts(t, promise.Name, requests)
 

@@ -204,7 +204,9 @@ func ensure(t *testing.T, obj client.Object) {
 func deleteAndWait(t *testing.T, obj client.Object) {
 	t.Helper()
 	ctx := testenvContext()
-	if err := env.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+	// In the background, as kubectl does: an orphaning delete (the default of Jobs) waits for a
+	// garbage collector, which envtest does not run.
+	if err := env.Client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 		t.Errorf("delete %s: %v", obj.GetName(), err)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -76,6 +77,8 @@ func parse(fs *pflag.FlagSet, f *flags, args []string) error {
 // session is a connection to the API server as the kubeconfig says.
 type session struct {
 	c client.Client
+	// logs reads Pods' logs, which the controller-runtime client cannot.
+	logs kubernetes.Interface
 	// server is the API server's address, for messages.
 	server string
 	// namespace is -n, else the context's, else "default"; explicitNS says whether -n (or the
@@ -121,7 +124,11 @@ func (f *flags) connect() (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the API server %s: %w", cfg.Host, apiError(cfg.Host, err))
 	}
-	return &session{c: c, server: cfg.Host, namespace: ns, explicitNS: explicit || f.namespace != "", all: f.allNamespaces, output: f.output}, nil
+	logs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the API server %s: %w", cfg.Host, err)
+	}
+	return &session{c: c, logs: logs, server: cfg.Host, namespace: ns, explicitNS: explicit || f.namespace != "", all: f.allNamespaces, output: f.output}, nil
 }
 
 // get reads one object; what names it for a "not found" message, e.g. `promise "redis"`.

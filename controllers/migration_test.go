@@ -205,7 +205,7 @@ func TestMigrationFromUpstreamKratix(t *testing.T) {
 		waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
 	}
 	// The request's workflow ran into upstream's Work: there is one Work of the request.
-	works, err := resourceWorks(t.Context(), env.Client, promise.Name, req)
+	works, err := ResourceWorks(t.Context(), env.Client, promise.Name, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -194,7 +194,7 @@ func TestResourceBindingLifecycle(t *testing.T) {
 	t.Log("pin the second request to v1, move the Promise to v2")
 	setBindingVersion(t, &bindingsOf(t, promise.Name, second)[0], "v1")
 	secondJobs := jobsOf(t, promise.Name, second.GetName(), "render")
-	secondWorks, err := resourceWorks(t.Context(), env.Client, promise.Name, second)
+	secondWorks, err := ResourceWorks(t.Context(), env.Client, promise.Name, second)
 	if err != nil || len(secondWorks) != 1 {
 		t.Fatalf("the second request's Works: %v, %v", secondWorks, err)
 	}
@@ -211,7 +211,7 @@ func TestResourceBindingLifecycle(t *testing.T) {
 	if got := jobsOf(t, promise.Name, second.GetName(), "render"); got != secondJobs {
 		t.Errorf("the pinned request ran again: %d Jobs, had %d", got, secondJobs)
 	}
-	after, err := resourceWorks(t.Context(), env.Client, promise.Name, second)
+	after, err := ResourceWorks(t.Context(), env.Client, promise.Name, second)
 	if err != nil || len(after) != 1 || after[0].ResourceVersion != secondWorks[0].ResourceVersion {
 		t.Errorf("the pinned request's Work changed: %v, %v", after, err)
 	}

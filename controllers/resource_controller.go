@@ -140,7 +140,7 @@ func (r *ResourceReconciler) configure(ctx context.Context, promise *v1alpha1.Pr
 
 // observeWorks reads the request's Works and their placements into the facts.
 func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured.Unstructured, f *resourceFacts) error {
-	works, err := resourceWorks(ctx, r.Client, r.Promise, obj)
+	works, err := ResourceWorks(ctx, r.Client, r.Promise, obj)
 	if err != nil {
 		return err
 	}
@@ -160,8 +160,8 @@ func (r *ResourceReconciler) observeWorks(ctx context.Context, obj *unstructured
 	return nil
 }
 
-// resourceWorks lists the Works the request's workflows wrote.
-func resourceWorks(ctx context.Context, c client.Reader, promise string, obj *unstructured.Unstructured) ([]v1alpha1.Work, error) {
+// ResourceWorks lists the Works the request's workflows wrote.
+func ResourceWorks(ctx context.Context, c client.Reader, promise string, obj *unstructured.Unstructured) ([]v1alpha1.Work, error) {
 	// Not by kratix.io/resource-namespace: upstream Kratix sets it only on Works in a pipeline
 	// namespace, and the spec says whose a Work is anyway.
 	labels := client.MatchingLabels{
@@ -211,7 +211,7 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 			return ctrl.Result{}, err
 		}
 	}
-	works, err := resourceWorks(ctx, r.Client, r.Promise, obj)
+	works, err := ResourceWorks(ctx, r.Client, r.Promise, obj)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

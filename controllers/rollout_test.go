@@ -95,7 +95,7 @@ func workContents(t *testing.T, promise string, requests []*unstructured.Unstruc
 // requestWorkloads lists the workloads of the request's Works.
 func requestWorkloads(t *testing.T, promise string, obj *unstructured.Unstructured) []v1alpha1.Workload {
 	t.Helper()
-	works, err := resourceWorks(t.Context(), env.Client, promise, obj)
+	works, err := ResourceWorks(t.Context(), env.Client, promise, obj)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,9 +119,9 @@ func (r *WorkReconciler) plan(ctx context.Context, work *v1alpha1.Work) (schedul
 	return scheduling.NewDestinationSet(dests.Items).Place(work, existing), existing, nil
 }
 
-// placementsOf lists the Work's placements from the API server: its namespace, its
+// PlacementsOf lists the Work's placements from the API server: its namespace, its
 // kratix.io/work label.
-func placementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
+func PlacementsOf(ctx context.Context, c client.Reader, work *v1alpha1.Work) ([]v1alpha1.WorkPlacement, error) {
 	return listWorkPlacements(ctx, c, work, client.MatchingLabels{v1alpha1.LabelWork: names.LabelValue(work.Name)})
 }
 
@@ -299,7 +299,7 @@ func (r *WorkReconciler) finalize(ctx context.Context, work *v1alpha1.Work) (ctr
 	if err == nil && pending == 0 {
 		// The cache may not have seen a placement created just before the Work was deleted:
 		// the API server has the last word before the finalizer goes.
-		if placements, err = placementsOf(ctx, r.APIReader, work); err != nil {
+		if placements, err = PlacementsOf(ctx, r.APIReader, work); err != nil {
 			return ctrl.Result{}, err
 		}
 		pending, err = r.release(ctx, work, placements)

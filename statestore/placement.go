@@ -164,3 +164,22 @@ func OriginOf(wp *v1alpha1.WorkPlacement, action Action) Origin {
 		WorkPlacement:     wp.Name,
 	}
 }
+
+// WorkloadPath is where one of the placement's workloads (its path as the pipeline wrote it)
+// lands, relative to the store's root, in its Destination's filepath mode: in the placement's
+// directory (nestedByMetadata), at its own path under the Destination's directory (none), or in
+// the Destination's one file (aggregatedYAML), as BuildPlacementChange writes it.
+func WorkloadPath(dest *v1alpha1.Destination, wp *v1alpha1.WorkPlacement, filePath string) (string, error) {
+	switch dest.Spec.Filepath.Mode {
+	case v1alpha1.FilepathModeNone:
+		return FlatFile(dest.Spec.Path, filePath)
+	case v1alpha1.FilepathModeAggregatedYAML:
+		return AggregatedFile(dest.Spec.Path, dest.Spec.Filepath.Filename)
+	default:
+		dir, err := NestedDir(dest.Spec.Path, PlacementOf(wp))
+		if err != nil {
+			return "", err
+		}
+		return dir + "/" + filePath, nil
+	}
+}

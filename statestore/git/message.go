@@ -123,3 +123,37 @@ func oneLine(s string) string {
 	}, s)
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// ParseOrigins reads back the changes that commitMessage described in a message's trailers: one
+// origin per Kratix-Action trailer, with the Kratix-* trailers that follow it. A message without
+// them (a commit by someone else) has none.
+func ParseOrigins(message string) []statestore.Origin {
+	var out []statestore.Origin
+	for _, line := range strings.Split(message, "\n") {
+		key, value, ok := strings.Cut(line, ": ")
+		if !ok || !strings.HasPrefix(key, "Kratix-") {
+			continue
+		}
+		if key == "Kratix-Action" {
+			out = append(out, statestore.Origin{Action: statestore.Action(value)})
+			continue
+		}
+		if len(out) == 0 {
+			continue // a trailer before any action is not one of the engine's
+		}
+		o := &out[len(out)-1]
+		switch key {
+		case "Kratix-Destination":
+			o.Destination = value
+		case "Kratix-Promise":
+			o.Promise = value
+		case "Kratix-Resource":
+			o.ResourceNamespace, o.Resource, _ = strings.Cut(value, "/")
+		case "Kratix-Pipeline":
+			o.Pipeline = value
+		case "Kratix-WorkPlacement":
+			o.WorkPlacement = value
+		}
+	}
+	return out
+}

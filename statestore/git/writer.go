@@ -88,26 +88,13 @@ func New(opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep, urlUser, err := opts.endpoint()
+	r, knownHosts, err := newRemote(opts)
 	if err != nil {
 		return nil, err
-	}
-	auth, knownHosts, err := opts.authMethod(ep, urlUser)
-	if err != nil {
-		return nil, err
-	}
-	var tokens *appTokens
-	if opts.Auth.GitHubApp != nil {
-		if tokens, err = newAppTokens(opts.Auth.GitHubApp, opts.CABundle, opts.Insecure, opts.Logger); err != nil {
-			return nil, err
-		}
-		if opts.now != nil {
-			tokens.now = opts.now
-		}
 	}
 	w := &Writer{
 		opts:           opts,
-		remote:         &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, tokens: tokens, branch: plumbing.NewBranchReferenceName(opts.Branch), budget: opts.CloneBudget},
+		remote:         r,
 		knownHostsFile: knownHosts,
 		reqs:           make(chan *request),
 		stop:           make(chan struct{}),
@@ -115,6 +102,42 @@ func New(opts Options) (*Writer, error) {
 	}
 	go w.run()
 	return w, nil
+}
+
+// newRemote builds the remote of options with their defaults: its endpoint, credentials and
+// GitHub App tokens. For ssh it returns the path of the known hosts file it wrote, for the
+// caller to remove when done.
+func newRemote(opts Options) (*remote, string, error) {
+	ep, urlUser, err := opts.endpoint()
+	if err != nil {
+		return nil, "", err
+	}
+	auth, knownHosts, err := opts.authMethod(ep, urlUser)
+	if err != nil {
+		return nil, "", err
+	}
+	var tokens *appTokens
+	if opts.Auth.GitHubApp != nil {
+		if tokens, err = newAppTokens(opts.Auth.GitHubApp, opts.CABundle, opts.Insecure, opts.Logger); err != nil {
+			return nil, "", errors.Join(err, removeKnownHosts(knownHosts))
+		}
+		if opts.now != nil {
+			tokens.now = opts.now
+		}
+	}
+	r := &remote{url: statestore.RedactURL(opts.URL), ep: ep, auth: auth, tokens: tokens, branch: plumbing.NewBranchReferenceName(opts.Branch), budget: opts.CloneBudget}
+	return r, knownHosts, nil
+}
+
+// removeKnownHosts removes the known hosts file that newRemote wrote, if any.
+func removeKnownHosts(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove known hosts file: %w", err)
+	}
+	return nil
 }
 
 // Apply commits the change, together with whatever else is queued, and returns the commit that
@@ -151,12 +174,7 @@ func (w *Writer) Validate(ctx context.Context) error {
 func (w *Writer) Close() error {
 	w.closeOnce.Do(func() { close(w.stop) })
 	<-w.done
-	if w.knownHostsFile != "" {
-		if err := os.Remove(w.knownHostsFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove known hosts file: %w", err)
-		}
-	}
-	return nil
+	return removeKnownHosts(w.knownHostsFile)
 }
 
 // call hands a request to the owner goroutine and waits for its answer.

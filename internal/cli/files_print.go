@@ -67,15 +67,19 @@ func printFileContents(w io.Writer, records []fileRecord) error {
 	for _, r := range records {
 		var b strings.Builder
 		b.WriteString("---\n")
-		fmt.Fprintf(&b, "# destination: %s\n# path: %s\n", r.Destination, r.Path)
+		fmt.Fprintf(&b, "# destination: %s\n# path: %s\n", cellText(r.Destination), cellText(r.Path))
 		if r.WorkPlacement != "" {
-			fmt.Fprintf(&b, "# workplacement: %s/%s\n", r.Namespace, r.WorkPlacement)
+			fmt.Fprintf(&b, "# workplacement: %s/%s\n", cellText(r.Namespace), cellText(r.WorkPlacement))
 		}
 		if r.Commit != "" {
-			fmt.Fprintf(&b, "# commit: %s\n", r.Commit)
+			fmt.Fprintf(&b, "# commit: %s\n", cellText(r.Commit))
 		}
-		fmt.Fprintf(&b, "# state: %s\n", r.State)
+		fmt.Fprintf(&b, "# state: %s\n", cellText(r.State))
 		content := strings.TrimPrefix(r.Content, "---\n")
+		if safe := contentText(content); safe != content {
+			b.WriteString("# control characters in the content are shown escaped\n")
+			content = safe
+		}
 		b.WriteString(content)
 		if content != "" && !strings.HasSuffix(content, "\n") {
 			b.WriteString("\n")

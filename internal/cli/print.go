@@ -25,8 +25,9 @@ func newTable(w io.Writer, headers ...string) *table {
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
 		if c == "" {
-			cells[i] = "<none>"
+			c = "<none>"
 		}
+		cells[i] = cellText(c)
 	}
 	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
 }

@@ -22,18 +22,18 @@ func printStatus(w io.Writer, output string, rep *statusReport, now time.Time) e
 	if rep.Namespace != "" {
 		name = rep.Namespace + "/" + rep.Name
 	}
-	fmt.Fprintf(&b, "%s %s (promise %s)\n", rep.Kind, name, rep.Promise)
-	fmt.Fprintf(&b, "Ready:    %s", rep.Ready)
+	fmt.Fprintf(&b, "%s %s (promise %s)\n", cellText(rep.Kind), cellText(name), cellText(rep.Promise))
+	fmt.Fprintf(&b, "Ready:    %s", cellText(rep.Ready))
 	if rep.Reason != "" {
-		fmt.Fprintf(&b, " (%s)", rep.Reason)
+		fmt.Fprintf(&b, " (%s)", cellText(rep.Reason))
 	}
-	fmt.Fprintf(&b, "\nMessage:  %s\n", orDash(rep.Message))
+	fmt.Fprintf(&b, "\nMessage:  %s\n", indentAfterFirst(blockText(orDash(rep.Message)), "          "))
 
 	b.WriteString("\nWorkflow")
 	if rep.Workflow == nil || len(rep.Workflow.Pipelines) == 0 {
 		b.WriteString(": none recorded\n")
 	} else {
-		fmt.Fprintf(&b, " (%s):\n", rep.Workflow.Action)
+		fmt.Fprintf(&b, " (%s):\n", cellText(rep.Workflow.Action))
 		t := newTable(&b, "  PIPELINE", "PHASE", "RUN", "SINCE", "MESSAGE")
 		for _, p := range rep.Workflow.Pipelines {
 			since, run := "-", "-"
@@ -78,11 +78,11 @@ func printStatus(w io.Writer, output string, rep *statusReport, now time.Time) e
 			if j.Result != "Failed" {
 				continue
 			}
-			fmt.Fprintf(&b, "\n  Job %s failed:\n", j.Name)
-			b.WriteString(indent(orDash(j.Message), "    | "))
+			fmt.Fprintf(&b, "\n  Job %s failed:\n", cellText(j.Name))
+			b.WriteString(indent(blockText(orDash(j.Message)), "    | "))
 			if j.LogTail != "" {
 				b.WriteString("    log:\n")
-				b.WriteString(indent(j.LogTail, "    | "))
+				b.WriteString(indent(blockText(j.LogTail), "    | "))
 			}
 		}
 	}
@@ -126,11 +126,16 @@ func printStatus(w io.Writer, output string, rep *statusReport, now time.Time) e
 	if len(rep.Warnings) > 0 {
 		b.WriteString("\nWarnings:\n")
 		for _, warning := range rep.Warnings {
-			fmt.Fprintf(&b, "  ! %s\n", warning)
+			fmt.Fprintf(&b, "  ! %s\n", cellText(warning))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// indentAfterFirst prefixes every line of s but the first.
+func indentAfterFirst(s, prefix string) string {
+	return strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
 // indent prefixes every line of s.

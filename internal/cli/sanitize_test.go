@@ -9,7 +9,7 @@ import (
 
 func TestEscapingControls(t *testing.T) {
 	for _, c := range []struct {
-		name, in            string
+		name, in             string
 		cell, block, content string
 	}{
 		{name: "plain text stays", in: "kratix: update dev: promise (render)", cell: "kratix: update dev: promise (render)",

@@ -26,6 +26,8 @@ func TestParseTarget(t *testing.T) {
 		{arg: "app/", kinds: all, wantErr: "is not"},
 		{arg: "a/b/c", kinds: all, wantErr: "is not"},
 		{arg: "wp/x", kinds: []string{targetDestination, targetRequest}, wantErr: "this command takes destination/<name> or <promise>/<request>"},
+		{arg: "app", kinds: []string{targetRequest, targetPromise}, want: target{kind: targetPromise, promise: "app"}},
+		{arg: "wp/x", kinds: []string{targetRequest, targetPromise}, wantErr: "this command takes <promise>/<request> or <promise>"},
 	}
 	for _, c := range cases {
 		t.Run(c.arg, func(t *testing.T) {

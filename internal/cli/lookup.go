@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -22,9 +23,15 @@ type request struct {
 	namespaced bool
 }
 
-// getRequest reads the Promise and the request of its API, in the session's namespace when the
-// API is namespaced.
-func (s *session) getRequest(ctx context.Context, promiseName, name string) (*request, error) {
+// promiseAPI is a Promise and the kind of its requests.
+type promiseAPI struct {
+	promise    *v1alpha1.Promise
+	gvk        schema.GroupVersionKind
+	namespaced bool
+}
+
+// getPromiseAPI reads a Promise and the API it brings.
+func (s *session) getPromiseAPI(ctx context.Context, promiseName string) (*promiseAPI, error) {
 	promise := &v1alpha1.Promise{}
 	if err := s.get(ctx, fmt.Sprintf("promise %q", promiseName), client.ObjectKey{Name: promiseName}, promise); err != nil {
 		return nil, err
@@ -36,14 +43,23 @@ func (s *session) getRequest(ctx context.Context, promiseName, name string) (*re
 	if err != nil {
 		return nil, fmt.Errorf("promise %q: its API: %w", promiseName, err)
 	}
-	gvk := promiseapi.GroupVersionKind(crd)
-	r := &request{promise: promise, obj: &unstructured.Unstructured{}, namespaced: promiseapi.Namespaced(crd)}
-	r.obj.SetGroupVersionKind(gvk)
+	return &promiseAPI{promise: promise, gvk: promiseapi.GroupVersionKind(crd), namespaced: promiseapi.Namespaced(crd)}, nil
+}
+
+// getRequest reads the Promise and the request of its API, in the session's namespace when the
+// API is namespaced.
+func (s *session) getRequest(ctx context.Context, promiseName, name string) (*request, error) {
+	api, err := s.getPromiseAPI(ctx, promiseName)
+	if err != nil {
+		return nil, err
+	}
+	r := &request{promise: api.promise, obj: &unstructured.Unstructured{}, namespaced: api.namespaced}
+	r.obj.SetGroupVersionKind(api.gvk)
 	key := client.ObjectKey{Name: name}
 	if r.namespaced {
 		key.Namespace = s.namespace
 	}
-	if err := s.get(ctx, fmt.Sprintf("%s %q of promise %q", gvk.Kind, name, promiseName), key, r.obj); err != nil {
+	if err := s.get(ctx, fmt.Sprintf("%s %q of promise %q", api.gvk.Kind, name, promiseName), key, r.obj); err != nil {
 		return nil, err
 	}
 	return r, nil

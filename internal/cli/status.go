@@ -76,24 +76,34 @@ type placementReport struct {
 }
 
 func runStatus(ctx context.Context, args []string, out Streams) error {
-	fs, f := newFlagSet("status", out.Err, false)
+	fs, f := newFlagSet("status", out.Err, true)
 	fs.Usage = func() {
-		fmt.Fprintln(out.Err, "usage: kratix status <promise>/<request> [flags]")
+		fmt.Fprintln(out.Err, "usage: kratix status <promise>/<request> | <promise> [-A] [flags]")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, f, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return usagef("status takes one <promise>/<request>")
+		return usagef("status takes one <promise>/<request>, or a <promise> for all its requests")
 	}
-	t, err := parseTarget(fs.Arg(0), targetRequest)
+	t, err := parseTarget(fs.Arg(0), targetRequest, targetPromise)
 	if err != nil {
 		return err
+	}
+	if f.allNamespaces && t.kind == targetRequest {
+		return usagef("--all-namespaces lists every request of a Promise: kratix status %s -A", t.promise)
 	}
 	s, err := f.connect()
 	if err != nil {
 		return err
+	}
+	if t.kind == targetPromise {
+		rows, err := s.promiseStatus(ctx, t.promise)
+		if err != nil {
+			return err
+		}
+		return printPromiseStatus(out.Out, s.output, s.all, rows, time.Now())
 	}
 	report, err := s.status(ctx, t)
 	if err != nil {

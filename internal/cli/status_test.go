@@ -97,7 +97,7 @@ func TestStatus(t *testing.T) {
 		misscheduled bool
 	}{{"dev-9", v1alpha1.ReasonWriteSucceeded, metav1.ConditionTrue, false}, {"old-9", "Misscheduled", metav1.ConditionFalse, true}} {
 		wp := &v1alpha1.WorkPlacement{ObjectMeta: metav1.ObjectMeta{Name: work.Name + "." + p.dest, Namespace: "default",
-			Labels: map[string]string{v1alpha1.LabelWork: work.Name, v1alpha1.LabelTargetDestination: p.dest}}}
+			Labels: map[string]string{v1alpha1.LabelWork: work.Name, v1alpha1.LabelTargetDestination: p.dest, v1alpha1.LabelPromiseName: "db"}}}
 		if p.misscheduled {
 			wp.Labels[v1alpha1.LabelMisscheduled] = "true"
 		}
@@ -131,6 +131,44 @@ func TestStatus(t *testing.T) {
 		golden(t, name, out.String())
 	}
 	golden(t, "status-json", mustKratix(t, "status", "db/orders", "-n", "default", "-o", "json"))
+
+	// The Promise's requests: orders, and a new one in another namespace, not yet run (an
+	// existing namespace: envtest has no controller that would finish deleting a new one).
+	other := &unstructured.Unstructured{}
+	other.SetGroupVersionKind(req.GroupVersionKind())
+	other.SetNamespace("kube-public")
+	other.SetName("invoices")
+	create(t, other)
+	for name, args := range map[string][]string{
+		"status-promise":             {"-n", "default"},
+		"status-promise-all":         {"-A"},
+		"status-promise-all-wide":    {"-A", "-o", "wide"},
+		"status-promise-other-empty": {"-n", "kube-system"},
+	} {
+		fs, f := newFlagSet("status", os.Stderr, true)
+		if err := parse(fs, f, append([]string{"--kubeconfig", env.Kubeconfig()}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		s, err := f.connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.promiseStatus(ctx, "db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			rows[i].Created = metav1.Time{Time: base}
+		}
+		var out bytes.Buffer
+		if err := printPromiseStatus(&out, f.output, f.allNamespaces, rows, base.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name, out.String())
+	}
+	if _, _, err := kratix(t, "status", "db/orders", "-A"); !IsUsageError(err) {
+		t.Errorf("status <promise>/<request> -A: got %v, want a usage error", err)
+	}
 }
 
 // createJob creates a pipeline Job with the labels and status given.

@@ -1,18 +1,21 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 )
 
 // Kinds of target on the command line.
 const (
-	targetRequest       = "request"
+	targetRequest = "request"
+	// targetPromise is a Promise alone: every request of it (status).
+	targetPromise       = "promise"
 	targetWorkPlacement = "workplacement"
 	targetDestination   = "destination"
 )
 
-// target is what a command is about: <promise>/<request>, workplacement/<name> or
-// destination/<name>.
+// target is what a command is about: <promise>/<request>, workplacement/<name>,
+// destination/<name>, or a <promise> alone.
 type target struct {
 	kind string
 	// promise is the request's Promise; empty for the other kinds.
@@ -21,6 +24,9 @@ type target struct {
 }
 
 func (t target) String() string {
+	if t.kind == targetPromise {
+		return t.promise
+	}
 	if t.kind == targetRequest {
 		return t.promise + "/" + t.name
 	}
@@ -31,6 +37,9 @@ func (t target) String() string {
 // written as kubectl accepts them: plural, or wp for a WorkPlacement.
 func parseTarget(arg string, kinds ...string) (target, error) {
 	first, name, ok := strings.Cut(arg, "/")
+	if !ok && arg != "" && slices.Contains(kinds, targetPromise) {
+		return target{kind: targetPromise, promise: arg}, nil
+	}
 	if !ok || first == "" || name == "" || strings.Contains(name, "/") {
 		return target{}, usagef("%q is not <promise>/<request>, workplacement/<name> or destination/<name>", arg)
 	}
@@ -55,6 +64,8 @@ func describeKinds(kinds []string) string {
 		switch k {
 		case targetRequest:
 			parts = append(parts, "<promise>/<request>")
+		case targetPromise:
+			parts = append(parts, "<promise>")
 		default:
 			parts = append(parts, k+"/<name>")
 		}

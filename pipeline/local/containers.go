@@ -209,7 +209,11 @@ func (r *Runner) userContainer(ctx context.Context, job *batchv1.Job, c corev1.C
 		spec.HostTools = true
 		cfg.Env = []string{"PATH=" + defaultPath, "HOME=/tmp"}
 		note = fmt.Sprintf("image %s was not pulled: it ran on the host's tools (a read-only root of the host's /usr, /bin and /lib), as the local runner's host-tools list says", c.Image)
-		r.Recorder.Eventf(job, corev1.EventTypeNormal, ReasonHostTools, "Container %s: %s", c.Name, note)
+		if _, noted := r.hostToolsNoted.LoadOrStore(c.Image, true); !noted {
+			// Once per image while the runner runs: every container's log says it in its
+			// first line, and an Event per Job would cost the API server a write each.
+			r.Recorder.Eventf(job, corev1.EventTypeNormal, ReasonHostTools, "Container %s: %s (this Event is recorded for the first Job that runs the image; each container's log says it in its first line)", c.Name, note)
+		}
 	} else {
 		rootfs, file, release, err := r.image(ctx, job, c, keychain)
 		if err != nil {

@@ -237,6 +237,19 @@ func TestRunnerSaysWhenAnImageRanOnTheHostsTools(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name, "engine")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the engine steps' kubeconfig, with its token, outlived the Job: %v", err)
 	}
+
+	// The next Job of the image says it in its log only: an Event per Job would be a write per
+	// request at scale.
+	again := requestJob(t, ctx, appConfigAPI(t, ctx), "tools", "tools-again-", shPipeline("shell", "echo again"))
+	createJob(t, ctx, again)
+	waitFor(t, "the second Job completes", func() error { return jobDone(ctx, again, jobComplete) })
+	if log := logOf(t, r, again, 1, "shell"); !strings.HasPrefix(log, "kratix: image busybox was not pulled") {
+		t.Errorf("the second container's log:\n%s", log)
+	}
+	time.Sleep(time.Second) // Events are sent in the background: give a wrong one time to arrive
+	if err := eventOn(ctx, again, ReasonHostTools, "busybox"); err == nil {
+		t.Error("the second Job of the image has a HostTools Event too")
+	}
 }
 
 // TestRunnerRunsOnlyItsOwnEngineSteps: a container that claims the engine's adapter by its

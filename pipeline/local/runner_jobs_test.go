@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/watch"
+
 	"github.com/go-logr/logr/testr"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -383,5 +386,68 @@ func TestRunnerRunsAJobLeftUnfinished(t *testing.T) {
 	waitFor(t, "the Job completes", func() error { return jobDone(ctx, job, jobComplete) })
 	if !job.Status.StartTime.Equal(&started) {
 		t.Errorf("start time %v, want the first attempt's %v", job.Status.StartTime, started)
+	}
+}
+
+// The runner writes a quick Job's status once, start and result together; a Job that runs past
+// the runner's StartStatusDelay shows that it runs (startTime, active) until its result, which
+// keeps that start time.
+func TestRunnerWritesAQuickJobsStatusOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := appConfigAPI(t, ctx)
+	for _, c := range []struct {
+		name, script string
+		delay        time.Duration
+		wantWrites   int
+	}{
+		{name: "quick", script: "true", delay: StartStatusDelay, wantWrites: 1},
+		{name: "slow", script: "sleep 3", delay: 300 * time.Millisecond, wantWrites: 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, stop := startRunnerWith(t, 0, func(r *Runner) { r.StartStatusDelay = c.delay })
+			defer func() {
+				if err := stop(); err != nil {
+					t.Error(err)
+				}
+			}()
+			job := requestJob(t, ctx, api, "status-"+c.name, c.name+"-", shPipeline(c.name, c.script))
+			job.Name = "status-" + c.name
+			w, err := watcher.Watch(ctx, &batchv1.JobList{}, client.InNamespace(job.Namespace), client.MatchingFields{"metadata.name": job.Name})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Stop()
+			createJob(t, ctx, job)
+			var statuses []batchv1.JobStatus
+			for ev := range w.ResultChan() {
+				seen, ok := ev.Object.(*batchv1.Job)
+				if !ok {
+					t.Fatalf("watch: %+v", ev.Object)
+				}
+				if n := len(statuses); (n == 0 && seen.Status.StartTime != nil) || (n > 0 && !equality.Semantic.DeepEqual(statuses[n-1], seen.Status)) {
+					statuses = append(statuses, seen.Status)
+				} else if n == 0 && ev.Type == watch.Added {
+					continue
+				}
+				if condition(seen, batchv1.JobComplete) != nil || condition(seen, batchv1.JobFailed) != nil {
+					break
+				}
+			}
+			if len(statuses) != c.wantWrites {
+				t.Fatalf("%d status writes, want %d: %+v", len(statuses), c.wantWrites, statuses)
+			}
+			first, last := statuses[0], statuses[len(statuses)-1]
+			if condition(&batchv1.Job{Status: last}, batchv1.JobComplete) == nil || last.StartTime == nil || last.Active != 0 {
+				t.Errorf("the last status %+v is not a completed Job's", last)
+			}
+			if c.wantWrites == 2 && (first.Active != 1 || first.StartTime == nil || !first.StartTime.Equal(last.StartTime)) {
+				t.Errorf("while it ran, the Job's status was %+v; at the end %+v", first, last)
+			}
+		})
 	}
 }

@@ -75,6 +75,7 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 			r.apiRequests, float64(r.apiRequests)/float64(n), r.cleanup.Seconds())
 		b.Logf("manager API requests during the create round: %s", r.createByKind)
 		b.Logf("manager API requests during the update round: %s", r.byKind)
+		b.Logf("Events recorded during the update round: %s", r.events)
 		create += r.create
 		update += r.update
 		perRequest += float64(r.managerRequests) / float64(n)
@@ -102,6 +103,9 @@ type promiseRoundResult struct {
 	managerRequests, managerWrites int64
 	apiRequests                    int64
 	byKind                         string
+	// events counts the Events recorded during the update round, by the kind of their object
+	// and their reason.
+	events string
 }
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests *requestCounter) promiseRoundResult {
@@ -132,6 +136,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.managerRequests, r.byKind = after.minus(managerBefore)
 	r.managerWrites = after.writesSince(managerBefore)
 	r.apiRequests = apiServerRequests(b) - apiBefore
+	r.events = eventsSince(b, c, start)
 
 	start = time.Now()
 	if err := c.Delete(ctx, promise); err != nil {
@@ -371,4 +376,21 @@ func writeHeapProfile(b *testing.B) {
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// eventsSince counts the Events of every namespace created since start, by their object's kind
+// and their reason, most first: which transitions cost the API server a write.
+func eventsSince(b *testing.B, c client.Client, start time.Time) string {
+	var list corev1.EventList
+	if err := c.List(context.Background(), &list); err != nil {
+		b.Fatal(err)
+	}
+	counts := requestCounts{}
+	for _, e := range list.Items {
+		if !e.CreationTimestamp.Time.Before(start.Truncate(time.Second)) {
+			counts[e.InvolvedObject.Kind+"/"+e.Reason]++
+		}
+	}
+	_, byReason := counts.minus(nil)
+	return byReason
 }

@@ -60,8 +60,13 @@ type workState struct {
 func workOutcome(w *v1alpha1.Work) workState {
 	s := workState{name: w.Name, reason: v1alpha1.ReasonWorksPending, message: "not scheduled yet"}
 	c := meta.FindStatusCondition(w.Status.Conditions, v1alpha1.ConditionReady)
-	if c != nil && c.ObservedGeneration == w.Generation {
+	switch {
+	case c != nil && c.ObservedGeneration == w.Generation:
 		s.ready, s.reason, s.message = c.Status == metav1.ConditionTrue, c.Reason, c.Message
+	case c != nil:
+		// The Work's status is its previous spec's while the new one's placements are written
+		// (placingNewSpec).
+		s.reason, s.message = v1alpha1.ReasonPlacementsPending, "its new spec's placements are being written"
 	}
 	return s
 }

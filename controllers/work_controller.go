@@ -360,6 +360,9 @@ func (r *WorkReconciler) patchStatus(ctx context.Context, base, work *v1alpha1.W
 	if succeeded && f.planned {
 		work.Status.ObservedGeneration = work.Generation
 	}
+	if placingNewSpec(&base.Status, &work.Status, work.Generation) {
+		return nil
+	}
 	if wrote, err := writeStatus(ctx, r.Client, base, work, base.Status, work.Status); !wrote {
 		return err
 	}

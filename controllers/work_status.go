@@ -2,9 +2,12 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -142,4 +145,35 @@ func describeSelector(selector map[string]string) string {
 // placementReady reports whether a WorkPlacement's Ready condition is True for its current spec.
 func placementReady(wp *v1alpha1.WorkPlacement) bool {
 	return conditions.Current(wp.Status.Conditions, v1alpha1.ConditionReady, wp.Generation)
+}
+
+// placingNewSpec reports whether the Work's status may stay as it is while the placements of its
+// new spec are written: it showed a settled outcome, Ready for an older generation, and the only
+// news is that placements are pending. Its conditions' observedGeneration, older than the Work's
+// generation, says that they are not yet the new spec's (the request reads them so, see
+// workOutcome); the outcome is written when it is known. At every Promise update that spares
+// each request's Work a status write and the Events of a Ready that would flip False and back.
+func placingNewSpec(before, after *v1alpha1.WorkStatus, generation int64) bool {
+	old, cur := meta.FindStatusCondition(before.Conditions, v1alpha1.ConditionReady), meta.FindStatusCondition(after.Conditions, v1alpha1.ConditionReady)
+	if old == nil || cur == nil || old.Status != metav1.ConditionTrue || old.ObservedGeneration >= generation ||
+		cur.Status == metav1.ConditionTrue || cur.Reason != v1alpha1.ReasonPlacementsPending {
+		return false
+	}
+	// Anything else that changed (scheduling, counts) is news, and is written.
+	return sameWorkStatusButReady(before, after)
+}
+
+// sameWorkStatusButReady compares two statuses without their Ready conditions, the conditions'
+// observedGeneration and status.observedGeneration.
+func sameWorkStatusButReady(a, b *v1alpha1.WorkStatus) bool {
+	strip := func(s *v1alpha1.WorkStatus) v1alpha1.WorkStatus {
+		c := *s.DeepCopy()
+		c.ObservedGeneration = 0
+		c.Conditions = slices.DeleteFunc(c.Conditions, func(x metav1.Condition) bool { return x.Type == v1alpha1.ConditionReady })
+		for i := range c.Conditions {
+			c.Conditions[i].ObservedGeneration = 0
+		}
+		return c
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
 }

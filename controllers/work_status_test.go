@@ -204,3 +204,50 @@ func TestSchedulingChanged(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacingNewSpec: a Work whose status showed a settled outcome keeps it while its new spec's
+// placements are written, unless something else is news.
+func TestPlacingNewSpec(t *testing.T) {
+	settled := func(gen int64) *v1alpha1.WorkStatus {
+		s := &v1alpha1.WorkStatus{}
+		setWorkScheduleCondition(s, gen, workFacts{planned: true, desired: 1, created: 1, ready: 1})
+		setWorkReadyCondition(s, gen, workFacts{planned: true, desired: 1, created: 1, ready: 1})
+		setWorkCounts(s, workFacts{planned: true, desired: 1, created: 1, ready: 1})
+		s.ObservedGeneration = gen
+		return s
+	}
+	next := func(before *v1alpha1.WorkStatus, gen int64, f workFacts) *v1alpha1.WorkStatus {
+		s := before.DeepCopy()
+		setWorkScheduleCondition(s, gen, f)
+		setWorkReadyCondition(s, gen, f)
+		setWorkCounts(s, f)
+		s.ObservedGeneration = gen
+		return s
+	}
+	pending := workFacts{planned: true, desired: 1, created: 1, ready: 0}
+	failing := &v1alpha1.WorkStatus{}
+	setWorkReadyCondition(failing, 1, workFacts{planned: true, desired: 1, created: 0})
+	one, two, empty := settled(1), settled(2), &v1alpha1.WorkStatus{}
+	for _, c := range []struct {
+		name   string
+		before *v1alpha1.WorkStatus
+		after  *v1alpha1.WorkStatus
+		gen    int64
+		keep   bool
+	}{
+		{"new spec, placements pending: keep the settled outcome", one, next(one, 2, pending), 2, true},
+		{"new spec, placements written at once", one, next(one, 2, workFacts{planned: true, desired: 1, created: 1, ready: 1}), 2, false},
+		{"same spec, a placement pending again (a Destination's write)", two, next(two, 2, pending), 2, false},
+		{"new spec with another Destination: counts are news", one, next(one, 2, workFacts{planned: true, desired: 2, created: 1, ready: 1}), 2, false},
+		{"new spec, a group without a Destination: scheduling is news", one,
+			next(one, 2, workFacts{planned: true, desired: 1, created: 1, unscheduled: []unscheduledGroup{{id: "g"}}}), 2, false},
+		{"a first status", empty, next(empty, 1, pending), 1, false},
+		{"an unsettled outcome before", failing, next(failing, 2, pending), 2, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := placingNewSpec(c.before, c.after, c.gen); got != c.keep {
+				t.Errorf("placingNewSpec = %v, want %v", got, c.keep)
+			}
+		})
+	}
+}

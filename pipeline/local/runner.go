@@ -262,8 +262,10 @@ func finished(job *batchv1.Job) bool {
 
 // StartStatusDelay is how long a Job runs before the runner records that it started (startTime,
 // active). Most pipelines finish sooner, and their one status write then says both: at 1,000
-// requests re-run, that is 1,000 writes fewer.
-const StartStatusDelay = 2 * time.Second
+// requests re-run, that is 1,000 writes fewer. With 16 Jobs at once on 2 cores, a trivial
+// pipeline's four processes took 2 to 8 seconds (BenchmarkPromiseUpdate); a person who looks at a
+// Job sooner than this sees it without status, as one still pending.
+const StartStatusDelay = 10 * time.Second
 
 // run executes the Job and records the outcome in its status; its start too, if it runs longer
 // than StartStatusDelay.

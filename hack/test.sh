@@ -4,6 +4,8 @@
 # side by side. Its tests run one after another against one API server per process and spend
 # most of their time waiting for pipelines and caches, not computing: one process made the
 # package alone take 20 minutes under -race. Each shard starts its own kube-apiserver and etcd.
+# The Flux end-to-end tests (test/flux: kratix local, five API servers, Flux's controllers; about 3
+# minutes) run as a process of their own beside them, so that no other package waits for them.
 # TEST_FLAGS that narrow the run (-run) run the packages as one go test, unsharded.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +15,7 @@ timeout=${TEST_TIMEOUT:-20m}
 flags=${TEST_FLAGS:-}
 shards=${CONTROLLER_SHARDS:-3}
 sharded=kratix.dev/kratix/controllers
+apart=kratix.dev/kratix/test/flux
 
 pkgs=$(go list ./... | grep -v '/test/faults$')
 if [[ "$flags" == *-run* ]] || (( shards <= 1 )); then
@@ -25,9 +28,13 @@ trap 'rm -rf "$logs"' EXIT
 pids=()
 names=()
 # shellcheck disable=SC2086
-go test $race -timeout "$timeout" $flags $(grep -vx "$sharded" <<<"$pkgs") >"$logs/0-packages" 2>&1 &
+go test $race -timeout "$timeout" $flags $(grep -vx -e "$sharded" -e "$apart" <<<"$pkgs") >"$logs/0-packages" 2>&1 &
 pids+=($!)
-names+=("every package but controllers")
+names+=("every package but controllers and test/flux")
+# shellcheck disable=SC2086
+go test $race -timeout "$timeout" $flags "$apart" >"$logs/2-flux" 2>&1 &
+pids+=($!)
+names+=("test/flux")
 # The tests of the package, dealt round-robin: neighbours in a file are often alike in cost.
 tests=$(grep -h '^func Test[A-Za-z0-9_]*(t \*testing\.T)' controllers/*_test.go | sed 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/' | sort)
 if (($(grep -h '^func Test' controllers/*_test.go | grep -vc '^func TestMain(') != $(wc -l <<<"$tests"))); then

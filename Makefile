@@ -26,7 +26,7 @@ all: build
 ##@ Development
 
 .PHONY: tools
-tools: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, controller-gen, versitygw and kustomize into bin/ (skips what is built).
+tools: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager, controller-gen, versitygw, kustomize and Flux's controllers into bin/ (skips what is built).
 	hack/build-tools.sh
 
 $(CONTROLLER_GEN) $(KUBEBUILDER_ASSETS)/kube-apiserver $(KUBEBUILDER_ASSETS)/etcd $(KUBECTL):
@@ -100,6 +100,10 @@ run: tools build ## Start the local platform (API server, engine, Git state stor
 .PHONY: test-e2e
 test-e2e: tools ## Run the end-to-end test of `kratix local` alone.
 	go test -count=1 -v $(TEST_FLAGS) ./test/e2e/
+
+.PHONY: test-flux
+test-flux: tools ## Run the Flux end-to-end tests alone: the engine's output through Flux's real controllers on destination clusters, and `kratix local --gitops`.
+	go test -count=1 -v -timeout 20m $(TEST_FLAGS) ./test/flux/
 
 .PHONY: test-faults
 test-faults: tools ## Run the fault suite alone (slow; FAULTS_N placements, 200 by default).

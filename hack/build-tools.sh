@@ -5,6 +5,7 @@
 #   bin/controller-gen-<version>
 #   bin/versitygw-<version>                           (the S3 server of the state-store tests)
 #   bin/kustomize-<version>                           (install manifests; what Flux runs on a Destination)
+#   bin/flux/<version>/                               (Flux's source- and kustomize-controller: hack/build-flux.sh)
 # Versions come from hack/tools/go.mod, except versitygw's and kustomize's, pinned below: their
 # dependencies would fight Kubernetes' in one module, and `go install module@version` checks its
 # go.sum on its own. A tool already built at its version is skipped, so a warm run costs a
@@ -70,3 +71,6 @@ install_pinned kustomize sigs.k8s.io/kustomize/kustomize/v5 "$kustomize_version"
 ln -sfn "kustomize-$kustomize_version" "$root/bin/kustomize"
 ln -sfn "versitygw-$versitygw_version" "$root/bin/versitygw"
 ln -sfn "k8s/$k8s_version/kubectl" "$root/bin/kubectl"
+
+# Flux's source-controller and kustomize-controller, with their CRDs, into bin/flux/<version>/.
+"$root/hack/build-flux.sh"

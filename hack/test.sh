@@ -4,6 +4,8 @@
 # side by side. Its tests run one after another against one API server per process and spend
 # most of their time waiting for pipelines and caches, not computing: one process made the
 # package alone take 20 minutes under -race. Each shard starts its own kube-apiserver and etcd.
+# The Flux end-to-end tests (test/flux: kratix local, five API servers, Flux's controllers; about 3
+# minutes) run as a process of their own beside them, so that no other package waits for them.
 # TEST_FLAGS that narrow the run (-run) run the packages as one go test, unsharded. The shards
 # are balanced by hack/controllers-test-costs.txt; `hack/test.sh --record-costs` measures it again.
 set -uo pipefail
@@ -14,6 +16,7 @@ timeout=${TEST_TIMEOUT:-20m}
 flags=${TEST_FLAGS:-}
 shards=${CONTROLLER_SHARDS:-3}
 sharded=kratix.dev/kratix/controllers
+apart=kratix.dev/kratix/test/flux
 costs=hack/controllers-test-costs.txt
 record=
 if [[ "${1:-}" == --record-costs ]]; then
@@ -32,9 +35,13 @@ trap 'rm -rf "$logs"' EXIT
 pids=()
 names=()
 # shellcheck disable=SC2086
-go test $race -timeout "$timeout" $flags $(grep -vx "$sharded" <<<"$pkgs") >"$logs/0-packages" 2>&1 &
+go test $race -timeout "$timeout" $flags $(grep -vx -e "$sharded" -e "$apart" <<<"$pkgs") >"$logs/0-packages" 2>&1 &
 pids+=($!)
-names+=("every package but controllers")
+names+=("every package but controllers and test/flux")
+# shellcheck disable=SC2086
+go test $race -timeout "$timeout" $flags "$apart" >"$logs/2-flux" 2>&1 &
+pids+=($!)
+names+=("test/flux")
 tests=$(grep -h '^func Test[A-Za-z0-9_]*(t \*testing\.T)' controllers/*_test.go | sed 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/' | sort)
 if (($(grep -h '^func Test' controllers/*_test.go | grep -vc '^func TestMain(') != $(wc -l <<<"$tests"))); then
 	echo "hack/test.sh: a test of controllers is not declared as func TestX(t *testing.T): it would not run" >&2

@@ -34,6 +34,7 @@ type localOptions struct {
 	mirrors        mirrorFlag
 	isolateNetwork bool
 	imageCache     string
+	gitops         bool
 }
 
 // mirrorFlag collects --registry-mirror registry=mirror flags.
@@ -85,6 +86,7 @@ func (o *localOptions) bind(fs *flag.FlagSet) {
 	fs.Var(&o.mirrors, "registry-mirror", "registry=mirror: pull the registry's images from the mirror first (e.g. docker.io=127.0.0.1:5000; registry * for all); repeatable")
 	fs.BoolVar(&o.isolateNetwork, "isolate-pipeline-network", false, "give each pipeline container a network of its own with only loopback; by default containers share the host's network, so that pipelines can fetch what they need")
 	fs.StringVar(&o.imageCache, "image-cache-size", "10Gi", "size budget of the image cache under the data directory; what no recent Job used is removed past it")
+	fs.BoolVar(&o.gitops, "gitops", false, "also run Flux's source-controller and kustomize-controller (from the bin directory's flux/<version>/, which `make tools` builds) against the API server, applying the Destination local's directory of the state repository to the platform itself, served to Flux over HTTPS on 127.0.0.1 with a password in the data directory")
 	o.intervals.bind(fs)
 	o.zap.Development = false
 	o.zap.BindFlags(fs)
@@ -139,5 +141,6 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 		Out:                         os.Stdout,
 		NewLogger:                   newLogger,
 		Pipelines:                   pipelines,
+		GitOps:                      opts.gitops,
 	})
 }

@@ -62,6 +62,10 @@ type Options struct {
 	StopTimeout time.Duration
 	// Pipelines configure the local job runner.
 	Pipelines PipelineOptions
+	// GitOps also runs Flux's source-controller and kustomize-controller (from
+	// BinDir/flux/<version>/) against the API server, applying the Destination local's directory
+	// of the state repository to the platform itself, as Flux on a destination cluster would.
+	GitOps bool
 }
 
 // PipelineOptions configure how the local job runner runs pipeline containers.

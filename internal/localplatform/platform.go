@@ -18,6 +18,7 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/config/policy"
 	"kratix.dev/kratix/controllers"
+	"kratix.dev/kratix/internal/flux"
 	"kratix.dev/kratix/internal/localplatform/applier"
 )
 
@@ -32,6 +33,11 @@ type platform struct {
 	engineLog *os.File
 	// stopApplier stops the platform applier and waits for it.
 	stopApplier func()
+	// fluxBin, gitops and gitopsLog are Options.GitOps's: Flux's binaries, the running Git
+	// server and controllers, and the Git server's log.
+	fluxBin   flux.Binaries
+	gitops    *gitops
+	gitopsLog *os.File
 }
 
 // Run starts the local platform, prints ReadyLine when it is ready, and runs it until ctx ends;
@@ -45,6 +51,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 	p := &platform{opts: opts, dirs: layout{root: opts.DataDir}}
 	if p.bin, err = findBinaries(opts.BinDir); err != nil {
 		return err
+	}
+	if opts.GitOps {
+		if p.fluxBin, err = flux.FindBinaries(opts.BinDir); err != nil {
+			return fmt.Errorf("--gitops: %w", err)
+		}
 	}
 	if err := p.dirs.create(); err != nil {
 		return fmt.Errorf("create the data directory: %w", err)
@@ -76,7 +87,7 @@ func (p *platform) start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
 	defer cancel()
 	p.say("kratix local: starting in " + p.opts.DataDir)
-	for _, phase := range []struct {
+	phases := []struct {
 		name string
 		run  func(context.Context) error
 	}{
@@ -88,7 +99,14 @@ func (p *platform) start(ctx context.Context) error {
 		{"start the engine", p.startEngine},
 		{"create the default state store and Destinations", p.createDefaults},
 		{"start the platform applier", p.startApplier},
-	} {
+	}
+	if p.opts.GitOps {
+		phases = append(phases, struct {
+			name string
+			run  func(context.Context) error
+		}{"start Flux (--gitops)", p.startGitOps})
+	}
+	for _, phase := range phases {
 		if err := phase.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", phase.name, err)
 		}
@@ -253,6 +271,9 @@ func (p *platform) wait(ctx context.Context) error {
 			if err := p.plane.exitError(); err != nil {
 				return err
 			}
+			if err := p.gitops.exitError(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -304,6 +325,13 @@ func (p *platform) stop() error {
 	if p.stopApplier != nil {
 		p.stopApplier()
 	}
+	// Flux first: it applies through the API server, and reads the Git server.
+	if err := p.gitops.stop(p.opts.StopTimeout); err != nil {
+		errs = append(errs, fmt.Errorf("stop Flux: %w", err))
+	}
+	if p.gitopsLog != nil {
+		errs = append(errs, p.gitopsLog.Close())
+	}
 	if err := p.eng.stop(); err != nil {
 		errs = append(errs, fmt.Errorf("stop the engine: %w", err))
 	}
@@ -330,6 +358,12 @@ func (p *platform) printUsage() {
 		"  " + shortPath(kubectl) + " get promises,destinations,gitstatestores",
 		"  git -C " + shortPath(p.dirs.repository()) + " log --stat",
 		"",
+	}
+	if p.gitops != nil {
+		lines = append(lines[:2],
+			append([]string{fmt.Sprintf("kratix local: Flux %s applies the Destination %s (%s/) to this API server every %s; logs in %s",
+				flux.Version, DestinationName, DestinationName, GitOpsInterval, shortPath(filepath.Join(p.dirs.logs(), "kustomize-controller.log")))},
+				lines[2:]...)...)
 	}
 	p.say(strings.Join(lines, "\n"))
 }

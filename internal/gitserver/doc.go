@@ -7,6 +7,6 @@
 // inside the server's temporary directory, no system or global configuration, and only the
 // server-side configuration listed in DefaultServerConfig plus what the caller adds.
 //
-// Constructors taking a testing.TB (NewHTTP, NewSSH) register a cleanup that stops the server and
+// Constructors taking a TB (NewHTTP, NewSSH) register a cleanup that stops the server and
 // removes its files; StartHTTP and StartSSH return errors instead and leave Close to the caller.
 package gitserver

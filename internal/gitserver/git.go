@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // DefaultServerConfig returns the Git configuration every server-side git process gets (through
@@ -268,7 +267,7 @@ func (s *store) Git(ctx context.Context, repo string, args ...string) (string, e
 }
 
 // testLogWriter sends each write to t.Log.
-type testLogWriter struct{ t testing.TB }
+type testLogWriter struct{ t TB }
 
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))

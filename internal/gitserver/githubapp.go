@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -49,7 +48,7 @@ type GitHubApp struct {
 
 // NewGitHubApp starts the API on 127.0.0.1 with a fresh App key, app ID 12345 and installation
 // 678, issuing tokens valid for an hour; it stops when the test ends.
-func NewGitHubApp(t testing.TB) *GitHubApp {
+func NewGitHubApp(t TB) *GitHubApp {
 	t.Helper()
 	key, keyPEM, err := GenerateRSAKey()
 	if err != nil {

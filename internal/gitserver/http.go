@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 )
 
@@ -90,7 +89,7 @@ type HTTPServer struct {
 
 // NewHTTP starts an HTTP server and stops it, removing its files, when the test ends. It fails
 // the test if the server cannot start.
-func NewHTTP(t testing.TB, opts HTTPOptions) *HTTPServer {
+func NewHTTP(t TB, opts HTTPOptions) *HTTPServer {
 	t.Helper()
 	return startForTest(t, "HTTP", &opts.Log, func() (*HTTPServer, error) { return StartHTTP(opts) })
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -89,7 +88,7 @@ func (l *lifecycle) Close() error {
 
 // startForTest starts a server and closes it when the test ends; it fails the test if the server
 // cannot start. kind names the server in the failures; a nil *log becomes the test's log.
-func startForTest[S interface{ Close() error }](t testing.TB, kind string, log *io.Writer, start func() (S, error)) S {
+func startForTest[S interface{ Close() error }](t TB, kind string, log *io.Writer, start func() (S, error)) S {
 	t.Helper()
 	if *log == nil {
 		*log = testLogWriter{t}

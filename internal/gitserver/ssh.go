@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -92,7 +91,7 @@ type sshRun struct {
 
 // NewSSH starts an SSH server and stops it, removing its files, when the test ends. It fails the
 // test if the server cannot start.
-func NewSSH(t testing.TB, opts SSHOptions) *SSHServer {
+func NewSSH(t TB, opts SSHOptions) *SSHServer {
 	t.Helper()
 	return startForTest(t, "SSH", &opts.Log, func() (*SSHServer, error) { return StartSSH(opts) })
 }

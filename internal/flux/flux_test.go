@@ -2,6 +2,7 @@ package flux_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,9 +98,13 @@ func TestControllersApplyAndPruneADestination(t *testing.T) {
 		t.Errorf("another Destination's namespace: %v, want NotFound", err)
 	}
 	for _, name := range []string{flux.DependenciesKustomization, flux.ResourcesKustomization} {
-		if ready, msg, err := flux.Ready(ctx, env.Client, flux.KustomizationAPIVersion, flux.KindKustomization, name); err != nil || !ready {
-			t.Errorf("Kustomization %s: ready %v, %s, %v", name, ready, msg, err)
-		}
+		// Every 2 seconds each reconciles again, and is Progressing meanwhile.
+		waitFor(t, ctrls, "Kustomization "+name+" Ready", func() error {
+			if ready, msg, err := flux.Ready(ctx, env.Client, flux.KustomizationAPIVersion, flux.KindKustomization, name); err != nil || !ready {
+				return fmt.Errorf("ready %v, %s, %v", ready, msg, err)
+			}
+			return nil
+		})
 	}
 
 	repo.remove("dev/resources/deep/cm.yaml")

@@ -97,6 +97,7 @@ func DestinationObjects(d Destination) ([]*unstructured.Unstructured, error) {
 			"interval":  every,
 			"timeout":   "30s",
 			"secretRef": map[string]any{"name": SecretName},
+			"ignore":    OnlyDirectory(d.Path),
 		}
 	case d.Bucket != nil && d.Git == nil:
 		b := d.Bucket
@@ -135,6 +136,22 @@ func DestinationObjects(d Destination) ([]*unstructured.Unstructured, error) {
 	res := kustomization(ResourcesKustomization, "resources")
 	res.Object["spec"].(map[string]any)["dependsOn"] = []any{map[string]any{"name": DependenciesKustomization}}
 	return []*unstructured.Unstructured{secret, source, deps, res}, nil
+}
+
+// OnlyDirectory is a GitRepository's spec.ignore (.gitignore rules) that leaves only dir, e.g.
+// "clusters/dev-cluster-1", in the artifact: a cluster's source-controller holds, and serves to
+// whoever reaches its artifact server, its own Destination's files, not every Destination's.
+func OnlyDirectory(dir string) string {
+	var b strings.Builder
+	prefix := "/"
+	for _, part := range strings.Split(strings.Trim(path.Clean("/"+dir), "/"), "/") {
+		if part == "" {
+			return ""
+		}
+		fmt.Fprintf(&b, "%s*\n!%s%s/\n", prefix, prefix, part)
+		prefix += part + "/"
+	}
+	return b.String()
 }
 
 func object(apiVersion, kind, name string) *unstructured.Unstructured {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -75,7 +77,11 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 		if err := v1alpha1.AddToScheme(scheme); err != nil {
 			return err
 		}
-		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		// The Work's resource is known: a mapper of its own spares the API server the discovery
+		// requests that a client would otherwise make in each Job.
+		mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{v1alpha1.GroupVersion})
+		mapper.Add(v1alpha1.GroupVersion.WithKind("Work"), meta.RESTScopeNamespace)
+		c, err := client.New(cfg, client.Options{Scheme: scheme, Mapper: mapper})
 		if err != nil {
 			return err
 		}

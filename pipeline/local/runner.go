@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -338,13 +340,32 @@ func (r *Runner) run(ctx context.Context, job *batchv1.Job) {
 	}
 }
 
+// patchStatus writes the Job's status as it was when the run started (job), changed: a merge
+// patch without a resourceVersion, so that it never meets a conflict, and never depends on the
+// cache having seen the runner's previous write (a start written moments before the result).
+// Only the runner writes a local Job's status. A field the change zeroes is removed.
 func (r *Runner) patchStatus(ctx context.Context, job *batchv1.Job, change func(*batchv1.JobStatus)) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		current := &batchv1.Job{}
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), current); err != nil {
-			return err
+	status := job.Status.DeepCopy()
+	change(status)
+	raw, err := json.Marshal(status)
+	if err != nil {
+		return err
+	}
+	fields := map[string]any{}
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return err
+	}
+	for name, zero := range map[string]bool{"active": status.Active == 0, "succeeded": status.Succeeded == 0, "failed": status.Failed == 0} {
+		if zero {
+			fields[name] = nil
 		}
-		change(&current.Status)
-		return r.Client.Status().Update(ctx, current)
+	}
+	body, err := json.Marshal(map[string]any{"status": fields})
+	if err != nil {
+		return err
+	}
+	transient := func(err error) bool { return !apierrors.IsNotFound(err) && ctx.Err() == nil }
+	return retry.OnError(retry.DefaultBackoff, transient, func() error {
+		return r.Client.Status().Patch(ctx, job.DeepCopy(), client.RawPatch(types.MergePatchType, body))
 	})
 }

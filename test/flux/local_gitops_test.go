@@ -41,14 +41,21 @@ func TestLocalGitOps(t *testing.T) {
 	}
 	kustomizations := func() error {
 		out, err := p.kubectlErr("", "get", "kustomizations.kustomize.toolkit.fluxcd.io", "-n", "flux-system",
-			"-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+			"-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.lastAppliedRevision}{"\n"}{end}`)
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
 		}
-		for _, want := range []string{"kratix-dependencies=True", "kratix-resources=True"} {
-			if !strings.Contains(out, want) {
-				return fmt.Errorf("Kustomizations: %q", out)
+		// Applied (lastAppliedRevision is set only by a successful apply) and not failing:
+		// Ready is Unknown while the next interval's reconciliation runs.
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			name, state, _ := strings.Cut(line, "=")
+			ready, revision, _ := strings.Cut(state, "/")
+			if ready == "False" || revision == "" {
+				return fmt.Errorf("Kustomization %s: Ready %q, last applied %q", name, ready, revision)
 			}
+		}
+		if n := strings.Count(strings.TrimSpace(out), "\n") + 1; n != 2 {
+			return fmt.Errorf("Kustomizations: %q", out)
 		}
 		return nil
 	}

@@ -27,11 +27,28 @@ type Streams struct {
 // Commands are the CLI's subcommands.
 func Commands() []Command {
 	return []Command{
-		{Name: "get", Summary: "the files of a request, WorkPlacement or Destination in its state store (get files)", Run: runGet},
-		{Name: "history", Summary: "the commits that touched a Destination or a request in its Git state store", Run: runHistory},
-		{Name: "status", Summary: "a request's workflow runs, Works and where they landed, on one screen", Run: runStatus},
+		{Name: "get", Summary: "the files of a request, WorkPlacement or Destination in its state store (get files)", Run: printable(runGet)},
+		{Name: "history", Summary: "the commits that touched a Destination or a request in its Git state store", Run: printable(runHistory)},
+		{Name: "status", Summary: "a request's workflow runs, Works and where they landed, on one screen", Run: printable(runStatus)},
 	}
 }
+
+// printable makes a command's error safe to print as it is: its text can hold what a Git server
+// answered, a path a pipeline chose or an API server's message, so control characters in it are
+// shown escaped (sanitize.go). errors.Is and errors.As see the error it wraps.
+func printable(run func(ctx context.Context, args []string, out Streams) error) func(ctx context.Context, args []string, out Streams) error {
+	return func(ctx context.Context, args []string, out Streams) error {
+		if err := run(ctx, args, out); err != nil {
+			return printableError{err: err}
+		}
+		return nil
+	}
+}
+
+type printableError struct{ err error }
+
+func (e printableError) Error() string { return blockText(e.err.Error()) }
+func (e printableError) Unwrap() error { return e.err }
 
 // UsageError is a mistake in the command line: the exit code is 2.
 type UsageError struct{ Err error }

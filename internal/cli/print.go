@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,9 +35,10 @@ func (t *table) row(cells ...string) {
 
 func (t *table) flush() error { return t.tw.Flush() }
 
-// printJSON writes v as indented JSON, as kubectl -o json does.
+// printJSON writes v as indented JSON, as kubectl -o json does, with every character that
+// unsafeRune names escaped (encoding/json leaves C1 controls and bidirectional controls raw).
 func printJSON(w io.Writer, v any) error {
-	data, err := json.MarshalIndent(v, "", "    ")
+	data, err := safeJSON(v)
 	if err != nil {
 		return err
 	}
@@ -44,14 +46,38 @@ func printJSON(w io.Writer, v any) error {
 	return err
 }
 
-// printYAML writes v as YAML.
+// printYAML writes v as YAML. The YAML library reads the JSON of v and refuses C1 controls in
+// it raw, so it gets them escaped, and writes them escaped in turn. Bidirectional controls are
+// printable to YAML and stay raw; -o json escapes them.
 func printYAML(w io.Writer, v any) error {
-	data, err := yaml.Marshal(v)
+	js, err := safeJSON(v)
+	if err != nil {
+		return err
+	}
+	data, err := yaml.JSONToYAML(js)
 	if err != nil {
 		return err
 	}
 	_, err = w.Write(data)
 	return err
+}
+
+// safeJSON is v's indented JSON with every unsafe rune as a \u escape. JSON's own syntax is
+// ASCII, so such a rune is inside a string, where the escape stands for it.
+func safeJSON(v any) ([]byte, error) {
+	data, err := json.MarshalIndent(v, "", "    ")
+	if err != nil || !bytes.ContainsFunc(data, func(r rune) bool { return r >= 0x80 && unsafeRune(r) }) {
+		return data, err
+	}
+	var b bytes.Buffer
+	for _, r := range string(data) {
+		if r >= 0x80 && unsafeRune(r) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.Bytes(), nil
 }
 
 // short is a commit hash as git log --oneline shows it.

@@ -12,7 +12,8 @@ import (
 // move the cursor, rewrite lines above or set the window title) and on Unicode's bidirectional
 // controls (text shown in another order than it is read), so each printed string passes through
 // one of these functions first, which shows such characters escaped instead (as Go writes them in
-// a string literal). JSON output escapes them already.
+// a string literal). -o json escapes them too (printJSON), -o yaml all but the bidirectional
+// controls, which YAML counts as printable.
 
 // cellText is a table cell: one line, every control character escaped, tabs and newlines too
 // (they would break the columns and the rows).

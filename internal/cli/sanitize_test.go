@@ -2,9 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestEscapingControls(t *testing.T) {
@@ -84,5 +87,35 @@ func TestPrintersLeaveTheTerminalAlone(t *testing.T) {
 		if !strings.Contains(out, "done") {
 			t.Errorf("%s lost the text around the controls: %q", name, out)
 		}
+	}
+}
+
+// TestStructuredOutputIsSafe: -o json and -o yaml carry strings that pipelines and pushers write
+// (a status message, a commit subject). A C1 control (U+009B is a terminal's CSI) or a
+// bidirectional override reaches neither the terminal raw in JSON, and YAML does not fail on them:
+// the YAML library refuses C1 controls in its input, which made `-o yaml` print nothing at all.
+func TestStructuredOutputIsSafe(t *testing.T) {
+	v := map[string]any{"message": "a\x1b[2Jb\u009b31mc\u202ed\u2066e\u0085f", "n": 1}
+	var js bytes.Buffer
+	if err := printJSON(&js, v); err != nil {
+		t.Fatalf("printJSON: %v", err)
+	}
+	if strings.ContainsAny(js.String(), "\x1b\u009b\u202e\u2066") || strings.ContainsRune(js.String(), 0x85) {
+		t.Errorf("JSON holds control characters raw: %q", js.String())
+	}
+	var back map[string]any
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back["message"] != v["message"] {
+		t.Errorf("JSON does not decode to the same message: %v, %q", err, back["message"])
+	}
+	var y bytes.Buffer
+	if err := printYAML(&y, v); err != nil {
+		t.Fatalf("printYAML: %v", err)
+	}
+	if strings.ContainsAny(y.String(), "\x1b\u009b") || strings.ContainsRune(y.String(), 0x85) {
+		t.Errorf("YAML holds control characters raw: %q", y.String())
+	}
+	back = nil
+	if err := yaml.Unmarshal(y.Bytes(), &back); err != nil || back["message"] != v["message"] {
+		t.Errorf("YAML does not decode to the same message: %v, %q", err, back["message"])
 	}
 }

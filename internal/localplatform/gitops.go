@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,11 +46,7 @@ func (p *platform) startGitOps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The server's root is the data directory, whose only repository is state.git; it answers
-	// only the password's holder, over TLS, with a CA made at each start.
-	server, err := gitserver.StartHTTP(gitserver.HTTPOptions{
-		Dir: p.opts.DataDir, Username: gitOpsUser, Password: password, TLS: true, Log: logFile,
-	})
+	server, err := serveStateRepository(p.dirs, password, logFile)
 	if err != nil {
 		return errors.Join(fmt.Errorf("serve the state repository over HTTPS: %w", err), logFile.Close())
 	}
@@ -91,6 +88,35 @@ func (p *platform) startGitOps(ctx context.Context) error {
 		return err
 	}
 	return flux.Apply(ctx, c, objs)
+}
+
+// serveStateRepository serves state.git over HTTPS on loopback, with a CA made at each start, to
+// the password's holder alone, for fetching. The server's root is a directory of the data
+// directory that holds a link to state.git and nothing else: the data directory itself holds
+// other repositories too (a pipeline's job directory may hold any), and git http-backend serves
+// every repository under its root. Pushes are refused: Flux only fetches, and the engine writes
+// the repository on disk, so whoever reads Flux's Secret (flux-system/kratix-state-store) gets no way to
+// write what Flux applies.
+func serveStateRepository(dirs layout, password string, log io.Writer) (*gitserver.HTTPServer, error) {
+	root := dirs.path("flux", "git-root")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	link := filepath.Join(root, "state.git")
+	if err := os.Remove(link); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	target, err := filepath.Rel(root, dirs.repository())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(target, link); err != nil {
+		return nil, err
+	}
+	return gitserver.StartHTTP(gitserver.HTTPOptions{
+		Dir: root, Username: gitOpsUser, Password: password, TLS: true, Log: log,
+		GitConfig: []string{"http.receivepack=false"},
+	})
 }
 
 // stop stops Flux's controllers, then the Git server.

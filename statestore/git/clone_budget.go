@@ -2,9 +2,11 @@ package git
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
@@ -31,9 +33,11 @@ type cloneStorage struct {
 type Budget struct {
 	// PackBytes bounds the pack as the server sends it (compressed).
 	PackBytes int64
-	// ObjectBytes bounds each object that is stored whole (not as a delta), inflated.
+	// ObjectBytes bounds each object, inflated: one stored whole, a delta, and the object a
+	// delta makes.
 	ObjectBytes int64
-	// TotalBytes bounds those objects together, inflated.
+	// TotalBytes bounds the objects together, as the storage holds them (deltas resolved), and
+	// the deltas together.
 	TotalBytes int64
 }
 
@@ -82,23 +86,68 @@ func (p *packChecker) check() error {
 	if err != nil {
 		return fmt.Errorf("read the pack's header: %w", err)
 	}
-	var total int64
+	var total, deltas int64
 	for range objects {
 		h, err := scanner.NextObjectHeader()
 		if err != nil {
 			return fmt.Errorf("read the pack: %w", err)
 		}
+		size, what := h.Length, h.Type.String()
 		if h.Type == plumbing.OFSDeltaObject || h.Type == plumbing.REFDeltaObject {
-			continue
+			// A delta's own length says nothing of the object it makes: a few bytes of copy
+			// instructions make 64 KiB, and a storage resolves every delta into a whole object.
+			// Count the target size its header declares (which go-git enforces), after
+			// inflating the delta itself within the budget.
+			if h.Length > p.s.budget.ObjectBytes {
+				return p.s.refuse(fmt.Sprintf("it holds a delta of %d bytes, more than %d", h.Length, p.s.budget.ObjectBytes))
+			}
+			if deltas += h.Length; deltas > p.s.budget.TotalBytes {
+				return p.s.refuse(fmt.Sprintf("its deltas take more than %d bytes", p.s.budget.TotalBytes))
+			}
+			head := &deltaHeader{}
+			if _, _, err := scanner.NextObject(head); err != nil {
+				return fmt.Errorf("read the pack: %w", err)
+			}
+			if size, err = head.targetSize(); err != nil {
+				return fmt.Errorf("read the pack: %w", err)
+			}
+			what = "delta-encoded object"
 		}
-		if h.Length > p.s.budget.ObjectBytes {
-			return p.s.refuse(fmt.Sprintf("it holds a %s of %d bytes, more than %d", h.Type, h.Length, p.s.budget.ObjectBytes))
+		if size > p.s.budget.ObjectBytes {
+			return p.s.refuse(fmt.Sprintf("it holds a %s of %d bytes, more than %d", what, size, p.s.budget.ObjectBytes))
 		}
-		if total += h.Length; total > p.s.budget.TotalBytes {
+		if total += size; total > p.s.budget.TotalBytes {
 			return p.s.refuse(fmt.Sprintf("its files take more than %d bytes", p.s.budget.TotalBytes))
 		}
 	}
 	return nil
+}
+
+// deltaHeader keeps the first bytes of a delta, which hold its base's and its target's sizes,
+// and discards the rest.
+type deltaHeader struct {
+	buf [2 * binary.MaxVarintLen64]byte
+	n   int
+}
+
+func (d *deltaHeader) Write(b []byte) (int, error) {
+	d.n += copy(d.buf[d.n:], b)
+	return len(b), nil
+}
+
+// targetSize is the size of the object the delta makes: its header's second LEB128 number,
+// after the base's size.
+func (d *deltaHeader) targetSize() (int64, error) {
+	rest := d.buf[:d.n]
+	var size uint64
+	for i := 0; i < 2; i++ {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 || v > math.MaxInt64 {
+			return 0, errors.New("a delta with an invalid header")
+		}
+		size, rest = v, rest[n:]
+	}
+	return int64(size), nil
 }
 
 // errCloneTooLarge marks a branch that a clone refused for its size.

@@ -2,6 +2,7 @@ package git
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,5 +116,56 @@ func TestCloneBudget(t *testing.T) {
 				t.Errorf("Validate = %v, want ErrInvalidContent saying %q", err, tc.refused)
 			}
 		})
+	}
+}
+
+// TestCloneBudgetCountsDeltas: a file of 1 MiB changed in 24 commits packs into little more than
+// one copy of it, the other versions as deltas. A history clone holds every version whole, so
+// the budget counts what each delta becomes (its declared target size): a branch whose versions
+// take 24 MiB is refused under a budget of 8 MiB, however small its pack.
+func TestCloneBudgetCountsDeltas(t *testing.T) {
+	server := gitserver.NewHTTP(t, gitserver.HTTPOptions{})
+	repo, err := server.CreateRepo("state.git", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	run := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = work
+		cmd.Env = gitserver.GitEnv(t.TempDir())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("init", "-q", "-b", "main")
+	var lines strings.Builder
+	for i := 0; lines.Len() < 1<<20; i++ {
+		fmt.Fprintf(&lines, "line %d of a large file that changes a little in each commit\n", i)
+	}
+	for i := 0; i < 24; i++ {
+		if err := os.WriteFile(filepath.Join(work, "big.txt"), []byte(fmt.Sprintf("version %d\n%s", i, lines.String())), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run("add", "big.txt")
+		run("commit", "-qm", fmt.Sprintf("version %d", i))
+	}
+	run("push", "-q", repo, "main")
+	if _, err := server.Git(testContext(t), "state.git", "repack", "-adq"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("repository objects on disk: %d KiB", packBytes(t, repo)>>10)
+
+	opts := Options{URL: server.URL("state.git"), Branch: "main", Insecure: true,
+		Auth:        Auth{Username: server.Username(), Password: server.Password()},
+		CloneBudget: Budget{ObjectBytes: 2 << 20, TotalBytes: 8 << 20}}
+	_, err = OpenHistory(testContext(t), opts)
+	if !errors.Is(err, statestore.ErrInvalidContent) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("OpenHistory of 24 versions of a 1 MiB file under a budget of 8 MiB: %v, want ErrInvalidContent naming the limit", err)
+	}
+	opts.CloneBudget.TotalBytes = 64 << 20
+	if _, err := OpenHistory(testContext(t), opts); err != nil {
+		t.Errorf("OpenHistory within the budget: %v", err)
 	}
 }

@@ -14,7 +14,9 @@ import (
 )
 
 // exampleStore creates the GitStateStore "default" of the examples on the fixture, and the
-// example's Destinations, and waits until they are Ready.
+// example's Destinations one after another, each once the one before is Ready: each Destination's
+// test documents then have a commit of their own, as in the README (created together, the writer
+// may batch them into one).
 func exampleStore(t *testing.T, f *gitFixture, destinations string) []*v1alpha1.Destination {
 	t.Helper()
 	secret := basicAuthSecret(t, uniqueName("git-creds"), f.server.Username(), f.server.Password())
@@ -28,10 +30,8 @@ func exampleStore(t *testing.T, f *gitFixture, destinations string) []*v1alpha1.
 			t.Fatal(err)
 		}
 		create(t, d)
-		dests = append(dests, d)
-	}
-	for _, d := range dests {
 		waitForCondition(t, d, metav1.ConditionTrue, v1alpha1.ReasonTestDocumentsWritten)
+		dests = append(dests, d)
 	}
 	return dests
 }

@@ -213,11 +213,15 @@ func TestRunWaitsForKindsAndFollowsTheBranch(t *testing.T) {
 		}
 		return fmt.Errorf("still there: %v", err)
 	})
-	inv, err := getConfigMap(t, "default", a.InventoryName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(inv.Data[inventoryKey], "Widget") || !strings.Contains(inv.Data[inventoryKey], "cm-"+suffix) {
-		t.Errorf("inventory %s", inv.Data[inventoryKey])
-	}
+	// The inventory is written after the prune.
+	testenv.Eventually(t, "the inventory without the Widget", 20*time.Second, 100*time.Millisecond, func() error {
+		inv, err := getConfigMap(t, "default", a.InventoryName)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(inv.Data[inventoryKey], "Widget") || !strings.Contains(inv.Data[inventoryKey], "cm-"+suffix) {
+			return fmt.Errorf("inventory %s", inv.Data[inventoryKey])
+		}
+		return nil
+	})
 }

@@ -62,6 +62,16 @@ func recordTransition(rec events.EventRecorder, obj runtime.Object, before, afte
 	rec.Eventf(obj, nil, eventType, cur.Reason, action, "%s", eventNote(cur.Message))
 }
 
+// announceLongRerun records the Event of a re-run of a Ready request whose progress is written
+// only now that it has lasted (heldFor): the Ready condition's transition to work under way,
+// which recordTransition leaves out.
+func announceLongRerun(rec events.EventRecorder, obj runtime.Object, before, after []metav1.Condition) {
+	prev, cur := meta.FindStatusCondition(before, v1alpha1.ConditionReady), meta.FindStatusCondition(after, v1alpha1.ConditionReady)
+	if prev != nil && prev.Status == metav1.ConditionTrue && cur != nil && cur.Status != metav1.ConditionTrue && inProgress[cur.Reason] {
+		rec.Eventf(obj, nil, corev1.EventTypeNormal, cur.Reason, "Reconcile", "%s", eventNote(cur.Message))
+	}
+}
+
 // eventNote shortens a message to what an Event holds.
 func eventNote(msg string) string {
 	if len(msg) <= maxEventNote {

@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -55,7 +57,8 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 	cfg.QPS, cfg.Burst, cfg.UserAgent = DefaultKubeAPIQPS, DefaultKubeAPIBurst, "kratix-manager"
 	cfg.Wrap(requests.wrap)
 	startBenchPlatform(b, cfg)
-	c, _ := benchClient(b)
+	own := &requestCounter{}
+	c := countedBenchClient(b, own)
 	f, store := benchGitStore(b, c)
 	selector := map[string]string{"kratix-bench": uniqueName("promise")}
 	benchDestination(b, c, store, "bench", selector)
@@ -65,16 +68,17 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
-		r := promiseRound(b, c, f, selector, n, requests)
+		r := promiseRound(b, c, f, selector, n, requests, own)
 		b.Logf("round: %d requests created, run and committed in %.1fs; Promise updated: every request re-ran and every ConfigMap committed again in %.1fs; "+
 			"create round: manager %d API requests (%.1f per request), %d writes (%.1f per request); "+
-			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included (%.1f per request); cleanup %.1fs",
+			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included, the benchmark's own left out (%.1f per request); cleanup %.1fs",
 			n, r.create.Seconds(), r.update.Seconds(),
 			r.createRequests, float64(r.createRequests)/float64(n), r.createWrites, float64(r.createWrites)/float64(n),
 			r.managerRequests, float64(r.managerRequests)/float64(n), r.managerWrites, float64(r.managerWrites)/float64(n),
 			r.apiRequests, float64(r.apiRequests)/float64(n), r.cleanup.Seconds())
 		b.Logf("manager API requests during the create round: %s", r.createByKind)
 		b.Logf("manager API requests during the update round: %s", r.byKind)
+		b.Logf("other API requests during the update round (the pipelines'): %s", r.othersByKind)
 		b.Logf("Events recorded during the update round: %s", r.events)
 		create += r.create
 		update += r.update
@@ -103,12 +107,15 @@ type promiseRoundResult struct {
 	managerRequests, managerWrites int64
 	apiRequests                    int64
 	byKind                         string
+	// othersByKind are the API server's requests from others than the manager and the
+	// benchmark (the pipelines' steps), by kind.
+	othersByKind string
 	// events counts the Events recorded during the update round, by the kind of their object
 	// and their reason.
 	events string
 }
 
-func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests *requestCounter) promiseRoundResult {
+func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests, own *requestCounter) promiseRoundResult {
 	ctx := context.Background()
 	promise, gvk, ns, dir := benchPromise(b, c, selector)
 	var r promiseRoundResult
@@ -123,7 +130,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.createRequests, r.createByKind = after.minus(createBefore)
 	r.createWrites = after.writesSince(createBefore)
 
-	managerBefore, apiBefore := requests.snapshot(), apiServerRequests(b)
+	managerBefore, ownBefore, apiBefore := requests.snapshot(), own.snapshot(), apiServerRequestsByKind(b)
 	start = time.Now()
 	if err := updateRenderVersion(ctx, c, promise, "2"); err != nil {
 		b.Fatal(err)
@@ -135,7 +142,11 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	after = requests.snapshot()
 	r.managerRequests, r.byKind = after.minus(managerBefore)
 	r.managerWrites = after.writesSince(managerBefore)
-	r.apiRequests = apiServerRequests(b) - apiBefore
+	others := apiServerRequestsByKind(b).minusKinds(apiBefore).minusKinds(after.normalised().minusKinds(managerBefore.normalised()))
+	others = others.minusKinds(own.snapshot().normalised().minusKinds(ownBefore.normalised()))
+	var othersTotal int64
+	othersTotal, r.othersByKind = others.minus(nil)
+	r.apiRequests = r.managerRequests + othersTotal
 	r.events = eventsSince(b, c, start)
 
 	start = time.Now()
@@ -309,12 +320,15 @@ func updateRenderVersion(ctx context.Context, c client.Client, promise *v1alpha1
 // apiServerRequests is the number of requests the API server has served (its
 // apiserver_request_total counter, summed), from every client: the manager, the pipeline
 // containers and the benchmark.
-func apiServerRequests(b *testing.B) int64 {
+// apiServerRequestsByKind reads the API server's count of the requests it served
+// (apiserver_request_total), by kind as normalised does.
+func apiServerRequestsByKind(b *testing.B) requestCounts {
 	data, err := apiServerClient(b, time.Minute).Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		b.Fatalf("read the API server's metrics: %v", err)
 	}
-	var total float64
+	out := requestCounts{}
+	label := regexp.MustCompile(`(\w+)="([^"]*)"`)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -326,9 +340,61 @@ func apiServerRequests(b *testing.B) int64 {
 		if err != nil {
 			b.Fatalf("apiserver_request_total: %q: %v", line, err)
 		}
-		total += v
+		labels := map[string]string{}
+		for _, m := range label.FindAllStringSubmatch(line, -1) {
+			labels[m[1]] = m[2]
+		}
+		verb := labels["verb"]
+		if verb == "LIST" {
+			verb = http.MethodGet
+		}
+		kind := labels["resource"]
+		if s := labels["subresource"]; s != "" {
+			kind += "/" + s
+		}
+		out[verb+" "+kind] += int64(v)
 	}
-	return int64(total)
+	return out
+}
+
+// normalised is the counts by "VERB resource[/subresource]" alone, without the status codes
+// of refusals, as the API server's metrics give them.
+func (c requestCounts) normalised() requestCounts {
+	out := requestCounts{}
+	for k, v := range c {
+		if i := strings.IndexByte(k, '('); i > 0 {
+			k = k[:i]
+		}
+		out[k] += v
+	}
+	return out
+}
+
+// minusKinds is c less other, kind by kind.
+func (c requestCounts) minusKinds(other requestCounts) requestCounts {
+	out := requestCounts{}
+	for k, v := range c {
+		if d := v - other[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	for k, v := range other {
+		if _, ok := c[k]; !ok {
+			out[k] = -v
+		}
+	}
+	return out
+}
+
+// countedBenchClient is benchClient whose requests are counted.
+func countedBenchClient(b *testing.B, counter *requestCounter) client.Client {
+	_, cfg := benchClient(b)
+	cfg.Wrap(counter.wrap)
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 // resetPeakRSS resets the process's peak resident set size (VmHWM), so that a sub-benchmark

@@ -46,6 +46,9 @@ type ResourceReconciler struct {
 	ResyncInterval time.Duration
 	// ReconcileAfterFailure runs a failed configure workflow again after the interval.
 	ReconcileAfterFailure bool
+	// RerunStatusDelay is how long a re-run of a Ready request may run before its status says
+	// so (see heldFor); negative: every run is written as it starts.
+	RerunStatusDelay time.Duration
 }
 
 // Reconcile moves one resource request forward.
@@ -62,7 +65,10 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	base := obj.DeepCopy()
 	f := resourceFacts{generation: obj.GetGeneration(), paused: obj.GetLabels()[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
-	defer func() { result, retErr = afterStatusPatch(result, retErr, r.patchStatus(ctx, base, obj, f)) }()
+	defer func() {
+		held, err := r.patchStatus(ctx, base, obj, f)
+		result, retErr = afterStatusPatch(requeueWithin(result, held), retErr, err)
+	}()
 	if f.paused {
 		return ctrl.Result{}, nil
 	}
@@ -133,7 +139,8 @@ func (r *ResourceReconciler) chooseSpec(ctx context.Context, promise *v1alpha1.P
 func (r *ResourceReconciler) configure(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, f *resourceFacts) error {
 	w := pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure, Promise: promise, Object: obj}
 	var err error
-	f.policy = workflowPolicy{resync: reconciliationInterval(promise, r.ResyncInterval), reconcileAfterFailure: r.ReconcileAfterFailure}
+	f.policy = workflowPolicy{resync: reconciliationInterval(promise, r.ResyncInterval), reconcileAfterFailure: r.ReconcileAfterFailure,
+		quietStart: r.RerunStatusDelay > 0 && settled(obj)}
 	f.decision, f.invalid, err = r.Driver.step(ctx, r.Recorder, obj, w, f.policy)
 	return err
 }
@@ -241,41 +248,52 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 
 // patchStatus writes the conditions, message and outputs computed from the facts into the
 // request's status, with an optimistic lock: the pipeline's status-writer writes the same status.
-func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) error {
+// A re-run's progress may be held back (heldFor): held says for how long, and the reconcile
+// comes back then.
+func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) (held time.Duration, err error) {
 	if f.finalized || f.choice.unresolved != "" {
-		return nil
+		return 0, nil
 	}
 	before, err := conditions.FromUnstructured(base)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	after := append([]metav1.Condition(nil), before...)
 	setResourceConditions(&after, f)
 	if !f.deleting && !f.paused && f.choice.specHash != "" {
 		setUpdatePending(&after, f.choice, r.Promise, f.generation)
 	}
+	if held = heldFor(before, after, f, r.RerunStatusDelay, time.Now()); held > 0 {
+		return held, nil
+	}
+	if f.policy.quietStart && f.decision.Verdict == pipeline.Start {
+		announceStart(r.Recorder, obj, pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure}, f.decision)
+	}
 	if err := conditions.ToUnstructured(obj, after); err != nil {
-		return err
+		return 0, err
 	}
 	setResourceMessage(obj, f)
 	if !f.deleting {
 		if err := setRevisionStatus(obj, f.choice); err != nil {
-			return err
+			return 0, err
 		}
 		if f.bindingVersion != "" {
 			if err := unstructured.SetNestedField(obj.Object, f.bindingVersion, "status", "resourceBindingVersion"); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
 	if f.worksObserved {
 		if err := setResourceOutputs(obj, f.outputs); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if wrote, err := writeStatus(ctx, r.Client, base, obj, base.Object["status"], obj.Object["status"]); !wrote {
-		return err
+		return 0, err
 	}
 	recordTransition(r.Recorder, obj, before, after, v1alpha1.ConditionReady, "Reconcile")
-	return nil
+	if f.policy.quietStart && f.decision.Verdict != pipeline.Start {
+		announceLongRerun(r.Recorder, obj, before, after)
+	}
+	return 0, nil
 }

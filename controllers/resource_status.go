@@ -235,3 +235,51 @@ func resourceResult(f resourceFacts, p workflowPolicy) (ctrl.Result, error) {
 		return ctrl.Result{}, nil
 	}
 }
+
+// DefaultRerunStatusDelay is how long a re-run of a Ready resource request may run before its
+// status says so (cmd/kratix: --rerun-status-delay).
+const DefaultRerunStatusDelay = 10 * time.Second
+
+// settled reports whether the request is Ready at its current generation: a run that starts now
+// is a re-run (a Promise update, a resync, a manual reconciliation), not the user's change.
+func settled(obj *unstructured.Unstructured) bool {
+	conds, err := conditions.FromUnstructured(obj)
+	if err != nil {
+		return false
+	}
+	c := meta.FindStatusCondition(conds, v1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == obj.GetGeneration()
+}
+
+// heldFor is how much longer the in-progress status computed for a re-run may stay unwritten;
+// zero: write it now. A request that was Ready at its generation keeps that status, its output
+// still in the state store, while a re-run waits to start (its Job queued), for its first delay
+// of running, and for delay while its output is placed (each from f.decision.Since): the run's
+// outcome is then its only status write and it records no Event, where otherwise its start and
+// its end would each cost one of both. A Promise update re-running thousands of requests so
+// costs the API server half as many request writes, however long they queue. A change of the
+// request's spec, a failure or a suspension is written at once; a stage that lasts is written
+// once it has for delay.
+func heldFor(before, after []metav1.Condition, f resourceFacts, delay time.Duration, now time.Time) time.Duration {
+	if delay <= 0 || f.deleting || f.paused || f.invalid != nil {
+		return 0
+	}
+	prev, cur := meta.FindStatusCondition(before, v1alpha1.ConditionReady), meta.FindStatusCondition(after, v1alpha1.ConditionReady)
+	if prev == nil || prev.Status != metav1.ConditionTrue || prev.ObservedGeneration != f.generation ||
+		cur == nil || cur.Status == metav1.ConditionTrue || !inProgress[cur.Reason] {
+		return 0
+	}
+	if f.decision.Since.IsZero() {
+		// Not started: the Job's start (a watched change) or this look again brings it back.
+		return delay
+	}
+	return max(f.decision.Since.Add(delay).Sub(now), 0)
+}
+
+// requeueWithin brings the reconcile back within held, when positive.
+func requeueWithin(result ctrl.Result, held time.Duration) ctrl.Result {
+	if held > 0 && (result.RequeueAfter <= 0 || held < result.RequeueAfter) {
+		result.RequeueAfter = held
+	}
+	return result
+}

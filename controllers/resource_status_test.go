@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,4 +159,52 @@ func conditionTypes(conds []metav1.Condition) string {
 		types[i] = c.Type
 	}
 	return "[" + strings.Join(types, ", ") + "]"
+}
+
+// A re-run of a Ready request leaves its status alone while it queues, for its first delay of
+// running and for delay while its output is placed; anything else is written at once.
+func TestHeldFor(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	const delay = 10 * time.Second
+	cond := func(status metav1.ConditionStatus, reason string, gen int64) []metav1.Condition {
+		return []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: status, Reason: reason, ObservedGeneration: gen}}
+	}
+	ready := cond(metav1.ConditionTrue, v1alpha1.ReasonReconciled, 2)
+	running := cond(metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress, 2)
+	placing := cond(metav1.ConditionFalse, v1alpha1.ReasonWorksPending, 2)
+	wait := func(since time.Duration) resourceFacts {
+		f := resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Wait, Job: "j"}}
+		if since > 0 {
+			f.decision.Since = now.Add(-since)
+		}
+		return f
+	}
+	tests := []struct {
+		name          string
+		before, after []metav1.Condition
+		facts         resourceFacts
+		delay         time.Duration
+		want          time.Duration
+	}{
+		{"a new run of a Ready request, its Job queued", ready, running, resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Start, Cause: pipeline.CauseSpecChanged}}, delay, delay},
+		{"running for 3s", ready, running, wait(3 * time.Second), delay, 7 * time.Second},
+		{"running for 12s: written", ready, running, wait(12 * time.Second), delay, 0},
+		{"its output placed for 4s", ready, placing, resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Finish, Since: now.Add(-4 * time.Second)}}, delay, 6 * time.Second},
+		{"the outcome: written", ready, ready, wait(3 * time.Second), delay, 0},
+		{"a failure: written", ready, cond(metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, 2), wait(3 * time.Second), delay, 0},
+		{"a suspension: written", ready, cond(metav1.ConditionFalse, v1alpha1.ReasonWorkflowSuspended, 2), wait(3 * time.Second), delay, 0},
+		{"a change of the request's spec: written", cond(metav1.ConditionTrue, v1alpha1.ReasonReconciled, 1), running, wait(3 * time.Second), delay, 0},
+		{"a request that was not Ready: written", cond(metav1.ConditionFalse, v1alpha1.ReasonConfigureWorkflowFailed, 2), running, wait(3 * time.Second), delay, 0},
+		{"a new request: written", nil, running, wait(0), delay, 0},
+		{"no delay: written", ready, running, wait(3 * time.Second), -1, 0},
+		{"deleting: written", ready, running, func() resourceFacts { f := wait(3 * time.Second); f.deleting = true; return f }(), delay, 0},
+		{"invalid: written", ready, running, func() resourceFacts { f := wait(3 * time.Second); f.invalid = errors.New("bad"); return f }(), delay, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := heldFor(tt.before, tt.after, tt.facts, tt.delay, now); got != tt.want {
+				t.Errorf("heldFor = %s, want %s", got, tt.want)
+			}
+		})
+	}
 }

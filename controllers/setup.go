@@ -105,6 +105,10 @@ type Options struct {
 	// PromiseReleaseRetryInterval is how soon a PromiseRelease whose install failed is tried
 	// again; DefaultPromiseReleaseRetryInterval when zero.
 	PromiseReleaseRetryInterval time.Duration
+	// RerunStatusDelay is how long a re-run of a Ready resource request (a Promise update, a
+	// resync) may run before its status says so: a shorter run writes its outcome alone.
+	// DefaultRerunStatusDelay when zero; negative: every run's start is written at once.
+	RerunStatusDelay time.Duration
 	// HealthRecordRetryInterval is how soon HealthRecords whose Promise or request is missing
 	// are looked at again; DefaultHealthRecordRetryInterval when zero.
 	HealthRecordRetryInterval time.Duration
@@ -174,6 +178,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if resync <= 0 {
 		resync = DefaultResourceResyncInterval
 	}
+	rerunDelay := opts.RerunStatusDelay
+	if rerunDelay == 0 {
+		rerunDelay = DefaultRerunStatusDelay
+	}
 	resources := newResourceControllers(mgr, func(promise string, gvk schema.GroupVersionKind) (controller.Controller, error) {
 		r := &ResourceReconciler{
 			Client:                mgr.GetClient(),
@@ -184,6 +192,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			GVK:                   gvk,
 			ResyncInterval:        resync,
 			ReconcileAfterFailure: opts.ReconcileAfterFailure,
+			RerunStatusDelay:      rerunDelay,
 		}
 		return r.newController(mgr, opts.Concurrency("resource"))
 	})

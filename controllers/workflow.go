@@ -121,13 +121,27 @@ func (d *workflowDriver) advance(ctx context.Context, rec events.EventRecorder, 
 	return decision, nil
 }
 
-// workflowPolicy is when a workflow runs again on its own.
+// announceStart records the Event of a pipeline's start.
+func announceStart(rec events.EventRecorder, obj client.Object, w pipeline.Workflow, d pipeline.Decision) {
+	if d.Cause == pipeline.CauseResume || d.Cause == pipeline.CauseRetry {
+		rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonWorkflowResumed, workflowAction(w),
+			"run %d: pipeline %d of the %s workflow runs again (%s)", d.Run, d.Pipeline+1, workflowName(w), d.Cause)
+		return
+	}
+	rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonPipelinesInProgress, workflowAction(w),
+		"run %d: started pipeline %d of the %s workflow (%s)", d.Run, d.Pipeline+1, workflowName(w), d.Cause)
+}
+
+// workflowPolicy is when a workflow runs again on its own, and how its runs are announced.
 type workflowPolicy struct {
 	// resync: a finished configure workflow runs again once its newest run is that old.
 	resync time.Duration
 	// reconcileAfterFailure: a failed configure workflow runs again from its start once its
 	// failure is resync old.
 	reconcileAfterFailure bool
+	// quietStart: a start records no Event; the caller announces the run if it lasts (a
+	// re-run of a Ready request, see RerunStatusDelay).
+	quietStart bool
 }
 
 // newestJob is the creation time of the newest Job.
@@ -156,12 +170,8 @@ func (d *workflowDriver) step(ctx context.Context, rec events.EventRecorder, obj
 	}
 	if decision.Verdict == pipeline.Start {
 		logr.FromContextOrDiscard(ctx).Info("started a pipeline", "workflow", workflowName(w), "pipeline", decision.Pipeline, "run", decision.Run, "cause", decision.Cause)
-		if decision.Cause == pipeline.CauseResume || decision.Cause == pipeline.CauseRetry {
-			rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonWorkflowResumed, workflowAction(w),
-				"run %d: pipeline %d of the %s workflow runs again (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
-		} else {
-			rec.Eventf(obj, nil, corev1.EventTypeNormal, v1alpha1.ReasonPipelinesInProgress, workflowAction(w),
-				"run %d: started pipeline %d of the %s workflow (%s)", decision.Run, decision.Pipeline+1, workflowName(w), decision.Cause)
+		if !p.quietStart {
+			announceStart(rec, obj, w, decision)
 		}
 	}
 	if manual && decision.Cause == pipeline.CauseManualReconciliation {

@@ -95,9 +95,9 @@ func latestPerPipeline(records []pipeline.JobRecord) map[string]pipeline.JobReco
 }
 
 // observeProgress reads the workflow's progress from obj's status and marks the Job records of
-// pipelines that suspended the workflow. A completed Job that the progress does not record yet
-// is looked up in the object as the API server has it: the status-writer marked it there before
-// the Job completed. It returns the progress (the API server's when it was read), the records
+// pipelines that suspended the workflow. A completed Job that the progress does not record yet,
+// and whose status-writer's write obj does not show (reportedRun), is looked up in the object as
+// the API server has it: the status-writer marked it there before the Job completed. It returns the progress (the API server's when it was read), the records
 // with those the progress remembers of pruned Jobs, and the records newly found suspended.
 func (d *workflowDriver) observeProgress(ctx context.Context, obj client.Object, w pipeline.Workflow, jobs []pipeline.JobRecord) (v1alpha1.WorkflowStatus, []pipeline.JobRecord, []pipeline.JobRecord, error) {
 	progress, err := workflowStatusOf(obj)
@@ -110,7 +110,7 @@ func (d *workflowDriver) observeProgress(ctx context.Context, obj client.Object,
 	latest := latestPerPipeline(jobs)
 	fresh := false
 	for _, j := range latest {
-		if e := entryOf(&progress, j.Pipeline); j.Phase == pipeline.JobSucceeded && (e == nil || e.Run != int64(j.Run)) {
+		if e := entryOf(&progress, j.Pipeline); j.Phase == pipeline.JobSucceeded && (e == nil || (e.Run != int64(j.Run) && e.ReportedRun != int64(j.Run))) {
 			fresh = true
 		}
 	}

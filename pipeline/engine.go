@@ -40,6 +40,10 @@ type JobRecord struct {
 	Run int
 	// Created is its creation time.
 	Created time.Time
+	// Started is when it started running (status.startTime); zero while it waits to.
+	Started time.Time
+	// Finished is when it completed or failed; zero while it runs.
+	Finished time.Time
 	// Phase of the Job.
 	Phase JobPhase
 	// Failure says why a failed Job failed: the reason and message of its Failed condition.
@@ -123,15 +127,18 @@ func ObserveJob(job *batchv1.Job) JobRecord {
 		Created:  job.CreationTimestamp.Time,
 		Phase:    JobRunning,
 	}
+	if job.Status.StartTime != nil {
+		record.Started = job.Status.StartTime.Time
+	}
 	for _, c := range job.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
 			continue
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			record.Phase = JobSucceeded
+			record.Phase, record.Finished = JobSucceeded, c.LastTransitionTime.Time
 		case batchv1.JobFailed:
-			record.Phase = JobFailed
+			record.Phase, record.Finished = JobFailed, c.LastTransitionTime.Time
 			record.Failure = failureText(c.Reason, c.Message)
 		}
 	}
@@ -241,6 +248,12 @@ type Decision struct {
 	// Prune lists old Jobs to delete, whatever the verdict: all but the newest Keep of each
 	// pipeline, never a running one. Sorted by name.
 	Prune []string
+	// Since is when the decision's stage of the run began. A run under way (a Wait, or a Start
+	// of its next pipeline): the start of its first Job; zero when it has not started yet (its
+	// Job waits for a node, or for the local runner), as for a new run. A run that ended
+	// (Finish, Fail, Suspend): the end of its last Job (a record's time when its Jobs are
+	// gone), when its output goes to the state store.
+	Since time.Time
 }
 
 // Decide says what to do next with a workflow (see the Verdicts). A running Job is always waited
@@ -249,7 +262,46 @@ type Decision struct {
 func Decide(s State) Decision {
 	d := decide(s)
 	d.Prune = prune(s)
+	d.Since = runStart(s, d)
 	return d
+}
+
+// runStart is Decision.Since.
+func runStart(s State, d Decision) time.Time {
+	run, ended := maxRun(s.Jobs), true
+	switch {
+	case d.Verdict == Start && d.Cause != CauseNextPipeline:
+		return time.Time{}
+	case d.Verdict == Start:
+		run, ended = d.Run, false
+	case d.Verdict == Wait:
+		ended = false
+		for _, j := range s.Jobs {
+			if j.Name == d.Job {
+				run = j.Run
+			}
+		}
+	}
+	var first, last time.Time
+	for _, j := range s.Jobs {
+		started, finished := j.Started, j.Finished
+		if j.Recorded {
+			started, finished = j.Created, j.Created
+		}
+		if j.Run != run {
+			continue
+		}
+		if !started.IsZero() && (first.IsZero() || started.Before(first)) {
+			first = started
+		}
+		if finished.After(last) {
+			last = finished
+		}
+	}
+	if ended && !last.IsZero() {
+		return last
+	}
+	return first
 }
 
 // decide is Decide without the pruning.

@@ -193,8 +193,62 @@ func TestDecide(t *testing.T) {
 				state = tt.before(t)
 			}
 			got := Decide(state)
+			got.Since = time.Time{} // TestDecideSince
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decide = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecideSince: a decision knows when the run it is about began, which the request's status
+// uses to leave a short re-run unwritten.
+func TestDecideSince(t *testing.T) {
+	abc := pipelinesNamed("a", "b", "c")
+	now := epoch.Add(time.Hour)
+	// started is a Job that started running s seconds after its creation.
+	started := func(r JobRecord, s int) JobRecord {
+		r.Started = r.Created.Add(time.Duration(s) * time.Second)
+		if r.Phase != JobRunning {
+			r.Finished = r.Started.Add(3 * time.Second)
+		}
+		return r
+	}
+	tests := []struct {
+		name string
+		jobs []JobRecord
+		want time.Time
+	}{
+		{"a first run has not started", nil, time.Time{}},
+		{"a run waited for began with its first Job's start", []JobRecord{
+			started(rec("a1", "a", oldHash, 1, 0, JobSucceeded), 1), started(rec("a2", "a", newHash, 2, 10, JobSucceeded), 5), started(rec("b2", "b", newHash, 2, 20, JobRunning), 1),
+		}, epoch.Add(15 * time.Second)},
+		{"a Job that waits to start has not started its run", []JobRecord{
+			started(rec("a1", "a", oldHash, 1, 0, JobSucceeded), 1), rec("a2", "a", newHash, 2, 10, JobRunning),
+		}, time.Time{}},
+		{"the next pipeline continues its run", []JobRecord{
+			started(rec("a1", "a", newHash, 1, 0, JobSucceeded), 1), started(rec("a2", "a", newHash, 2, 10, JobSucceeded), 1), started(rec("b2", "b", newHash, 2, 20, JobSucceeded), 1),
+		}, epoch.Add(11 * time.Second)},
+		{"a spec change starts a new run, not started yet", []JobRecord{
+			started(rec("a1", "a", oldHash, 1, 0, JobSucceeded), 1), started(rec("b1", "b", oldHash, 1, 5, JobSucceeded), 1), started(rec("c1", "c", oldHash, 1, 9, JobSucceeded), 1),
+		}, time.Time{}},
+		{"a finished run: the end of its last Job", []JobRecord{
+			started(rec("a1", "a", newHash, 1, 0, JobSucceeded), 2), started(rec("b1", "b", newHash, 1, 5, JobSucceeded), 1), started(rec("c1", "c", newHash, 1, 9, JobSucceeded), 1),
+		}, epoch.Add(13 * time.Second)},
+		{"a failed run too", []JobRecord{
+			started(rec("a1", "a", newHash, 1, 0, JobSucceeded), 1), started(rec("a2", "a", newHash, 2, 30, JobSucceeded), 1), started(failed(rec("b2", "b", newHash, 2, 40, JobFailed), "boom"), 1),
+		}, epoch.Add(44 * time.Second)},
+		{"a run whose Jobs are gone ended when its last record says", Recorded([]v1alpha1.WorkflowPipelineStatus{
+			{Name: "a", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 4, LastTransitionTime: &metav1.Time{Time: epoch}},
+			{Name: "b", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 4, LastTransitionTime: &metav1.Time{Time: epoch.Add(time.Second)}},
+			{Name: "c", Phase: v1alpha1.WorkflowPhaseSucceeded, Hash: newHash, Run: 4, LastTransitionTime: &metav1.Time{Time: epoch.Add(2 * time.Second)}},
+		}), epoch.Add(2 * time.Second)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Decide(State{Pipelines: abc, Hash: newHash, Jobs: tt.jobs, Now: now})
+			if !d.Since.Equal(tt.want) {
+				t.Errorf("Decide(...).Since = %s (verdict %s), want %s", d.Since, d.Verdict, tt.want)
 			}
 		})
 	}
@@ -341,6 +395,7 @@ func TestBuildJobObservedByDecide(t *testing.T) {
 	job := mustJob(t, w, d.Pipeline, d.Run, Options{})
 	job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
 	next := Decide(State{Pipelines: pipelines, Hash: hash, Jobs: []JobRecord{ObserveJob(job)}})
+	next.Since = time.Time{} // TestDecideSince
 	if want := (Decision{Verdict: Start, Cause: CauseNextPipeline, Pipeline: 1, Run: 1}); !reflect.DeepEqual(next, want) {
 		t.Errorf("after the first Job completed: %+v, want %+v", next, want)
 	}
@@ -427,7 +482,9 @@ func TestDecideWorkflowControl(t *testing.T) {
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Decide(tt.state); !reflect.DeepEqual(got, tt.want) {
+			got := Decide(tt.state)
+			got.Since = time.Time{} // TestDecideSince
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Decide = %+v, want %+v", got, tt.want)
 			}
 		})

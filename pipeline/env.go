@@ -38,6 +38,11 @@ const (
 	// EnvLastPipeline is "true" in the Job of the workflow's last pipeline: after it the
 	// status-writer of a configure workflow marks the workflow completed.
 	EnvLastPipeline = "KRATIX_LAST_PIPELINE"
+	// EnvWorkflowRun is the Job's run number (kratix.io/workflow-run): the status-writer records
+	// in the pipeline's entry of status.kratix.workflows that it wrote the status of that run
+	// (reportedRun), which tells the engine that its cached copy of the object holds what the
+	// pipeline asked for (a suspension, a retry).
+	EnvWorkflowRun = "KRATIX_WORKFLOW_RUN"
 	// EnvDryRun, in the Job of a dry run only, is "<namespace>/<name>" of the DryRun: the reader
 	// writes EnvDryRunObject instead of reading the object, the work-writer writes a Work of the
 	// dry run's instead of the request's, and the status-writer writes no status.
@@ -54,7 +59,7 @@ func IsAdapterEnv(name string) bool {
 	case EnvWorkflowAction, EnvWorkflowType, EnvPromiseName, EnvPipelineName, EnvObjectKind,
 		EnvObjectGroup, EnvObjectVersion, EnvObjectName, EnvObjectNamespace, EnvCRDPlural,
 		EnvClusterScoped, EnvPipelineNamespace, EnvPromiseDestinationSelectors, EnvLastPipeline,
-		EnvDryRun, EnvDryRunObject:
+		EnvWorkflowRun, EnvDryRun, EnvDryRunObject:
 		return true
 	}
 	return false
@@ -86,7 +91,7 @@ func userEnv(contract []corev1.EnvVar, c v1alpha1.Container) []corev1.EnvVar {
 
 // adapterEnv is the environment of the engine's containers: the contract's, then what the
 // adapters need beyond it.
-func adapterEnv(contract []corev1.EnvVar, w Workflow, namespace string, last bool) ([]corev1.EnvVar, error) {
+func adapterEnv(contract []corev1.EnvVar, w Workflow, namespace string, last bool, run int) ([]corev1.EnvVar, error) {
 	selectors, err := json.Marshal(w.Promise.Spec.DestinationSelectors)
 	if err != nil {
 		return nil, fmt.Errorf("encode the destination selectors of Promise %q: %w", w.Promise.Name, err)
@@ -94,11 +99,12 @@ func adapterEnv(contract []corev1.EnvVar, w Workflow, namespace string, last boo
 	if w.Promise.Spec.DestinationSelectors == nil {
 		selectors = []byte("[]")
 	}
-	env := make([]corev1.EnvVar, 0, len(contract)+3)
+	env := make([]corev1.EnvVar, 0, len(contract)+4)
 	env = append(env, contract...)
 	return append(env,
 		corev1.EnvVar{Name: EnvPipelineNamespace, Value: namespace},
 		corev1.EnvVar{Name: EnvPromiseDestinationSelectors, Value: string(selectors)},
 		corev1.EnvVar{Name: EnvLastPipeline, Value: strconv.FormatBool(last)},
+		corev1.EnvVar{Name: EnvWorkflowRun, Value: strconv.Itoa(run)},
 	), nil
 }

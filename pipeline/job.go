@@ -28,6 +28,13 @@ const (
 	MountInput    = "/kratix/input"
 	MountOutput   = "/kratix/output"
 	MountMetadata = "/kratix/metadata"
+
+	// VolumeEngine, at MountEngine, is the engine's containers' own: the reader leaves there the
+	// object as it read it, which the status-writer writes its status over (its resourceVersion
+	// proves it current) instead of reading the object again. The pipeline's containers do not
+	// mount it: what they could write there, the status-writer would trust.
+	VolumeEngine = "kratix-engine"
+	MountEngine  = "/kratix/engine"
 )
 
 // The engine's containers in a pipeline's Job. Each runs "<AdapterCommand> pipeline-adapter
@@ -114,15 +121,17 @@ func checkReserved(p v1alpha1.Pipeline, opts Options) error {
 			errs = append(errs, fmt.Errorf("container %q: %s; the engine adds its own steps (%s, %s, %s) to every pipeline's Job itself, and a pipeline's containers may not run them", c.Name, how, ContainerReader, ContainerWorkWriter, ContainerStatusWriter))
 		}
 		for _, m := range c.VolumeMounts {
-			switch m.MountPath {
-			case MountInput, MountOutput, MountMetadata:
+			switch {
+			case m.MountPath == MountInput, m.MountPath == MountOutput, m.MountPath == MountMetadata, m.MountPath == MountEngine:
 				errs = append(errs, fmt.Errorf("container %q mounts %q over the engine's volume there", c.Name, m.MountPath))
+			case m.Name == VolumeEngine:
+				errs = append(errs, fmt.Errorf("container %q mounts volume %q, the engine's own", c.Name, m.Name))
 			}
 		}
 	}
 	for _, v := range p.Spec.Volumes {
 		switch v.Name {
-		case VolumeInput, VolumeOutput, VolumeMetadata:
+		case VolumeInput, VolumeOutput, VolumeMetadata, VolumeEngine:
 			errs = append(errs, fmt.Errorf("volume name %q is reserved for the engine", v.Name))
 		}
 	}
@@ -288,7 +297,7 @@ func BuildJob(w Workflow, index, run int, opts Options) (*batchv1.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	pod, err := podSpec(s, opts)
+	pod, err := podSpec(s, run, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -317,15 +326,15 @@ func BuildJob(w Workflow, index, run int, opts Options) (*batchv1.Job, error) {
 	}, nil
 }
 
-// podSpec is the Pod of a pipeline's Job.
-func podSpec(s step, opts Options) (corev1.PodSpec, error) {
+// podSpec is the Pod of a pipeline's Job in run number run.
+func podSpec(s step, run int, opts Options) (corev1.PodSpec, error) {
 	contract := contractEnv(s.workflow, s.object, s.pipeline.Metadata.Name)
-	engineEnv, err := adapterEnv(contract, s.workflow, s.namespace, s.last)
+	engineEnv, err := adapterEnv(contract, s.workflow, s.namespace, s.last, run)
 	if err != nil {
 		return corev1.PodSpec{}, err
 	}
 	init := []corev1.Container{
-		adapterContainer(ContainerReader, opts, engineEnv, mount(VolumeInput, MountInput, false)),
+		adapterContainer(ContainerReader, opts, engineEnv, mount(VolumeInput, MountInput, false), mount(VolumeEngine, MountEngine, false)),
 	}
 	for _, c := range s.pipeline.Spec.Containers {
 		init = append(init, userContainer(c, userEnv(contract, c)))
@@ -334,7 +343,7 @@ func podSpec(s step, opts Options) (corev1.PodSpec, error) {
 		init = append(init, adapterContainer(ContainerWorkWriter, opts, engineEnv,
 			mount(VolumeOutput, MountOutput, true), mount(VolumeMetadata, MountMetadata, true)))
 	}
-	volumes := []corev1.Volume{emptyDir(VolumeInput), emptyDir(VolumeOutput), emptyDir(VolumeMetadata)}
+	volumes := []corev1.Volume{emptyDir(VolumeInput), emptyDir(VolumeOutput), emptyDir(VolumeMetadata), emptyDir(VolumeEngine)}
 	for _, v := range s.pipeline.Spec.Volumes {
 		volumes = append(volumes, v.Volume)
 	}
@@ -347,7 +356,7 @@ func podSpec(s step, opts Options) (corev1.PodSpec, error) {
 		RestartPolicy:      restart,
 		InitContainers:     init,
 		Containers: []corev1.Container{
-			adapterContainer(ContainerStatusWriter, opts, engineEnv, mount(VolumeMetadata, MountMetadata, true)),
+			adapterContainer(ContainerStatusWriter, opts, engineEnv, mount(VolumeMetadata, MountMetadata, true), mount(VolumeEngine, MountEngine, true)),
 		},
 		Volumes:          volumes,
 		ImagePullSecrets: s.pipeline.Spec.ImagePullSecrets,

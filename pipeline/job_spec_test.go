@@ -189,7 +189,8 @@ func TestBuildJobVolumeMounts(t *testing.T) {
 	job := mustJob(t, promiseWorkflow(testPromise(t), v1alpha1.WorkflowActionConfigure), 0, 1, Options{})
 	spec := job.Spec.Template.Spec
 	want := map[string][]corev1.VolumeMount{
-		"reader": {{Name: "kratix-input", MountPath: "/kratix/input"}},
+		// The engine's own volume: the pipeline's containers never see it.
+		"reader": {{Name: "kratix-input", MountPath: "/kratix/input"}, {Name: "kratix-engine", MountPath: "/kratix/engine"}},
 		"render": {
 			{Name: "kratix-input", MountPath: "/kratix/input", ReadOnly: true},
 			{Name: "kratix-output", MountPath: "/kratix/output"},
@@ -200,7 +201,7 @@ func TestBuildJobVolumeMounts(t *testing.T) {
 			{Name: "kratix-output", MountPath: "/kratix/output", ReadOnly: true},
 			{Name: "kratix-metadata", MountPath: "/kratix/metadata", ReadOnly: true},
 		},
-		"status-writer": {{Name: "kratix-metadata", MountPath: "/kratix/metadata", ReadOnly: true}},
+		"status-writer": {{Name: "kratix-metadata", MountPath: "/kratix/metadata", ReadOnly: true}, {Name: "kratix-engine", MountPath: "/kratix/engine", ReadOnly: true}},
 	}
 	for _, c := range append(spec.InitContainers, spec.Containers...) {
 		if !reflect.DeepEqual(c.VolumeMounts, want[c.Name]) {
@@ -214,7 +215,7 @@ func TestBuildJobVolumeMounts(t *testing.T) {
 			t.Errorf("volume %s is not an emptyDir", v.Name)
 		}
 	}
-	if want := []string{"kratix-input", "kratix-output", "kratix-metadata", "cache"}; !reflect.DeepEqual(volumes, want) {
+	if want := []string{"kratix-input", "kratix-output", "kratix-metadata", "kratix-engine", "cache"}; !reflect.DeepEqual(volumes, want) {
 		t.Errorf("volumes %v, want %v", volumes, want)
 	}
 }
@@ -308,7 +309,7 @@ func TestBuildJobSharesNothingWithThePromise(t *testing.T) {
 	spec.Tolerations[0].Value = "changed"
 	spec.InitContainers[1].Env[len(contractOrder)].Value = "changed"
 	spec.InitContainers[1].Args[0] = "changed"
-	spec.Volumes[3].Name = "changed"
+	spec.Volumes[4].Name = "changed"
 	job.Labels["team"] = "changed"
 	if !reflect.DeepEqual(p, before) {
 		t.Error("changing the Job changed the Promise")
@@ -326,6 +327,14 @@ func TestBuildRefuses(t *testing.T) {
 	reservedMount.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "x", MountPath: "/kratix/output"}}
 	reservedVolume := testPromise(t)
 	reservedVolume.Spec.Workflows.Resource.Configure[0].Spec.Volumes = []v1alpha1.Volume{{Volume: corev1.Volume{Name: "kratix-input"}}}
+	engineVolume := testPromise(t)
+	engineVolume.Spec.Workflows.Resource.Configure[0].Spec.Volumes = []v1alpha1.Volume{{Volume: corev1.Volume{Name: "kratix-engine"}}}
+	// The reader's copy of the object, which the status-writer trusts, is out of the pipeline's
+	// reach: by the volume's name, or by its path.
+	engineMount := testPromise(t)
+	engineMount.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kratix-engine", MountPath: "/mnt"}}
+	enginePath := testPromise(t)
+	enginePath.Spec.Workflows.Resource.Configure[0].Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/kratix/engine"}}
 	wrongKind := testRequest("cache", "team-a")
 	wrongKind.SetKind("Postgres")
 	request := testRequest("cache", "team-a")
@@ -348,6 +357,9 @@ func TestBuildRefuses(t *testing.T) {
 		{"reserved container name", resourceWorkflow(reserved, v1alpha1.WorkflowActionConfigure, request), 0, 1, `container name "work-writer" is reserved`},
 		{"mount over /kratix/output", resourceWorkflow(reservedMount, v1alpha1.WorkflowActionConfigure, request), 0, 1, `mounts "/kratix/output"`},
 		{"reserved volume name", resourceWorkflow(reservedVolume, v1alpha1.WorkflowActionConfigure, request), 0, 1, `volume name "kratix-input" is reserved`},
+		{"the engine's volume name", resourceWorkflow(engineVolume, v1alpha1.WorkflowActionConfigure, request), 0, 1, `volume name "kratix-engine" is reserved`},
+		{"mount of the engine's volume", resourceWorkflow(engineMount, v1alpha1.WorkflowActionConfigure, request), 0, 1, `mounts volume "kratix-engine", the engine's own`},
+		{"mount over /kratix/engine", resourceWorkflow(enginePath, v1alpha1.WorkflowActionConfigure, request), 0, 1, `mounts "/kratix/engine"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -188,6 +188,11 @@ type WorkflowPipelineStatus struct {
 	// Run is the run number (kratix.io/workflow-run) of that Job.
 	// +optional
 	Run int64 `json:"run,omitempty"`
+
+	// ReportedRun is the run whose status-writer last wrote the object's status for this
+	// pipeline: a copy of the object that shows it holds what that run's pipeline asked for.
+	// +optional
+	ReportedRun int64 `json:"reportedRun,omitempty"`
 }
 
 // The phases of a pipeline in WorkflowPipelineStatus.

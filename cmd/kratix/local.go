@@ -137,6 +137,7 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 
 		ResourceResyncInterval:      opts.intervals.resourceResync,
 		ReconcileAfterFailure:       opts.intervals.reconcileAfterFailure,
+		RerunStatusDelay:            opts.intervals.rerunDelay(),
 		WorkPlacementResyncInterval: opts.intervals.placementResync,
 		Out:                         os.Stdout,
 		NewLogger:                   newLogger,

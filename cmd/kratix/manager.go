@@ -137,6 +137,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		Pipeline:                       opts.pipeline,
 		ResourceResyncInterval:         opts.intervals.resourceResync,
 		ReconcileAfterFailure:          opts.intervals.reconcileAfterFailure,
+		RerunStatusDelay:               opts.intervals.rerunDelay(),
 		WorkPlacementResyncInterval:    opts.intervals.placementResync,
 		StateStoreSecretNamespaces:     opts.secretNamespaces,
 	}); err != nil {
@@ -184,10 +185,21 @@ type intervals struct {
 	placementResync time.Duration
 	// reconcileAfterFailure: failed configure workflows run again after the interval.
 	reconcileAfterFailure bool
+	// rerunStatusDelay is --rerun-status-delay; 0 writes every run's start at once.
+	rerunStatusDelay time.Duration
+}
+
+// rerunDelay is controllers.Options.RerunStatusDelay for the flag: 0 (no delay) is negative there.
+func (o intervals) rerunDelay() time.Duration {
+	if o.rerunStatusDelay <= 0 {
+		return -1
+	}
+	return o.rerunStatusDelay
 }
 
 func (o *intervals) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.resourceResync, "resource-resync-interval", controllers.DefaultResourceResyncInterval, "how long after a configure workflow (of a Promise or a resource request) finished it runs again, unless the Promise sets spec.workflows.config.reconciliationInterval or the kratix.io/reconciliation-interval annotation")
 	fs.BoolVar(&o.reconcileAfterFailure, "reconcile-after-failure", false, "run a failed configure workflow again from its start once the failure is as old as the reconciliation interval (upstream's workflows.reconcileAfterFailure)")
+	fs.DurationVar(&o.rerunStatusDelay, "rerun-status-delay", controllers.DefaultRerunStatusDelay, "how long a re-run of a Ready resource request (after a Promise update, a resync or a manual reconciliation) may run before the request's status says so; a shorter run writes only its outcome, with no Event. 0 writes every run's start at once")
 	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
 }

@@ -200,13 +200,14 @@ func TestIntervalFlags(t *testing.T) {
 	} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		got := bind(fs)
-		if got.resourceResync != controllers.DefaultResourceResyncInterval || got.placementResync != controllers.DefaultWorkPlacementResyncInterval {
+		if got.resourceResync != controllers.DefaultResourceResyncInterval || got.placementResync != controllers.DefaultWorkPlacementResyncInterval ||
+			got.rerunDelay() != controllers.DefaultRerunStatusDelay {
 			t.Errorf("defaults %+v", *got)
 		}
-		if err := fs.Parse([]string{"--resource-resync-interval=5m", "--workplacement-resync-interval=30s"}); err != nil {
+		if err := fs.Parse([]string{"--resource-resync-interval=5m", "--workplacement-resync-interval=30s", "--rerun-status-delay=0"}); err != nil {
 			t.Fatal(err)
 		}
-		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second {
+		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second || got.rerunDelay() >= 0 {
 			t.Errorf("parsed %+v", *got)
 		}
 	}

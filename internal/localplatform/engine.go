@@ -40,6 +40,8 @@ type engineConfig struct {
 	metricsAddr string
 	// resourceResync and placementResync are the controllers' intervals; defaults when zero.
 	resourceResync, placementResync time.Duration
+	// rerunStatusDelay is controllers.Options.RerunStatusDelay.
+	rerunStatusDelay time.Duration
 	// reconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
 	reconcileAfterFailure bool
 	log                   logr.Logger
@@ -77,6 +79,7 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		ResourceResyncInterval:         cfg.resourceResync,
 		ReconcileAfterFailure:          cfg.reconcileAfterFailure,
 		WorkPlacementResyncInterval:    cfg.placementResync,
+		RerunStatusDelay:               cfg.rerunStatusDelay,
 	}); err != nil {
 		return nil, fmt.Errorf("set up the controllers: %w", err)
 	}

@@ -48,6 +48,8 @@ type Options struct {
 	WorkPlacementResyncInterval time.Duration
 	// ReconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
 	ReconcileAfterFailure bool
+	// RerunStatusDelay is controllers.Options.RerunStatusDelay.
+	RerunStatusDelay time.Duration
 	// Self is this binary: the local job runner re-executes it for the engine's adapter
 	// containers and to build the sandboxes of the others.
 	Self string

@@ -47,6 +47,7 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 	inputDir := fs.String("input-dir", "/kratix/input", "where the reader writes object.yaml")
 	outputDir := fs.String("output-dir", "/kratix/output", "the pipeline's output")
 	metadataDir := fs.String("metadata-dir", "/kratix/metadata", "the pipeline's metadata")
+	engineDir := fs.String("engine-dir", "/kratix/engine", "the engine's steps' own directory, where the reader leaves the object for the status-writer; skipped when it does not exist")
 	budget := fs.Int("work-size-budget", DefaultSizeBudget, "most bytes of encoded output one Work may hold")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,7 +98,7 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if step == "reader" {
-		return Read(ctx, dyn, env, *inputDir)
+		return Read(ctx, dyn, env, *inputDir, *engineDir)
 	}
-	return WriteStatus(ctx, dyn, env, *metadataDir, time.Now())
+	return WriteStatus(ctx, dyn, env, *metadataDir, *engineDir, time.Now())
 }

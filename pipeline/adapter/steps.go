@@ -7,27 +7,35 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
-
-	"kratix.dev/kratix/internal/names"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/names"
 	"kratix.dev/kratix/pipeline"
 )
 
 // ObjectFile is the name of the object's file in /kratix/input.
 const ObjectFile = "object.yaml"
+
+// EngineObjectFile is the name of the reader's copy of the object, as JSON, in the engine's
+// steps' own directory (pipeline.MountEngine), for the status-writer.
+const EngineObjectFile = "object.json"
 
 // Env is what the engine's containers learn from the environment their Job gives them.
 type Env struct {
@@ -41,6 +49,8 @@ type Env struct {
 	PromiseSelectors []v1alpha1.PromiseScheduling
 	// LastPipeline is true in the workflow's last pipeline.
 	LastPipeline bool
+	// Run is the Job's run number; 0 in a Job built by an engine that did not say.
+	Run int64
 	// DryRun is "<namespace>/<name>" of the DryRun in a dry run's Job, else empty;
 	// DryRunObject is then the object the pipeline reads, as YAML.
 	DryRun, DryRunObject string
@@ -76,6 +86,13 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		DryRun:            getenv(pipeline.EnvDryRun),
 		DryRunObject:      getenv(pipeline.EnvDryRunObject),
 	}
+	if raw := getenv(pipeline.EnvWorkflowRun); raw != "" {
+		run, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || run < 1 {
+			errs = append(errs, fmt.Errorf("%s is not a run number", pipeline.EnvWorkflowRun))
+		}
+		e.Run = run
+	}
 	if e.DryRun != "" && e.DryRunObject == "" {
 		errs = append(errs, fmt.Errorf("%s is set without %s", pipeline.EnvDryRun, pipeline.EnvDryRunObject))
 	}
@@ -103,8 +120,8 @@ func (e Env) describe() string {
 }
 
 // Read writes the object, with its status, to inputDir/object.yaml: what the pipeline's
-// containers read.
-func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) error {
+// containers read; and, when engineDir exists, to engineDir/object.json for the status-writer.
+func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir, engineDir string) error {
 	if env.DryRun != "" {
 		// A dry run's object is the one the engine gave the Job: the request with the spec to
 		// preview, or a request that does not exist yet.
@@ -125,7 +142,36 @@ func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir string) 
 	if err := writeNew(inputDir, ObjectFile, data); err != nil {
 		return fmt.Errorf("write %s: %w", ObjectFile, err)
 	}
+	if engineDir == "" {
+		return nil
+	}
+	if _, err := os.Stat(engineDir); errors.Is(err, os.ErrNotExist) {
+		return nil // a Job built without the engine's volume
+	}
+	copied, err := obj.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", env.describe(), err)
+	}
+	if err := writeNew(engineDir, EngineObjectFile, copied); err != nil {
+		return fmt.Errorf("write %s: %w", EngineObjectFile, err)
+	}
 	return nil
+}
+
+// readerCopy is the object as the reader read it, from engineDir; nil when there is none.
+func readerCopy(engineDir string, env Env) *unstructured.Unstructured {
+	if engineDir == "" {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(engineDir, EngineObjectFile))
+	if err != nil {
+		return nil
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(data); err != nil || obj.GetName() != env.Name || obj.GetResourceVersion() == "" {
+		return nil
+	}
+	return obj
 }
 
 // writeNew writes data to a new file name in dir, replacing what is there: a symbolic link
@@ -178,6 +224,12 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 		return writeDryRunWork(ctx, c, env, spec)
 	}
 	labels := workLabels(env)
+	if work, ok, err := replaceNamedWork(ctx, c, env, spec, labels); ok || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("write the Work of %s, pipeline %s: %w", env.describe(), env.Pipeline, err)
+		}
+		return work, nil
+	}
 	work := &v1alpha1.Work{}
 	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
@@ -209,6 +261,45 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 		return nil, fmt.Errorf("write the Work of %s, pipeline %s: %w", env.describe(), env.Pipeline, err)
 	}
 	return work, nil
+}
+
+// replaceNamedWork replaces the spec of the Work named workName, and sets its labels, in one
+// request: a JSON patch whose first operations test that the Work is this object's and
+// pipeline's (sameOwner), so that the API server applies it to no one else's Work. ok is false
+// when there is no such Work (none of the name, or someone else's): ownWork then looks, as for
+// a first run. It does nothing for a Work whose owner has an empty field (a Promise's, a
+// cluster-scoped request's), which a test cannot tell from a missing one.
+func replaceNamedWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, labels map[string]string) (*v1alpha1.Work, bool, error) {
+	if spec.PromiseName == "" || spec.ResourceName == "" || spec.ResourceNamespace == "" || spec.PipelineName == "" {
+		return nil, false, nil
+	}
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	ops := []op{
+		{"test", "/spec/promiseName", spec.PromiseName},
+		{"test", "/spec/resourceName", spec.ResourceName},
+		{"test", "/spec/resourceNamespace", spec.ResourceNamespace},
+		{"test", "/spec/pipelineName", spec.PipelineName},
+		{"replace", "/spec", spec},
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		// The engine's controllers find the Work by them; "add" replaces a label that is there.
+		ops = append(ops, op{"add", "/metadata/labels/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(k), labels[k]})
+	}
+	data, err := json.Marshal(ops)
+	if err != nil {
+		return nil, false, err
+	}
+	work := &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: env.PipelineNamespace}}
+	if err := c.Patch(ctx, work, client.RawPatch(types.JSONPatchType, data)); err != nil {
+		// None of the name (NotFound), or one that failed a test (Invalid: someone else's, or
+		// one without labels). Whatever else went wrong, the long way meets it too and says so.
+		return nil, false, nil
+	}
+	return work, true, nil
 }
 
 // workLabels find the Work of one object and pipeline.
@@ -298,7 +389,11 @@ func sameOwner(a, b v1alpha1.WorkSpec) bool {
 // workflow it also marks the workflow completed. A pipeline that suspended its workflow or asked
 // for a retry (workflow-control.yaml) is marked Suspended in status.kratix.workflows instead,
 // which the engine reads once the Job has completed.
-func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDir string, now time.Time) error {
+//
+// The first attempt writes over the reader's copy of the object from engineDir, when there is
+// one: the API server takes it only if the object has not changed since (its resourceVersion),
+// which spares reading it again; otherwise, and on a conflict, the object is read.
+func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDir, engineDir string, now time.Time) error {
 	file, err := ReadStatusFile(metadataDir)
 	if err != nil {
 		return err
@@ -312,13 +407,18 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 		return nil
 	}
 	r := env.resource(dyn)
+	copied := readerCopy(engineDir, env)
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		obj, err := r.Get(ctx, env.Name, metav1.GetOptions{})
-		if err != nil {
-			if apierrors.IsNotFound(err) {
-				return fmt.Errorf("%s is gone: %w", env.describe(), err)
+		obj := copied
+		copied = nil
+		if obj == nil {
+			var err error
+			if obj, err = r.Get(ctx, env.Name, metav1.GetOptions{}); err != nil {
+				if apierrors.IsNotFound(err) {
+					return fmt.Errorf("%s is gone: %w", env.describe(), err)
+				}
+				return fmt.Errorf("read %s: %w", env.describe(), err)
 			}
-			return fmt.Errorf("read %s: %w", env.describe(), err)
 		}
 		current, _, err := unstructured.NestedMap(obj.Object, "status")
 		if err != nil {
@@ -329,14 +429,15 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 		if err != nil {
 			return err
 		}
-		if err := MarkWorkflowControl(status, env.Action, env.Pipeline, control, obj.GetGeneration(), now); err != nil {
+		if err := MarkWorkflowControl(status, env.Action, env.Pipeline, control, obj.GetGeneration(), env.Run, now); err != nil {
 			return err
 		}
 		obj.Object["status"] = status
-		if _, err := r.UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
-			return err
+		_, err = r.UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s is gone: %w", env.describe(), err)
 		}
-		return nil
+		return err
 	})
 }
 
@@ -344,8 +445,10 @@ func WriteStatus(ctx context.Context, dyn dynamic.Interface, env Env, metadataDi
 // workflow-control.yaml: its entry becomes Suspended with the message, and for a retry the time
 // it is due (nextRetryAt) and one more attempt; the object's generation is kept as
 // suspendedGeneration. Without a control the entry's earlier suspension is cleared. A list of
-// the other workflow (configure or delete) is replaced by one of this workflow.
-func MarkWorkflowControl(status map[string]any, action, pipelineName string, control WorkflowControl, generation int64, now time.Time) error {
+// the other workflow (configure or delete) is replaced by one of this workflow. The entry's
+// reportedRun becomes run, when positive: the engine's copy of the object that shows it holds
+// this write.
+func MarkWorkflowControl(status map[string]any, action, pipelineName string, control WorkflowControl, generation, run int64, now time.Time) error {
 	workflows, _, err := unstructured.NestedMap(status, "kratix", "workflows")
 	if err != nil {
 		return fmt.Errorf("status.kratix.workflows: %w", err)
@@ -369,11 +472,14 @@ func MarkWorkflowControl(status map[string]any, action, pipelineName string, con
 		}
 	}
 	if entry == nil {
-		if !control.Suspends() {
+		if !control.Suspends() && run <= 0 {
 			return nil
 		}
 		entry = map[string]any{"name": pipelineName}
 		pipelines = append(pipelines, entry)
+	}
+	if run > 0 {
+		entry["reportedRun"] = run
 	}
 	stamp := now.UTC().Format(time.RFC3339)
 	switch {

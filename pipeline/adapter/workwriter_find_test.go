@@ -1,14 +1,18 @@
 package adapter
 
 import (
+	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"kratix.dev/kratix/api/v1alpha1"
 )
@@ -64,6 +68,12 @@ func TestWriteWorkFindsItsOwnWork(t *testing.T) {
 			existing: append([]*v1alpha1.Work{work(workName(env), labels, own)}, decoys...), want: workName(env), untouched: decoyNames},
 		{name: "a Work of someone else holding the name is left alone, and its own gets another name",
 			existing: []*v1alpha1.Work{work(workName(env), labels, with(func(s *v1alpha1.WorkSpec) { s.PromiseName = "other" }))},
+			want:     "", untouched: []string{workName(env)}},
+		{name: "a Work of another namespace's request holding the name is left alone",
+			existing: []*v1alpha1.Work{work(workName(env), labels, with(func(s *v1alpha1.WorkSpec) { s.ResourceNamespace = "team-b" }))},
+			want:     "", untouched: []string{workName(env)}},
+		{name: "a Work of another pipeline holding the name is left alone",
+			existing: []*v1alpha1.Work{work(workName(env), labels, with(func(s *v1alpha1.WorkSpec) { s.PipelineName = "audit" }))},
 			want:     "", untouched: []string{workName(env)}},
 		{name: "a Work of someone else holding the name does not hide its own",
 			existing: []*v1alpha1.Work{work(workName(env), labels, with(func(s *v1alpha1.WorkSpec) { s.PromiseName = "other" })),
@@ -151,4 +161,45 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// A re-run replaces its Work in one request to the API server, a JSON patch that tests the Work
+// is its own: no read first.
+func TestWriteWorkReplacesItsWorkInOneRequest(t *testing.T) {
+	const ns = "team-a"
+	env := Env{Action: v1alpha1.WorkflowActionConfigure, Type: v1alpha1.WorkflowTypeResource, Promise: "app", Pipeline: "render",
+		Name: "hello", Namespace: ns, PipelineNamespace: ns, PromiseSelectors: promiseSelectors, LastPipeline: true}
+	existing := &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: ns, Labels: workLabels(env)},
+		Spec: v1alpha1.WorkSpec{PromiseName: "app", ResourceName: "hello", ResourceNamespace: ns, PipelineName: "render"}}
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(existing).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			calls = append(calls, "get")
+			return c.Get(ctx, key, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			calls = append(calls, "list")
+			return c.List(ctx, list, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			calls = append(calls, "patch "+string(patch.Type()))
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			calls = append(calls, "update")
+			return c.Update(ctx, obj, opts...)
+		},
+	}).Build()
+	out := t.TempDir()
+	writeTree(t, out, map[string]string{"configmap.yaml": configMap})
+	if _, err := WriteWork(t.Context(), c, env, out, t.TempDir(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"patch " + string(types.JSONPatchType)}; !slices.Equal(calls, want) {
+		t.Errorf("requests %v, want %v", calls, want)
+	}
 }

@@ -167,6 +167,8 @@ func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map
 			args = append(args, "--output-dir", volumes[m.Name])
 		case pipeline.MountMetadata:
 			args = append(args, "--metadata-dir", volumes[m.Name])
+		case pipeline.MountEngine:
+			args = append(args, "--engine-dir", volumes[m.Name])
 		}
 	}
 	prefix := r.Adapter

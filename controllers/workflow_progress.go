@@ -168,6 +168,9 @@ func nextProgress(progress v1alpha1.WorkflowStatus, pipelines []v1alpha1.Pipelin
 		phase := e.Phase
 		if j, ok := latest[e.Name]; ok && int64(j.Run) > e.Run {
 			switch {
+			case j.Phase == pipeline.JobRunning && e.ReportedRun >= int64(j.Run):
+				// Its status-writer has written (a suspension, a retry) and the Job is ending:
+				// what it wrote stands, for the Job's end to be read with.
 			case j.Phase == pipeline.JobRunning:
 				phase = v1alpha1.WorkflowPhaseRunning
 			case j.Suspended:

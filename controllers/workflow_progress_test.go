@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/pipeline"
 )
 
 // The progress recorded in status.kratix.workflows outlives the Jobs: deleting a finished
@@ -72,3 +73,29 @@ func TestWorkflowProgressOutlivesJobs(t *testing.T) {
 
 // request2 is a second request named "second".
 func request2(group string) *unstructured.Unstructured { return thing(group, "second") }
+
+// A reconcile between the status-writer's write and the end of its Job (the Job still running
+// in the cache) keeps what the status-writer marked: writing the pipeline back to Running would
+// lose its suspension, and the next pipeline would run.
+func TestNextProgressKeepsTheStatusWritersMark(t *testing.T) {
+	now := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	pipelines := []v1alpha1.Pipeline{{Metadata: v1alpha1.PipelineMetadata{Name: "gate"}}, {Metadata: v1alpha1.PipelineMetadata{Name: "render"}}}
+	running := []pipeline.JobRecord{{Name: "gate-1", Pipeline: "gate", Run: 1, Created: now, Phase: pipeline.JobRunning}}
+	for _, tt := range []struct {
+		name  string
+		entry v1alpha1.WorkflowPipelineStatus
+		want  string
+	}{
+		{"the status-writer marked a suspension for this run", v1alpha1.WorkflowPipelineStatus{Name: "gate", Phase: v1alpha1.WorkflowPhaseSuspended, Message: "wait", ReportedRun: 1}, v1alpha1.WorkflowPhaseSuspended},
+		{"it has not written yet", v1alpha1.WorkflowPipelineStatus{Name: "gate", Phase: v1alpha1.WorkflowPhasePending}, v1alpha1.WorkflowPhaseRunning},
+		{"its mark is an earlier run's", v1alpha1.WorkflowPipelineStatus{Name: "gate", Phase: v1alpha1.WorkflowPhaseSuspended, ReportedRun: 0}, v1alpha1.WorkflowPhaseRunning},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			progress := v1alpha1.WorkflowStatus{Action: v1alpha1.WorkflowActionConfigure, Pipelines: []v1alpha1.WorkflowPipelineStatus{tt.entry}}
+			next := nextProgress(progress, pipelines, running, pipeline.Decision{Verdict: pipeline.Wait, Job: "gate-1"}, now)
+			if got := next.Pipelines[0].Phase; got != tt.want {
+				t.Errorf("gate's phase %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,6 +32,8 @@ import (
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
 	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/metrics"
+	"kratix.dev/kratix/metrics/metricstest"
 	"kratix.dev/kratix/pipeline/local"
 )
 
@@ -80,6 +84,7 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 		b.Logf("manager API requests during the update round: %s", r.byKind)
 		b.Logf("other API requests during the update round (the pipelines'): %s", r.othersByKind)
 		b.Logf("Events recorded during the update round: %s", r.events)
+		b.Logf("update round, by phase (per request: median / 90th percentile / longest, from the objects' timestamps, to the second): %s", r.phases)
 		create += r.create
 		update += r.update
 		perRequest += float64(r.managerRequests) / float64(n)
@@ -113,6 +118,8 @@ type promiseRoundResult struct {
 	// events counts the Events recorded during the update round, by the kind of their object
 	// and their reason.
 	events string
+	// phases is where the update round's time went (updatePhases).
+	phases string
 }
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests, own *requestCounter) promiseRoundResult {
@@ -131,6 +138,8 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.createWrites = after.writesSince(createBefore)
 
 	managerBefore, ownBefore, apiBefore := requests.snapshot(), own.snapshot(), apiServerRequestsByKind(b)
+	writesBefore := metricstest.Read(b, metrics.StateStoreWriteDurationName, nil)
+	commitsBefore := metricstest.Read(b, metrics.CommitBatchSizeName, nil)
 	start = time.Now()
 	if err := updateRenderVersion(ctx, c, promise, "2"); err != nil {
 		b.Fatal(err)
@@ -148,6 +157,11 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	othersTotal, r.othersByKind = others.minus(nil)
 	r.apiRequests = r.managerRequests + othersTotal
 	r.events = eventsSince(b, c, start)
+	writes := metricstest.Read(b, metrics.StateStoreWriteDurationName, nil)
+	commits := metricstest.Read(b, metrics.CommitBatchSizeName, nil)
+	r.phases = updatePhases(b, c, promise.Name, ns, start) + fmt.Sprintf("; state store: %d writes of %.2fs on average (call to pushed), %d commits of %.1f changes on average",
+		writes.Count-writesBefore.Count, (writes.Sum-writesBefore.Sum)/float64(max(writes.Count-writesBefore.Count, 1)),
+		commits.Count-commitsBefore.Count, (commits.Sum-commitsBefore.Sum)/float64(max(commits.Count-commitsBefore.Count, 1)))
 
 	start = time.Now()
 	if err := c.Delete(ctx, promise); err != nil {
@@ -459,4 +473,67 @@ func eventsSince(b *testing.B, c client.Client, start time.Time) string {
 	}
 	_, byReason := counts.minus(nil)
 	return byReason
+}
+
+// updatePhases says where the update round that began at start went, request by request, from
+// the timestamps of its objects (to the second): from the Promise's update until the engine
+// created the request's Job, the Job's wait for the local runner, its run until the
+// work-writer wrote the Work, the rest of the Job (the status-writer), and from the Work until
+// its placement was written to the store.
+func updatePhases(b *testing.B, c client.Client, promise, ns string, start time.Time) string {
+	ctx := context.Background()
+	var jobs batchv1.JobList
+	if err := c.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelPromiseName: promise, v1alpha1.LabelWorkflowAction: v1alpha1.WorkflowActionConfigure}); err != nil {
+		b.Fatal(err)
+	}
+	var works v1alpha1.WorkList
+	if err := c.List(ctx, &works, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelPromiseName: promise}); err != nil {
+		b.Fatal(err)
+	}
+	var placements v1alpha1.WorkPlacementList
+	if err := c.List(ctx, &placements, client.MatchingLabels{v1alpha1.LabelPromiseName: promise}); err != nil {
+		b.Fatal(err)
+	}
+	rendered := map[string]time.Time{} // by request
+	for _, w := range works.Items {
+		rendered[w.Spec.ResourceName] = w.Spec.LastExecutionTimestamp.Time
+	}
+	written := map[string]time.Time{} // by request
+	for _, wp := range placements.Items {
+		if wp.Status.LastWriteTime != nil {
+			written[wp.Labels[v1alpha1.LabelResourceName]] = wp.Status.LastWriteTime.Time
+		}
+	}
+	phases := map[string][]time.Duration{}
+	order := []string{"Promise update to Job", "Job waits for the runner", "Job runs until its Work is written", "Job ends (status-writer)", "Work to placement written", "in all"}
+	for _, j := range jobs.Items {
+		if j.CreationTimestamp.Time.Before(start.Truncate(time.Second)) || j.Status.StartTime == nil {
+			continue
+		}
+		request := j.Labels[v1alpha1.LabelResourceName]
+		var done time.Time
+		for _, cond := range j.Status.Conditions {
+			if cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue {
+				done = cond.LastTransitionTime.Time
+			}
+		}
+		work, wrote := rendered[request], written[request]
+		if done.IsZero() || work.IsZero() || wrote.IsZero() {
+			continue
+		}
+		started := j.Status.StartTime.Time
+		for i, d := range []time.Duration{j.CreationTimestamp.Sub(start), started.Sub(j.CreationTimestamp.Time), work.Sub(started), done.Sub(work), wrote.Sub(work), wrote.Sub(start)} {
+			phases[order[i]] = append(phases[order[i]], max(d, 0))
+		}
+	}
+	parts := make([]string, 0, len(order))
+	for _, name := range order {
+		ds := phases[name]
+		if len(ds) == 0 {
+			continue
+		}
+		slices.Sort(ds)
+		parts = append(parts, fmt.Sprintf("%s %.0fs/%.0fs/%.0fs", name, ds[len(ds)/2].Seconds(), ds[len(ds)*9/10].Seconds(), ds[len(ds)-1].Seconds()))
+	}
+	return fmt.Sprintf("%d requests: %s", len(phases["in all"]), strings.Join(parts, ", "))
 }

@@ -363,8 +363,14 @@ func waitForCondition(t *testing.T, obj client.Object, status metav1.ConditionSt
 // eventsOf lists the Events about a cluster-scoped object (they live in namespace default).
 func eventsOf(t *testing.T, kind, name string) []eventsv1.Event {
 	t.Helper()
+	return namespacedEventsOf(t, metav1.NamespaceDefault, kind, name)
+}
+
+// namespacedEventsOf lists the Events about an object whose Events live in namespace.
+func namespacedEventsOf(t *testing.T, namespace, kind, name string) []eventsv1.Event {
+	t.Helper()
 	var list eventsv1.EventList
-	if err := env.Client.List(t.Context(), &list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+	if err := env.Client.List(t.Context(), &list, client.InNamespace(namespace)); err != nil {
 		t.Fatal(err)
 	}
 	var out []eventsv1.Event

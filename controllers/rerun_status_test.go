@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -102,20 +101,4 @@ func setPipelineEnv(t *testing.T, promise *v1alpha1.Promise, name, value string)
 	if err != nil {
 		t.Fatalf("set %s=%s in Promise %s: %v", name, value, promise.Name, err)
 	}
-}
-
-// namespacedEventsOf lists the Events about a namespaced object.
-func namespacedEventsOf(t *testing.T, namespace, kind, name string) []eventsv1.Event {
-	t.Helper()
-	var list eventsv1.EventList
-	if err := env.Client.List(t.Context(), &list, client.InNamespace(namespace)); err != nil {
-		t.Fatal(err)
-	}
-	var out []eventsv1.Event
-	for _, e := range list.Items {
-		if e.Regarding.Kind == kind && e.Regarding.Name == name {
-			out = append(out, e)
-		}
-	}
-	return out
 }

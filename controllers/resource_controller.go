@@ -66,8 +66,8 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	base := obj.DeepCopy()
 	f := resourceFacts{generation: obj.GetGeneration(), paused: obj.GetLabels()[v1alpha1.LabelPaused] == v1alpha1.LabelTriggerValue}
 	defer func() {
-		held, err := r.patchStatus(ctx, base, obj, f)
-		result, retErr = afterStatusPatch(requeueWithin(result, held), retErr, err)
+		until, err := r.patchStatus(ctx, base, obj, f)
+		result, retErr = afterStatusPatch(requeueWithin(result, until), retErr, err)
 	}()
 	if f.paused {
 		return ctrl.Result{}, nil
@@ -248,9 +248,9 @@ func (r *ResourceReconciler) finalize(ctx context.Context, promise *v1alpha1.Pro
 
 // patchStatus writes the conditions, message and outputs computed from the facts into the
 // request's status, with an optimistic lock: the pipeline's status-writer writes the same status.
-// A re-run's progress may be held back (heldFor): held says for how long, and the reconcile
-// comes back then.
-func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) (held time.Duration, err error) {
+// A re-run's progress may be held back (heldFor): until, when positive, is when the reconcile
+// must come back to write it.
+func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstructured.Unstructured, f resourceFacts) (until time.Duration, err error) {
 	if f.finalized || f.choice.unresolved != "" {
 		return 0, nil
 	}
@@ -263,8 +263,8 @@ func (r *ResourceReconciler) patchStatus(ctx context.Context, base, obj *unstruc
 	if !f.deleting && !f.paused && f.choice.specHash != "" {
 		setUpdatePending(&after, f.choice, r.Promise, f.generation)
 	}
-	if held = heldFor(before, after, f, r.RerunStatusDelay, time.Now()); held > 0 {
-		return held, nil
+	if held, until := heldFor(before, after, f, r.RerunStatusDelay, time.Now()); held {
+		return until, nil
 	}
 	if f.policy.quietStart && f.decision.Verdict == pipeline.Start {
 		announceStart(r.Recorder, obj, pipeline.Workflow{Type: v1alpha1.WorkflowTypeResource, Action: v1alpha1.WorkflowActionConfigure}, f.decision)

@@ -260,26 +260,33 @@ func settled(obj *unstructured.Unstructured) bool {
 // costs the API server half as many request writes, however long they queue. A change of the
 // request's spec, a failure or a suspension is written at once; a stage that lasts is written
 // once it has for delay.
-func heldFor(before, after []metav1.Condition, f resourceFacts, delay time.Duration, now time.Time) time.Duration {
+//
+// held says the status stays unwritten; until is when the reconcile must look again, zero when
+// a watched change brings it back: a Job that has not started yet is looked at again when its
+// start is written (a requeue of every queued request would list the Jobs of all of them, over
+// and over, while thousands wait).
+func heldFor(before, after []metav1.Condition, f resourceFacts, delay time.Duration, now time.Time) (held bool, until time.Duration) {
 	if delay <= 0 || f.deleting || f.paused || f.invalid != nil {
-		return 0
+		return false, 0
 	}
 	prev, cur := meta.FindStatusCondition(before, v1alpha1.ConditionReady), meta.FindStatusCondition(after, v1alpha1.ConditionReady)
 	if prev == nil || prev.Status != metav1.ConditionTrue || prev.ObservedGeneration != f.generation ||
 		cur == nil || cur.Status == metav1.ConditionTrue || !inProgress[cur.Reason] {
-		return 0
+		return false, 0
 	}
 	if f.decision.Since.IsZero() {
-		// Not started: the Job's start (a watched change) or this look again brings it back.
-		return delay
+		return true, 0
 	}
-	return max(f.decision.Since.Add(delay).Sub(now), 0)
+	if left := f.decision.Since.Add(delay).Sub(now); left > 0 {
+		return true, left
+	}
+	return false, 0
 }
 
-// requeueWithin brings the reconcile back within held, when positive.
-func requeueWithin(result ctrl.Result, held time.Duration) ctrl.Result {
-	if held > 0 && (result.RequeueAfter <= 0 || held < result.RequeueAfter) {
-		result.RequeueAfter = held
+// requeueWithin brings the reconcile back within until, when positive.
+func requeueWithin(result ctrl.Result, until time.Duration) ctrl.Result {
+	if until > 0 && (result.RequeueAfter <= 0 || until < result.RequeueAfter) {
+		result.RequeueAfter = until
 	}
 	return result
 }

@@ -184,9 +184,11 @@ func TestHeldFor(t *testing.T) {
 		before, after []metav1.Condition
 		facts         resourceFacts
 		delay         time.Duration
-		want          time.Duration
+		// want is how long the status is held; -1 while a watched change (the Job's start)
+		// brings the reconcile back.
+		want time.Duration
 	}{
-		{"a new run of a Ready request, its Job queued", ready, running, resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Start, Cause: pipeline.CauseSpecChanged}}, delay, delay},
+		{"a new run of a Ready request, its Job queued", ready, running, resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Start, Cause: pipeline.CauseSpecChanged}}, delay, -1},
 		{"running for 3s", ready, running, wait(3 * time.Second), delay, 7 * time.Second},
 		{"running for 12s: written", ready, running, wait(12 * time.Second), delay, 0},
 		{"its output placed for 4s", ready, placing, resourceFacts{generation: 2, decision: pipeline.Decision{Verdict: pipeline.Finish, Since: now.Add(-4 * time.Second)}}, delay, 6 * time.Second},
@@ -202,8 +204,14 @@ func TestHeldFor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := heldFor(tt.before, tt.after, tt.facts, tt.delay, now); got != tt.want {
-				t.Errorf("heldFor = %s, want %s", got, tt.want)
+			held, until := heldFor(tt.before, tt.after, tt.facts, tt.delay, now)
+			switch {
+			case tt.want == -1 && (!held || until != 0):
+				t.Errorf("heldFor = %t, %s; want held until the Job's start", held, until)
+			case tt.want == 0 && held:
+				t.Errorf("heldFor = held for %s; want written", until)
+			case tt.want > 0 && (!held || until != tt.want):
+				t.Errorf("heldFor = %t, %s; want held for %s", held, until, tt.want)
 			}
 		})
 	}

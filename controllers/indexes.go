@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
@@ -88,7 +90,7 @@ func setupIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	}); err != nil {
 		return fmt.Errorf("index Works by selector labels: %w", err)
 	}
-	return nil
+	return setupRequestIndexes(ctx, indexer)
 }
 
 // stateStoreRefValue is the value of indexStateStoreRef for a store.
@@ -110,4 +112,64 @@ func workSelectorValues(work *v1alpha1.Work) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(set))
+}
+
+// indexRequestOf indexes Jobs and Works by "<promise>/<request>" of their kratix.io/promise-name
+// and kratix.io/resource-name labels ("<promise>/" for a Promise's own): a request's reconcile
+// lists its own Jobs and Works through it (requestIndexed), not every one of the namespace,
+// which with thousands of requests in a namespace made each reconcile cost as much as all of
+// them.
+const indexRequestOf = "metadata.labels.request"
+
+// requestIndexValue is the indexRequestOf value of labels.
+func requestIndexValue(labels map[string]string) string {
+	return labels[v1alpha1.LabelPromiseName] + "/" + labels[v1alpha1.LabelResourceName]
+}
+
+// setupRequestIndexes registers indexRequestOf for Jobs and Works.
+func setupRequestIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	for _, obj := range []client.Object{&batchv1.Job{}, &v1alpha1.Work{}} {
+		if err := indexer.IndexField(ctx, obj, indexRequestOf, func(o client.Object) []string {
+			return []string{requestIndexValue(o.GetLabels())}
+		}); err != nil {
+			return fmt.Errorf("index %T by request: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// requestIndexed is the manager's client whose lists of Jobs and Works by a promise-name label
+// go through indexRequestOf; the label selector still decides.
+type requestIndexed struct {
+	client.Client
+}
+
+func (c requestIndexed) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	switch list.(type) {
+	case *batchv1.JobList, *v1alpha1.WorkList:
+	default:
+		return c.Client.List(ctx, list, opts...)
+	}
+	o := &client.ListOptions{}
+	o.ApplyOptions(opts)
+	if o.FieldSelector != nil || o.LabelSelector == nil {
+		return c.Client.List(ctx, list, opts...)
+	}
+	labels := map[string]string{}
+	requirements, _ := o.LabelSelector.Requirements()
+	for _, r := range requirements {
+		if r.Operator() == selection.Equals || r.Operator() == selection.DoubleEquals {
+			if v, ok := r.Values().PopAny(); ok {
+				labels[r.Key()] = v
+			}
+		}
+	}
+	if labels[v1alpha1.LabelPromiseName] == "" {
+		return c.Client.List(ctx, list, opts...)
+	}
+	if _, ok := labels[v1alpha1.LabelResourceName]; !ok {
+		// A Promise's own Jobs and Works are listed without the label: the index tells nothing.
+		return c.Client.List(ctx, list, opts...)
+	}
+	return c.Client.List(ctx, list, append(opts, client.MatchingFields{indexRequestOf: requestIndexValue(labels)})...)
 }

@@ -170,7 +170,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := destinations.setupWithManager(mgr, opts.Concurrency("destination")); err != nil {
 		return fmt.Errorf("set up the destination controller: %w", err)
 	}
-	driver := &workflowDriver{client: mgr.GetClient(), reader: mgr.GetAPIReader(), options: opts.Pipeline}
+	// A request's reconcile lists its own Jobs and Works through an index.
+	indexed := requestIndexed{mgr.GetClient()}
+	driver := &workflowDriver{client: indexed, reader: mgr.GetAPIReader(), options: opts.Pipeline}
 	if err := mgr.Add(&pipelineRunCounter{informers: mgr.GetCache()}); err != nil {
 		return fmt.Errorf("add the pipeline run counter: %w", err)
 	}
@@ -184,7 +186,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	resources := newResourceControllers(mgr, func(promise string, gvk schema.GroupVersionKind) (controller.Controller, error) {
 		r := &ResourceReconciler{
-			Client:                mgr.GetClient(),
+			Client:                indexed,
 			Requests:              mgr.GetCache(),
 			Recorder:              mgr.GetEventRecorder("resource"),
 			Driver:                driver,

@@ -20,51 +20,63 @@ import (
 // along, writes its outcome alone and records no Event; a re-run that lasts longer than the
 // delay says so (Ready False, PipelinesInProgress, with an Event) before its outcome.
 func TestRerunOfAReadyRequest(t *testing.T) {
-	const delay = 6 * time.Second
-	startPlatformWith(t, Options{DefaultMaxConcurrentReconciles: 2, RerunStatusDelay: delay})
-	exampleStore(t, newGitFixture(t), "updates/destinations.yaml")
-	promise, group := workflowPromise(t, renderScript+"\nsleep \"${SLEEP:-0}\"")
-	create(t, promise)
-	waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
-	request := thing(group, uniqueName("quiet"))
-	create(t, request)
-	waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
+	// readyRequest starts a platform with the delay and a Promise whose pipeline sleeps $SLEEP,
+	// and returns it with a request that is Ready.
+	readyRequest := func(t *testing.T, delay time.Duration) (*v1alpha1.Promise, *unstructured.Unstructured) {
+		startPlatformWith(t, Options{DefaultMaxConcurrentReconciles: 2, RerunStatusDelay: delay})
+		exampleStore(t, newGitFixture(t), "updates/destinations.yaml")
+		promise, group := workflowPromise(t, renderScript+"\nsleep \"${SLEEP:-0}\"")
+		create(t, promise)
+		waitForPromise(t, promise, v1alpha1.ConditionAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable)
+		request := thing(group, uniqueName("rerun"))
+		create(t, request)
+		waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
+		return promise, request
+	}
 
-	// A short re-run: Ready throughout, until the request shows the new spec ran.
-	before, since := requestSpecHash(request), time.Now()
-	setPipelineEnv(t, promise, "VERSION", "2")
-	var seen []string
-	waitFor(t, "the request re-ran for the new spec", func() error {
-		ready := readyOf(t, request)
-		if ready == nil || ready.Status != metav1.ConditionTrue {
-			seen = append(seen, fmt.Sprintf("%v", ready))
+	t.Run("short", func(t *testing.T) {
+		// A minute: longer than a short run takes on the busiest machine.
+		promise, request := readyRequest(t, time.Minute)
+		before, since := requestSpecHash(request), time.Now()
+		setPipelineEnv(t, promise, "VERSION", "2")
+		var seen []string
+		waitFor(t, "the request re-ran for the new spec", func() error {
+			ready := readyOf(t, request)
+			if ready == nil || ready.Status != metav1.ConditionTrue {
+				seen = append(seen, fmt.Sprintf("%v", ready))
+			}
+			if requestSpecHash(request) == before || ready == nil || ready.Status != metav1.ConditionTrue {
+				return fmt.Errorf("spec %s, Ready %v", requestSpecHash(request), ready)
+			}
+			return nil
+		})
+		if len(seen) > 0 {
+			t.Errorf("a short re-run showed the request not Ready: %v", seen)
 		}
-		if requestSpecHash(request) == before || ready == nil || ready.Status != metav1.ConditionTrue {
-			return fmt.Errorf("spec %s, Ready %v", requestSpecHash(request), ready)
+		for _, e := range namespacedEventsOf(t, "default", "Thing", request.GetName()) {
+			if e.EventTime.After(since) {
+				t.Errorf("a short re-run recorded an Event: %s %s: %s", e.Type, e.Reason, e.Note)
+			}
 		}
-		return nil
 	})
-	if len(seen) > 0 {
-		t.Errorf("a short re-run showed the request not Ready: %v", seen)
-	}
-	for _, e := range namespacedEventsOf(t, "default", "Thing", request.GetName()) {
-		if e.EventTime.After(since) {
-			t.Errorf("a short re-run recorded an Event: %s %s: %s", e.Type, e.Reason, e.Note)
-		}
-	}
 
-	// A long re-run shows, and says so, once it has run for the delay.
-	before, since = requestSpecHash(request), time.Now()
-	setPipelineEnv(t, promise, "SLEEP", "12")
-	progress := waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress)
-	if shown := progress.LastTransitionTime.Sub(since); shown < delay {
-		t.Errorf("the long re-run showed after %s, before the delay of %s", shown, delay)
-	}
-	waitForNamespacedEvent(t, "default", "Thing", request.GetName(), "Normal", v1alpha1.ReasonPipelinesInProgress, func(string) bool { return true })
-	waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
-	if requestSpecHash(request) == before {
-		t.Errorf("the request is Ready with the spec it ran before the update")
-	}
+	t.Run("long", func(t *testing.T) {
+		const delay = 3 * time.Second
+		promise, request := readyRequest(t, delay)
+		before, since := requestSpecHash(request), time.Now()
+		// Longer than the local runner's 10 s before it writes a Job's start (StartStatusDelay).
+		setPipelineEnv(t, promise, "SLEEP", "15")
+		progress := waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonPipelinesInProgress)
+		// Transition times are to the second.
+		if shown := progress.LastTransitionTime.Sub(since); shown < delay-time.Second {
+			t.Errorf("the long re-run showed after %s, before the delay of %s", shown, delay)
+		}
+		waitForNamespacedEvent(t, "default", "Thing", request.GetName(), "Normal", v1alpha1.ReasonPipelinesInProgress, func(string) bool { return true })
+		waitForRequest(t, request, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
+		if requestSpecHash(request) == before {
+			t.Errorf("the request is Ready with the spec it ran before the update")
+		}
+	})
 }
 
 // readyOf reads the request again and returns its Ready condition.

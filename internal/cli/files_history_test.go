@@ -16,8 +16,10 @@ import (
 func TestFilesAndHistory(t *testing.T) {
 	p := newPlatform(t)
 	applyPromise(t, "promise-v1.yaml")
-	createRequest(t, "hello")
+	// The Promise's placement first, so that the request's is a commit of its own (on a busy
+	// machine the writer would otherwise put both in one).
 	waitPlacements(t, v1alpha1.DefaultPlatformNS, 1)
+	createRequest(t, "hello")
 	waitPlacements(t, "default", 1)
 
 	golden(t, "files-request", p.normalise(t, mustKratix(t, "get", "files", "app/hello", "-n", "default")))

@@ -320,7 +320,7 @@ func (r *WorkPlacementReconciler) storeExists(ctx context.Context, ref v1alpha1.
 // patchStatus writes the status computed from the facts, once, and emits an Event when Ready
 // changed.
 func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1alpha1.WorkPlacement, f placementFacts) error {
-	if f.finalized {
+	if f.finalized || waitsForItsWrite(&base.Status, f) {
 		return nil
 	}
 	setPlacementStatus(&wp.Status, wp.Generation, f)

@@ -203,3 +203,26 @@ func TestPlacementResult(t *testing.T) {
 		})
 	}
 }
+
+// A placement waiting for a slot of its busy store keeps its status until its write, but a new
+// one says it is scheduled.
+func TestWaitsForItsWrite(t *testing.T) {
+	written := &v1alpha1.WorkPlacementStatus{Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue}}}
+	for _, tt := range []struct {
+		name   string
+		status *v1alpha1.WorkPlacementStatus
+		facts  placementFacts
+		want   bool
+	}{
+		{"busy store, a placement written before", written, placementFacts{storeBusy: true}, true},
+		{"busy store, a new placement", &v1alpha1.WorkPlacementStatus{}, placementFacts{storeBusy: true}, false},
+		{"written", written, placementFacts{written: true}, false},
+		{"the write failed", written, placementFacts{writeErr: errors.New("refused")}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := waitsForItsWrite(tt.status, tt.facts); got != tt.want {
+				t.Errorf("waitsForItsWrite = %t, want %t", got, tt.want)
+			}
+		})
+	}
+}

@@ -405,7 +405,8 @@ func TestRunnerWritesAQuickJobsStatusOnce(t *testing.T) {
 		delay        time.Duration
 		wantWrites   int
 	}{
-		{name: "quick", script: "true", delay: StartStatusDelay, wantWrites: 1},
+		// A minute: under a loaded make test a trivial Job took 12 s, past the default delay.
+		{name: "quick", script: "true", delay: time.Minute, wantWrites: 1},
 		{name: "slow", script: "sleep 3", delay: 300 * time.Millisecond, wantWrites: 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -54,3 +54,41 @@ func TestDecodeContentRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestContentIsTheSameAfterReuse: the compressors are reused, and the same bytes still give the
+// same content whatever was encoded or decoded before, a failed decode included.
+func TestContentIsTheSameAfterReuse(t *testing.T) {
+	small := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+	first, err := EncodeContent(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := EncodeContent(bytes.Repeat([]byte("kratix "), 50000)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeContent(base64.StdEncoding.EncodeToString([]byte("not gzip"))); err == nil {
+			t.Fatal("decoded what is not gzip")
+		}
+		again, err := EncodeContent(small)
+		if err != nil || again != first {
+			t.Fatalf("EncodeContent after reuse = %q, %v; first %q", again, err, first)
+		}
+		if back, err := DecodeContent(again); err != nil || !bytes.Equal(back, small) {
+			t.Fatalf("DecodeContent after reuse = %q, %v", back, err)
+		}
+	}
+}
+
+// BenchmarkEncodeContent: a small manifest, as most workloads are. Before the compressors were
+// reused each call allocated 814 KB in 377 µs; reused, 471 B in 11 µs (go test -run ^$ -bench
+// EncodeContent -benchmem ./api/v1alpha1/, one machine).
+func BenchmarkEncodeContent(b *testing.B) {
+	data := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  version: \"2\"\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := EncodeContent(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

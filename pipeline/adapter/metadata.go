@@ -3,6 +3,7 @@ package adapter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -51,9 +52,16 @@ func ReadStatusFile(metadataDir string) (map[string]any, error) {
 // anything but a regular file is refused: the file's content can end up in error messages and
 // status, and must not come from elsewhere in the container.
 func readMetadataFile(dir, name string) ([]byte, error) {
+	return readRegularFile(dir, name, MaxMetadataFile, "a metadata file")
+}
+
+// readRegularFile returns the content of the regular file name in dir, nil when there is none;
+// a link, anything but a regular file, or a file larger than limit bytes (what names it in the
+// error) is refused. The size is checked before reading and the read is bounded too.
+func readRegularFile(dir, name string, limit int, what string) ([]byte, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open the metadata directory: %w", err)
+		return nil, fmt.Errorf("open the directory of %s: %w", name, err)
 	}
 	// Closing a directory opened for reading cannot lose anything.
 	defer func() { _ = root.Close() }()
@@ -67,12 +75,30 @@ func readMetadataFile(dir, name string) ([]byte, error) {
 	if !info.Mode().IsRegular() {
 		return nil, &FileError{Path: name, Problem: fmt.Sprintf("is not a regular file (%s)", info.Mode().Type())}
 	}
-	data, err := root.ReadFile(name)
+	tooLarge := &FileError{Path: name, Problem: fmt.Sprintf("is larger than %d bytes, the most %s may hold", limit, what)}
+	if info.Size() > int64(limit) {
+		return nil, tooLarge
+	}
+	f, err := root.Open(name)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
+	// Closing a file opened for reading cannot lose anything.
+	defer func() { _ = f.Close() }()
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(data) > limit {
+		return nil, tooLarge // it grew while it was read
+	}
 	return data, nil
 }
+
+// MaxMetadataFile is the most bytes a file of the metadata directory may hold: what it says
+// ends up in an object, which the API server takes up to about 1.5 MiB in all. The bound also
+// keeps a pipeline from having the engine's steps read a file of any size into memory.
+const MaxMetadataFile = 1 << 20
 
 // WorkflowControlFile is the name of workflow-control.yaml in the metadata directory: a pipeline
 // that writes `suspend: true` suspends its workflow, one that writes `retryAfter: <duration>`

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,13 +157,19 @@ func Read(ctx context.Context, dyn dynamic.Interface, env Env, inputDir, engineD
 	return nil
 }
 
+// maxObjectFile bounds the reader's copy of the object: more than the API server stores.
+const maxObjectFile = 4 << 20
+
 // readerCopy is the object as the reader read it, from engineDir; nil when there is none.
 func readerCopy(engineDir string, env Env) *unstructured.Unstructured {
 	if engineDir == "" {
 		return nil
 	}
-	data, err := os.ReadFile(filepath.Join(engineDir, EngineObjectFile))
-	if err != nil {
+	// Read as any file of a volume is: the engine's volume is the engine's steps' alone, but a
+	// hand-made Job could mount it in a container of its own and leave a link there (to
+	// /dev/zero, for one).
+	data, err := readRegularFile(engineDir, EngineObjectFile, maxObjectFile, "the reader's copy of the object")
+	if err != nil || data == nil {
 		return nil
 	}
 	obj := &unstructured.Unstructured{}

@@ -96,13 +96,17 @@ func readOutput(dir string) ([]outputFile, error) {
 
 	var files []outputFile
 	var problems []error
-	total := 0 // bytes of the files read so far
+	total := 0   // bytes of the files read so far
+	entries := 0 // files, directories and others walked so far
 	walkErr := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if p == "." {
 			return nil
+		}
+		if entries++; entries > maxOutputEntries {
+			return fmt.Errorf("it holds more than %d files and directories, more than one Work can take", maxOutputEntries)
 		}
 		if problem := entryProblem(root, p, d); problem != "" {
 			problems = append(problems, &FileError{Path: p, Problem: problem})
@@ -139,6 +143,11 @@ func readOutput(dir string) ([]outputFile, error) {
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, nil
 }
+
+// maxOutputEntries is the most files and directories a pipeline's output may hold: more than a
+// Work of DefaultSizeBudget can take, few enough that walking them takes the engine's steps
+// little time and memory (tests lower it).
+var maxOutputEntries = 50_000
 
 // readOutputFile reads one output file of at most budget bytes, the room left in the Work. The
 // size is checked before reading and the read is bounded too, so neither a sparse file of any

@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"kratix.dev/kratix/pipeline"
 	"kratix.dev/kratix/pipeline/local/image"
 )
 
@@ -46,25 +45,12 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 	// The pull secrets are read once, for the first image pulled: a Job of host-tools images only
 	// reads none.
 	keychain := sync.OnceValues(func() (authn.Keychain, error) { return r.keychain(ctx, job) })
-	// The engine's steps share one kubeconfig, removed when the Job ends (its token stays valid
-	// until it expires: a TokenRequest cannot be bound to a Job).
-	engineDir := filepath.Join(dir, "engine")
-	kubeconfig := ""
-	defer func() {
-		if err := os.RemoveAll(engineDir); err != nil {
-			r.Log.Error(err, "remove the engine steps' kubeconfig", "dir", engineDir)
-		}
-	}()
+	steps := &engineSteps{r: r, job: job, dir: filepath.Join(dir, "engine")}
+	defer steps.cleanup()
 	for i, c := range containers {
 		logFile := filepath.Join(dir, "logs", fmt.Sprintf("%02d-%s.log", i, c.Name))
 		if isEngineStep(c) {
-			if kubeconfig == "" {
-				kubeconfig = filepath.Join(engineDir, "kubeconfig")
-				if err := r.credentials.kubeconfig(ctx, job, kubeconfig); err != nil {
-					return fmt.Errorf("container %q: credentials of the Job's ServiceAccount: %w", c.Name, err)
-				}
-			}
-			err = r.engineStep(ctx, c, volumes, kubeconfig, logFile)
+			err = steps.run(ctx, c, volumes, logFile)
 		} else {
 			err = r.userContainer(ctx, job, c, volumes, keychain, logFile, filepath.Join(dir, "containers", c.Name))
 		}
@@ -73,17 +59,6 @@ func (r *Runner) execute(ctx context.Context, job *batchv1.Job) error {
 		}
 	}
 	return nil
-}
-
-// isEngineStep tells the engine's own containers by their names, which the Job builder gives
-// them and refuses for a Promise's containers (pipeline.checkReserved). What such a container
-// says it runs is not looked at: the runner runs its own adapter step of that name.
-func isEngineStep(c corev1.Container) bool {
-	switch c.Name {
-	case pipeline.ContainerReader, pipeline.ContainerWorkWriter, pipeline.ContainerStatusWriter:
-		return true
-	}
-	return false
 }
 
 // volumes makes a host directory for each volume of the Job: empty for an emptyDir, holding the
@@ -142,46 +117,6 @@ func (r *Runner) keychain(ctx context.Context, job *batchv1.Job) (authn.Keychain
 		secrets = append(secrets, s)
 	}
 	return image.Keychain(secrets)
-}
-
-// engineStep runs one of the engine's adapter steps as this binary, outside the sandbox, with the
-// kubeconfig of the Job's ServiceAccount.
-func (r *Runner) engineStep(ctx context.Context, c corev1.Container, volumes map[string]string, kubeconfig, logFile string) error {
-	env, err := plainEnv(c)
-	if err != nil {
-		return err
-	}
-	for _, e := range env {
-		// It runs on the host, as this binary: a variable of a hand-made Job's choosing
-		// (LD_PRELOAD, GODEBUG, the sandbox's spec file) would run code there.
-		if !pipeline.IsAdapterEnv(e.Name) {
-			return fmt.Errorf("env %s: the engine's steps run on the host and take only the engine's KRATIX_* variables", e.Name)
-		}
-	}
-	args := []string{pipeline.AdapterSubcommand, c.Name, "--kubeconfig", kubeconfig}
-	for _, m := range c.VolumeMounts {
-		switch m.MountPath {
-		case pipeline.MountInput:
-			args = append(args, "--input-dir", volumes[m.Name])
-		case pipeline.MountOutput:
-			args = append(args, "--output-dir", volumes[m.Name])
-		case pipeline.MountMetadata:
-			args = append(args, "--metadata-dir", volumes[m.Name])
-		case pipeline.MountEngine:
-			args = append(args, "--engine-dir", volumes[m.Name])
-		}
-	}
-	prefix := r.Adapter
-	if len(prefix) == 0 {
-		prefix = []string{r.Self}
-	}
-	cmd := exec.CommandContext(ctx, prefix[0], append(append([]string{}, prefix[1:]...), args...)...)
-	cmd.Env = []string{"PATH=" + defaultPath, "HOME=" + os.TempDir()}
-	for _, e := range env {
-		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
-	}
-	cmd.Env = append(cmd.Env, r.AdapterEnv...)
-	return runLogged(cmd, logFile, "")
 }
 
 // defaultPath is a container's PATH when its image sets none, as runtimes give it.
@@ -383,10 +318,7 @@ func expand(s string, vars map[string]string) string {
 // runLogged runs cmd with its output in logFile (after note, when given, so that the log says
 // what ran) and returns why it failed, with the end of its output.
 func runLogged(cmd *exec.Cmd, logFile, note string) error {
-	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	out, err := openLog(logFile)
 	if err != nil {
 		return err
 	}
@@ -409,6 +341,14 @@ func runLogged(cmd *exec.Cmd, logFile, note string) error {
 		return fmt.Errorf("killed (%v): %s", runErr, tail(out, 1024))
 	}
 	return runErr
+}
+
+// openLog creates or truncates a container's log file.
+func openLog(logFile string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(logFile, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 }
 
 // tail is the end of a container's log, for the Job's failure message.

@@ -74,19 +74,46 @@ func jobServiceAccount(job *batchv1.Job) types.NamespacedName {
 // kubeconfig writes to path (mode 0600, replacing any file there) a kubeconfig that reaches the
 // API server as the ServiceAccount of the Job's Pod. Its errors never hold the token.
 func (c *credentials) kubeconfig(ctx context.Context, job *batchv1.Job, path string) error {
+	cfg, err := c.restConfig(ctx, job)
+	if err != nil {
+		return err
+	}
+	return writeKubeconfig(path, cfg, job)
+}
+
+// restConfig reaches the API server as the ServiceAccount of the Job's Pod: the address and CA
+// of the runner's configuration and the ServiceAccount's token, nothing of the runner's own
+// identity. Configurations that differ only in their token share client-go's connections to
+// the API server. Its errors never hold the token.
+func (c *credentials) restConfig(ctx context.Context, job *batchv1.Job) (*rest.Config, error) {
 	sa := jobServiceAccount(job)
 	token, err := c.token(ctx, sa)
 	if err != nil {
-		return fmt.Errorf("a token of ServiceAccount %s for Job %s: %w", sa, job.Name, err)
+		return nil, fmt.Errorf("a token of ServiceAccount %s for Job %s: %w", sa, job.Name, err)
 	}
+	return &rest.Config{
+		Host:        c.cfg.Host,
+		APIPath:     c.cfg.APIPath,
+		BearerToken: token,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData: c.cfg.CAData, CAFile: c.cfg.CAFile, ServerName: c.cfg.ServerName, Insecure: c.cfg.Insecure,
+		},
+	}, nil
+}
+
+// writeKubeconfig writes cfg, a restConfig of the Job's ServiceAccount, to path as a kubeconfig
+// (mode 0600, replacing any file there). Its errors never hold the token.
+func writeKubeconfig(path string, cfg *rest.Config, job *batchv1.Job) error {
+	sa := jobServiceAccount(job)
 	cluster := &clientcmdapi.Cluster{
-		Server:                   c.cfg.Host,
-		CertificateAuthorityData: c.cfg.CAData,
-		TLSServerName:            c.cfg.ServerName,
-		InsecureSkipTLSVerify:    c.cfg.Insecure,
+		Server:                   cfg.Host,
+		CertificateAuthorityData: cfg.CAData,
+		TLSServerName:            cfg.ServerName,
+		InsecureSkipTLSVerify:    cfg.Insecure,
 	}
-	if len(cluster.CertificateAuthorityData) == 0 && c.cfg.CAFile != "" {
-		if cluster.CertificateAuthorityData, err = os.ReadFile(c.cfg.CAFile); err != nil {
+	if len(cluster.CertificateAuthorityData) == 0 && cfg.CAFile != "" {
+		var err error
+		if cluster.CertificateAuthorityData, err = os.ReadFile(cfg.CAFile); err != nil {
 			return fmt.Errorf("the API server's CA: %w", err)
 		}
 	}
@@ -94,7 +121,7 @@ func (c *credentials) kubeconfig(ctx context.Context, job *batchv1.Job, path str
 	const name = "kratix-pipeline"
 	data, err := clientcmd.Write(clientcmdapi.Config{
 		Clusters:       map[string]*clientcmdapi.Cluster{name: cluster},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{user: {Token: token}},
+		AuthInfos:      map[string]*clientcmdapi.AuthInfo{user: {Token: cfg.BearerToken}},
 		Contexts:       map[string]*clientcmdapi.Context{name: {Cluster: name, AuthInfo: user, Namespace: sa.Namespace}},
 		CurrentContext: name,
 	})

@@ -208,12 +208,24 @@ func condition(job *batchv1.Job, t batchv1.JobConditionType) *batchv1.JobConditi
 // TestRunnerRunsAResourceWorkflow runs the Jobs of a two-pipeline resource workflow, built by the
 // engine's own Job builder, through the local runner: the first pipeline writes output and a
 // status message, the second reads that message from object.yaml; then a failing container and
-// a 200 KiB output.
+// a 200 KiB output. The engine's steps run in the runner's process, and as processes of the
+// adapter's command (Runner.ProcessSteps).
 func TestRunnerRunsAResourceWorkflow(t *testing.T) {
+	for _, processSteps := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ProcessSteps=%t", processSteps), func(t *testing.T) { runResourceWorkflow(t, processSteps) })
+	}
+}
+
+func runResourceWorkflow(t *testing.T, processSteps bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	api := appConfigAPI(t, ctx)
-	runner := startRunner(t, 0)
+	runner, stop := startRunnerWith(t, 0, func(r *Runner) { r.ProcessSteps = processSteps })
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
 	request := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "example.platform.io/v1", "kind": "AppConfig",
 		"metadata": map[string]any{"generateName": "hello-", "namespace": "default"},

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime/pprof"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +31,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
@@ -47,7 +51,9 @@ import (
 // waits until every request has re-run (its status says version 2) and every ConfigMap in Git
 // says "2". Run it with -benchtime 1x; each round has its own Promise. It reports the manager's
 // API requests, and among them its writes, per request of each round: the create round's are
-// what a new request costs, the update round's what a re-run costs.
+// what a new request costs, the update round's what a re-run costs, and where the update
+// round's time and CPU went. KRATIX_BENCH_PROCESS_STEPS=1 runs the engine's steps as processes
+// (local.Runner.ProcessSteps), side by side with their default, the runner's process.
 func BenchmarkPromiseUpdate(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkPromiseUpdate(b, n) })
@@ -85,6 +91,8 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 		b.Logf("manager API requests during the update round: %s", r.byKind)
 		b.Logf("other API requests during the update round (the pipelines'): %s", r.othersByKind)
 		b.Logf("Events recorded during the update round: %s", r.events)
+		b.Logf("update round, CPU time: %s", r.cpu)
+		b.Logf("update round, reconciles by controller (average time, average wait in the queue): %s", r.reconciles)
 		b.Logf("update round, by phase (per request: median / 90th percentile / longest, from the objects' timestamps, to the second): %s", r.phases)
 		create += r.create
 		update += r.update
@@ -121,6 +129,10 @@ type promiseRoundResult struct {
 	events string
 	// phases is where the update round's time went (updatePhases).
 	phases string
+	// cpu is where the update round's CPU time went.
+	cpu string
+	// reconciles are the update round's reconciles by controller, with their queue wait.
+	reconciles string
 }
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests, own *requestCounter) promiseRoundResult {
@@ -141,12 +153,15 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	managerBefore, ownBefore, apiBefore := requests.snapshot(), own.snapshot(), apiServerRequestsByKind(b)
 	writesBefore := metricstest.Read(b, metrics.StateStoreWriteDurationName, nil)
 	commitsBefore := metricstest.Read(b, metrics.CommitBatchSizeName, nil)
+	cpuBefore, reconcilesBefore := readCPUTimes(b), readReconcileStats(b)
 	start = time.Now()
 	if err := updateRenderVersion(ctx, c, promise, "2"); err != nil {
 		b.Fatal(err)
 	}
 	waitForRound(b, c, f, promise.Name, gvk, ns, dir, n, "2", start)
 	r.update = time.Since(start)
+	r.cpu = readCPUTimes(b).since(cpuBefore)
+	r.reconciles = readReconcileStats(b).since(reconcilesBefore)
 	b.StopTimer()
 	writeHeapProfile(b)
 	after = requests.snapshot()
@@ -227,6 +242,8 @@ func startBenchPlatform(b *testing.B, cfg *rest.Config) {
 			runner := &local.Runner{
 				Client: mgr.GetClient(), Self: self, AdapterEnv: []string{asAdapter + "=1"},
 				DataDir: dataDir, Log: mgr.GetLogger().WithName("local-job-runner"),
+				// The engine's steps as processes, as before they ran in the runner's process.
+				ProcessSteps: os.Getenv("KRATIX_BENCH_PROCESS_STEPS") == "1",
 			}
 			return runner.SetupWithManager(mgr)
 		})
@@ -548,4 +565,119 @@ func updatePhases(b *testing.B, c client.Client, promise, ns string, start time.
 		parts = append(parts, fmt.Sprintf("%s %.0fs/%.0fs/%.0fs", name, ds[len(ds)/2].Seconds(), ds[len(ds)*9/10].Seconds(), ds[len(ds)-1].Seconds()))
 	}
 	return fmt.Sprintf("%d requests: %s", len(phases["in all"]), strings.Join(parts, ", "))
+}
+
+// cpuTimes is CPU time (user and system) spent so far: by this process (the manager, the local
+// job runner and the engine's steps in its process, the benchmark's client), by its children
+// that have ended (the runner's sandboxes and their containers, the engine's step processes),
+// and by the children still running (the API server and etcd).
+type cpuTimes struct {
+	self, ended, servers time.Duration
+}
+
+func readCPUTimes(b *testing.B) cpuTimes {
+	var self, children syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &self); err != nil {
+		b.Fatal(err)
+	}
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &children); err != nil {
+		b.Fatal(err)
+	}
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return cpuTimes{self: tv(self.Utime) + tv(self.Stime), ended: tv(children.Utime) + tv(children.Stime), servers: runningChildrenCPU(b)}
+}
+
+// runningChildrenCPU sums the CPU time of this process's running children from /proc.
+func runningChildrenCPU(b *testing.B) time.Duration {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	var ticks int64
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // it ended meanwhile
+		}
+		// Fields after the command's closing parenthesis: state ppid ... utime (14th) stime (15th).
+		i := strings.LastIndexByte(string(data), ')')
+		fields := strings.Fields(string(data[i+1:]))
+		if len(fields) < 13 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(fields[11], 10, 64)
+		stime, _ := strconv.ParseInt(fields[12], 10, 64)
+		ticks += utime + stime
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond
+}
+
+// since says where the CPU time went since before, in seconds.
+func (c cpuTimes) since(before cpuTimes) string {
+	return fmt.Sprintf("manager and runner process %.0fs, ended processes (sandboxes, containers, step processes) %.0fs, API server and etcd %.0fs",
+		(c.self - before.self).Seconds(), (c.ended - before.ended).Seconds(), (c.servers - before.servers).Seconds())
+}
+
+// reconcileStats are, by controller, the reconciles so far with their total time, and the time
+// their requests waited in the work queue.
+type reconcileStats map[string]struct {
+	reconciles, queued       uint64
+	reconcileTime, queueTime float64
+}
+
+func readReconcileStats(b *testing.B) reconcileStats {
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stats := reconcileStats{}
+	for _, f := range families {
+		var label string
+		switch f.GetName() {
+		case "controller_runtime_reconcile_time_seconds":
+			label = "controller"
+		case "workqueue_queue_duration_seconds":
+			label = "name"
+		default:
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != label {
+					continue
+				}
+				s := stats[l.GetValue()]
+				h := m.GetHistogram()
+				if label == "controller" {
+					s.reconciles += h.GetSampleCount()
+					s.reconcileTime += h.GetSampleSum()
+				} else {
+					s.queued += h.GetSampleCount()
+					s.queueTime += h.GetSampleSum()
+				}
+				stats[l.GetValue()] = s
+			}
+		}
+	}
+	return stats
+}
+
+// since says, for each controller that reconciled since before, how many reconciles it ran and
+// their average time, and how long a request waited in its queue on average.
+func (s reconcileStats) since(before reconcileStats) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		now, then := s[name], before[name]
+		n, q := now.reconciles-then.reconciles, now.queued-then.queued
+		if n == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %d reconciles of %.0f ms, queued %.1f s", name, n,
+			1000*(now.reconcileTime-then.reconcileTime)/float64(n), (now.queueTime-then.queueTime)/float64(max(q, 1))))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/manifests"
@@ -24,9 +25,26 @@ type FileError struct {
 	Problem string
 }
 
-// Error names the file and says what is wrong with it.
+// Error names the file and says what is wrong with it; a path or problem longer than a few
+// hundred bytes is shortened in its middle, so that an error naming many files stays readable
+// and of bounded size.
 func (e *FileError) Error() string {
-	return fmt.Sprintf("%q %s", e.Path, e.Problem)
+	return fmt.Sprintf("%q %s", shorten(e.Path, 256), shorten(e.Problem, 512))
+}
+
+// shorten keeps the start and the end of s, at most n bytes of it in all.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	head, tail := n/2, len(s)-n/2
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for tail < len(s) && !utf8.RuneStart(s[tail]) {
+		tail++
+	}
+	return s[:head] + "…" + s[tail:]
 }
 
 // WorkInput is what the work-writer turns into a pipeline's WorkSpec.
@@ -96,6 +114,12 @@ func readOutput(dir string) ([]outputFile, error) {
 
 	var files []outputFile
 	var problems []error
+	refused := 0 // files refused, named in problems or not
+	refuse := func(p, problem string) {
+		if refused++; refused <= maxProblemsNamed {
+			problems = append(problems, &FileError{Path: p, Problem: problem})
+		}
+	}
 	total := 0   // bytes of the files read so far
 	entries := 0 // files, directories and others walked so far
 	walkErr := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
@@ -109,7 +133,7 @@ func readOutput(dir string) ([]outputFile, error) {
 			return fmt.Errorf("it holds more than %d files and directories, more than one Work can take", maxOutputEntries)
 		}
 		if problem := entryProblem(root, p, d); problem != "" {
-			problems = append(problems, &FileError{Path: p, Problem: problem})
+			refuse(p, problem)
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -123,12 +147,12 @@ func readOutput(dir string) ([]outputFile, error) {
 			return err
 		}
 		if problem != "" {
-			problems = append(problems, &FileError{Path: p, Problem: problem})
+			refuse(p, problem)
 			return nil
 		}
-		total += len(data)
+		total += len(data) + len(p) // the paths are kept too
 		if problem := manifests.Problem(p, data); problem != "" {
-			problems = append(problems, &FileError{Path: p, Problem: problem})
+			refuse(p, problem)
 			return nil
 		}
 		files = append(files, outputFile{path: p, data: data})
@@ -138,11 +162,18 @@ func readOutput(dir string) ([]outputFile, error) {
 		return nil, fmt.Errorf("read the output directory %s: %w", dir, walkErr)
 	}
 	if len(problems) > 0 {
+		if refused > len(problems) {
+			problems = append(problems, fmt.Errorf("and %d more files", refused-len(problems)))
+		}
 		return nil, fmt.Errorf("refusing the pipeline's output in %s:\n%w", dir, errors.Join(problems...))
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, nil
 }
+
+// maxProblemsNamed is how many of the files it refuses the work-writer names: enough to fix
+// them, few enough for a message of bounded size.
+const maxProblemsNamed = 20
 
 // maxOutputEntries is the most files and directories a pipeline's output may hold: more than a
 // Work of DefaultSizeBudget can take, few enough that walking them takes the engine's steps

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"unicode/utf8"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +69,12 @@ func (s *engineSteps) run(ctx context.Context, c corev1.Container, volumes map[s
 		}
 	}
 	if s.r.ProcessSteps {
-		return s.process(ctx, step, env, logFile)
+		return s.process(ctx, step, env, logFile, "")
+	}
+	if !step.SmallInputs() {
+		// What the step would read could cost the platform's process much memory or time: it
+		// gets a process of its own, which the Job's deadline kills.
+		return s.process(ctx, step, env, logFile, "the pipeline's output or metadata is large: this step runs as a process of its own")
 	}
 	vars := map[string]string{}
 	for _, e := range env {
@@ -85,16 +91,36 @@ func (s *engineSteps) run(ctx context.Context, c corev1.Container, volumes map[s
 	defer log.Close()
 	step.Log = log
 	if err := step.Run(ctx); err != nil {
-		// As the adapter's command prints it: the log says why the step failed.
+		// As the adapter's command prints it: the log says why the step failed, whole; the
+		// Job's status gets its start, as it gets the end of a process's log.
 		fmt.Fprintln(log, err)
-		return err
+		return shortError{err}
 	}
 	return nil
 }
 
+// shortError is a step's error cut to its first KiB, which the Job's status can hold; its log
+// has all of it.
+type shortError struct{ err error }
+
+func (e shortError) Error() string {
+	const most = 1 << 10
+	msg := e.err.Error()
+	if len(msg) <= most {
+		return msg
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + " … (cut: the step's log has all of it)"
+}
+
+func (e shortError) Unwrap() error { return e.err }
+
 // process runs the step as `pipeline-adapter <step>` of this binary (or Runner.Adapter), with
-// a kubeconfig of the ServiceAccount.
-func (s *engineSteps) process(ctx context.Context, step adapter.Step, env []corev1.EnvVar, logFile string) error {
+// a kubeconfig of the ServiceAccount; its log starts with the note, when there is one.
+func (s *engineSteps) process(ctx context.Context, step adapter.Step, env []corev1.EnvVar, logFile, note string) error {
 	if s.kubeconfig == "" {
 		path := filepath.Join(s.dir, "kubeconfig")
 		if err := writeKubeconfig(path, s.config, s.job); err != nil {
@@ -119,7 +145,7 @@ func (s *engineSteps) process(ctx context.Context, step adapter.Step, env []core
 		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 	}
 	cmd.Env = append(cmd.Env, s.r.AdapterEnv...)
-	return runLogged(cmd, logFile, "")
+	return runLogged(cmd, logFile, note)
 }
 
 // cleanup removes the kubeconfig of the processes, if one was written: its token stays valid

@@ -41,7 +41,10 @@ import (
 // status-writer: container names that no Promise may use) run in the runner's process, the code
 // of `kratix pipeline-adapter`, with the Job's volumes as directories and as the Job's
 // ServiceAccount, as in a cluster: their client holds a token of that ServiceAccount and nothing
-// of the runner's own identity.
+// of the runner's own identity. A step whose inputs are large (adapter.Step.SmallInputs: more
+// than 1,000 entries, 32 levels or 256 KiB of output or metadata), which could cost the
+// platform's process much memory or time, runs as a process of its own instead, which the Job's
+// deadline kills.
 type Runner struct {
 	// Client reads Jobs, ConfigMaps and Secrets and writes Job status.
 	Client client.Client

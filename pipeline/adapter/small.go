@@ -1,0 +1,111 @@
+package adapter
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+
+	"kratix.dev/kratix/pipeline"
+)
+
+// What a step may read of a pipeline and still run in the process of a long-lived caller (the
+// local job runner runs the engine's steps in the platform's process): checking the output's
+// manifests costs about 100 times their bytes in memory, and walking a tree costs the square of
+// its depth. Larger inputs are for a step of their own, in a process that the Job's deadline
+// kills and whose memory is its own.
+const (
+	smallEntries = 1_000
+	smallDepth   = 32
+	smallBytes   = 256 << 10 // file sizes and path bytes
+)
+
+// SmallInputs says whether what the step reads of the pipeline's volumes (the work-writer its
+// output and metadata, the status-writer its metadata; the reader none) is small enough for
+// the process of a long-lived caller: at most 1,000 entries, 32 directories deep and 256 KiB of
+// file sizes and paths. It reads no file and stops at the first bound passed, so its own cost
+// is bounded whatever the volumes hold. A directory that cannot be read is not small: the
+// step, in a process of its own, says what is wrong with it.
+func (s Step) SmallInputs() bool {
+	var dirs []string
+	switch s.Name {
+	case pipeline.ContainerWorkWriter:
+		dirs = []string{s.OutputDir, s.MetadataDir}
+	case pipeline.ContainerStatusWriter:
+		dirs = []string{s.MetadataDir}
+	}
+	budget := treeBudget{entries: smallEntries, bytes: smallBytes}
+	for _, dir := range dirs {
+		if dir != "" && !budget.fits(dir) {
+			return false
+		}
+	}
+	return true
+}
+
+// treeBudget is what is left of the bounds of SmallInputs.
+type treeBudget struct {
+	entries, bytes int
+}
+
+// fits walks dir within the budget, taking what it finds from it; false once a bound is passed.
+func (b *treeBudget) fits(dir string) bool {
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true // nothing to read
+	}
+	if err != nil {
+		return false
+	}
+	// Closing a directory opened for reading cannot lose anything.
+	defer func() { _ = root.Close() }()
+	type level struct {
+		path  string
+		depth int
+	}
+	pending := []level{{".", 0}}
+	for len(pending) > 0 {
+		d := pending[len(pending)-1]
+		pending = pending[:len(pending)-1]
+		f, err := root.Open(d.path)
+		if err != nil {
+			return false
+		}
+		for {
+			// A few entries at a time: a directory of millions is not read whole.
+			entries, err := f.ReadDir(64)
+			for _, e := range entries {
+				p := path.Join(d.path, e.Name())
+				b.entries--
+				b.bytes -= len(p)
+				if e.IsDir() {
+					if d.depth+1 > smallDepth {
+						b.entries = -1
+					}
+					pending = append(pending, level{p, d.depth + 1})
+				} else if e.Type().IsRegular() {
+					info, err := e.Info()
+					if err != nil {
+						b.entries = -1
+					} else {
+						b.bytes -= int(min(info.Size(), smallBytes+1))
+					}
+				}
+				if b.entries < 0 || b.bytes < 0 {
+					_ = f.Close()
+					return false
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				_ = f.Close()
+				return false
+			}
+		}
+		_ = f.Close()
+	}
+	return true
+}

@@ -27,6 +27,7 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/testenv"
+	"kratix.dev/kratix/metrics/metricstest"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -378,6 +379,54 @@ func TestRunnerBoundsParallelJobs(t *testing.T) {
 	})
 	if len(seen) != 2 {
 		t.Errorf("saw %d of the 2 containers running; the check above proved nothing", len(seen))
+	}
+}
+
+// TestRunnerStartsWaitingJobsInTurn: with one slot and four Jobs created one after the other,
+// the Jobs run in the order they came, and a Job waiting for the slot costs no reconciles until
+// it is its turn (a requeue every half second made 19,000 reconciles of 1,000 waiting Jobs).
+func TestRunnerStartsWaitingJobsInTurn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	api := appConfigAPI(t, ctx)
+	r := startRunner(t, 1)
+	reconciles := func() float64 {
+		return metricstest.Read(t, "controller_runtime_reconcile_total", map[string]string{"controller": "local-job-runner"}).Value
+	}
+	before := reconciles()
+	var jobs []*batchv1.Job
+	for i := range 4 {
+		job := requestJob(t, ctx, api, fmt.Sprintf("turn-%d", i), fmt.Sprintf("turn-%d-", i), shPipeline("slow", "sleep 2"))
+		createJob(t, ctx, job)
+		jobs = append(jobs, job)
+		time.Sleep(100 * time.Millisecond) // the order they came in, as the runner sees it
+	}
+	waitFor(t, "every Job completes", func() error {
+		for _, job := range jobs {
+			if err := jobDone(ctx, job, jobComplete); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var ended []time.Time // when each Job's container ended: its log's last write
+	for _, job := range jobs {
+		info, err := os.Stat(filepath.Join(r.DataDir, "jobs", job.Namespace, job.Name, "logs", "01-slow.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ended = append(ended, info.ModTime())
+	}
+	for i := 1; i < len(ended); i++ {
+		if !ended[i].After(ended[i-1]) {
+			t.Errorf("Job %d ran before Job %d, which came first: %v", i, i-1, ended)
+		}
+	}
+	// Each Job is reconciled when it is created, when its slot is handed to it and when its
+	// status is written, give or take an event: polling the 6 s that the last one waited would
+	// be 12 more.
+	if n := reconciles() - before; n > 6*float64(len(jobs)) {
+		t.Errorf("%.0f reconciles of the runner for %d Jobs, want at most %d", n, len(jobs), 6*len(jobs))
 	}
 }
 

@@ -32,13 +32,10 @@ const (
 
 // DefaultMaxConcurrentReconciles is the manager's default number of concurrent reconciles by
 // controller (cmd/kratix: --max-concurrent-reconciles), "default" for those not listed. The
-// resource, Work and WorkPlacement controllers mostly wait on the API server and the state
-// store's writer, which batches the writes of concurrent placements into one commit: with 4
-// resource reconciles at once, a Promise update's 1,000 re-runs waited 176 s on average in the
-// resource controller's queue for their Jobs to be created; with 16, the round took 309 s
-// instead of 361 (BenchmarkPromiseUpdate).
+// Work and WorkPlacement controllers mostly wait on the API server and the state store's
+// writer, which batches the writes of concurrent placements into one commit.
 func DefaultMaxConcurrentReconciles() map[string]int {
-	return map[string]int{"default": 4, "resource": 16, "work": 16, "workplacement": 32}
+	return map[string]int{"default": 4, "work": 16, "workplacement": 32}
 }
 
 // NewScheme is the scheme of the engine's manager: Kubernetes' built-in kinds, CRDs and the

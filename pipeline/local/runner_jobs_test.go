@@ -389,11 +389,30 @@ func TestRunnerStartsWaitingJobsInTurn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	api := appConfigAPI(t, ctx)
-	r := startRunner(t, 1)
 	reconciles := func() float64 {
 		return metricstest.Read(t, "controller_runtime_reconcile_total", map[string]string{"controller": "local-job-runner"}).Value
 	}
+	// A runner that starts reconciles every Job there is, those of earlier tests too: count from
+	// when it has gone through them.
+	var existing batchv1.JobList
+	if err := env.Client.List(ctx, &existing, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.LabelManagedByValue}); err != nil {
+		t.Fatal(err)
+	}
 	before := reconciles()
+	r := startRunner(t, 1)
+	last, since := before, time.Now()
+	waitFor(t, "the runner goes through the Jobs there are", func() error {
+		now := reconciles()
+		if now != last {
+			last, since = now, time.Now()
+		}
+		// All of them, or as many as there were before it stopped for 2 s (some may be gone).
+		if n := now - before; n < float64(len(existing.Items)) && time.Since(since) < 2*time.Second || n == 0 && len(existing.Items) > 0 {
+			return fmt.Errorf("%.0f reconciles of %d Jobs", n, len(existing.Items))
+		}
+		return nil
+	})
+	before = reconciles()
 	var jobs []*batchv1.Job
 	for i := range 4 {
 		job := requestJob(t, ctx, api, fmt.Sprintf("turn-%d", i), fmt.Sprintf("turn-%d-", i), shPipeline("slow", "sleep 2"))

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"kratix.dev/kratix/internal/kubeconfig"
 )
@@ -53,6 +52,5 @@ func Main(ctx context.Context, args []string, stderr io.Writer) error {
 	if step.Config, err = kubeconfig.Load(*kubeconfigPath); err != nil {
 		return err
 	}
-	step.Now = time.Now
 	return step.Run(ctx)
 }

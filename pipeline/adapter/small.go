@@ -68,44 +68,52 @@ func (b *treeBudget) fits(dir string) bool {
 	for len(pending) > 0 {
 		d := pending[len(pending)-1]
 		pending = pending[:len(pending)-1]
-		f, err := root.Open(d.path)
-		if err != nil {
+		subdirs, ok := b.take(root, d.path)
+		if !ok || len(subdirs) > 0 && d.depth+1 > smallDepth {
 			return false
 		}
-		for {
-			// A few entries at a time: a directory of millions is not read whole.
-			entries, err := f.ReadDir(64)
-			for _, e := range entries {
-				p := path.Join(d.path, e.Name())
-				b.entries--
-				b.bytes -= len(p)
-				if e.IsDir() {
-					if d.depth+1 > smallDepth {
-						b.entries = -1
-					}
-					pending = append(pending, level{p, d.depth + 1})
-				} else if e.Type().IsRegular() {
-					info, err := e.Info()
-					if err != nil {
-						b.entries = -1
-					} else {
-						b.bytes -= int(min(info.Size(), smallBytes+1))
-					}
-				}
-				if b.entries < 0 || b.bytes < 0 {
-					_ = f.Close()
-					return false
-				}
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				_ = f.Close()
-				return false
-			}
+		for _, p := range subdirs {
+			pending = append(pending, level{p, d.depth + 1})
 		}
-		_ = f.Close()
 	}
 	return true
+}
+
+// take takes the entries of the directory p of root from the budget, a few at a time (a
+// directory of millions is not read whole), and returns its subdirectories; false once a bound
+// is passed or the directory cannot be read.
+func (b *treeBudget) take(root *os.Root, p string) (subdirs []string, ok bool) {
+	f, err := root.Open(p)
+	if err != nil {
+		return nil, false
+	}
+	// Closing a directory opened for reading cannot lose anything.
+	defer func() { _ = f.Close() }()
+	for {
+		entries, err := f.ReadDir(64)
+		for _, e := range entries {
+			name := path.Join(p, e.Name())
+			b.entries--
+			b.bytes -= len(name)
+			switch {
+			case e.IsDir():
+				subdirs = append(subdirs, name)
+			case e.Type().IsRegular():
+				info, err := e.Info()
+				if err != nil {
+					return nil, false
+				}
+				b.bytes -= int(min(info.Size(), smallBytes+1))
+			}
+			if b.entries < 0 || b.bytes < 0 {
+				return nil, false
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return subdirs, true
+		}
+		if err != nil {
+			return nil, false
+		}
+	}
 }

@@ -50,7 +50,7 @@ func (s *engineSteps) run(ctx context.Context, c corev1.Container, volumes map[s
 			return fmt.Errorf("env %s: the engine's steps run on the host and take only the engine's KRATIX_* variables", e.Name)
 		}
 	}
-	step := adapter.Step{Name: c.Name, WorkSizeBudget: adapter.DefaultSizeBudget}
+	step := adapter.Step{Name: c.Name}
 	for _, m := range c.VolumeMounts {
 		switch m.MountPath {
 		case pipeline.MountInput:

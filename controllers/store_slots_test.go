@@ -10,13 +10,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/metrics/metricstest"
 )
 
 // TestASlowStoreDoesNotStallOtherStoresPlacements: someone who may create a store and a
 // Destination points the store at a server that holds every push, and gives the Destination
 // labels that many Works select. Their placements may take only half of the WorkPlacement
 // workers (two here) at once (store_slots.go), so another store's placement is written while
-// the stalled ones wait.
+// the stalled ones wait; they wait in their store's line for a slot to be handed to them,
+// without a reconcile meanwhile.
 func TestASlowStoreDoesNotStallOtherStoresPlacements(t *testing.T) {
 	startManager(t) // two workers per controller
 	ns := v1alpha1.DefaultPlatformNS
@@ -51,6 +53,15 @@ func TestASlowStoreDoesNotStallOtherStoresPlacements(t *testing.T) {
 	defer func() { _ = os.Remove(marker) }()
 	waitForPlacement(t, wp, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded)
 	t.Logf("the healthy store's placement was written after %s", time.Since(start).Round(time.Second))
+
+	reconciles := func() float64 {
+		return metricstest.Read(t, "controller_runtime_reconcile_total", map[string]string{"controller": "workplacement"}).Value
+	}
+	before := reconciles()
+	time.Sleep(3 * time.Second)
+	if n := reconciles() - before; n > 1 {
+		t.Errorf("the placements waiting for the held store were reconciled %v times in 3 s; want them to wait without", n)
+	}
 }
 
 // holdPushes has the fixture's server hold every push until the returned marker file is

@@ -66,6 +66,8 @@ type WorkPlacementReconciler struct {
 
 // Reconcile writes one WorkPlacement's files, or removes them when it is being deleted.
 func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
+	// A store's slot handed to the placement and not taken goes to the next in line.
+	defer r.slots.forfeit(req.NamespacedName)
 	wp := &v1alpha1.WorkPlacement{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -177,7 +179,7 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 // cancelled or the API server could not be read.
 func (r *WorkPlacementReconciler) apply(ctx context.Context, w statestore.Writer, wp *v1alpha1.WorkPlacement, dest *v1alpha1.Destination, f *placementFacts, action statestore.Action) error {
 	ref := dest.Spec.StateStoreRef
-	release, ok := r.slots.tryAcquire(ctx, ref.Kind+"/"+ref.Name)
+	release, ok := r.slots.tryAcquire(ctx, ref.Kind+"/"+ref.Name, client.ObjectKeyFromObject(wp))
 	if !ok {
 		f.storeBusy = true
 		return nil
@@ -364,6 +366,7 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 			return log
 		})
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		r.slots.setWake(func(wp types.NamespacedName) { q.Add(reconcile.Request{NamespacedName: wp}) })
 		restorer := &placementRestorer{r: r, c: c, log: log, q: q, running: map[writers.Key]bool{}, again: map[writers.Key]statestore.Drift{}}
 		cancel := r.Writers.Subscribe(func(n writers.Notice) {
 			if n.Drift != nil {

@@ -172,16 +172,18 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 }
 
 // waitsForItsWrite reports whether a placement's status stays as it is while it waits for a
-// slot of its busy store: it comes back within storeBusyRetry and writes its status with the
-// outcome of its write. Written now, a new spec's generation on ScheduleSucceeded alone would
+// slot of its busy store: it is woken when a slot is handed to it (storeSlots) and writes its
+// status with the outcome of its write. Written now, a new spec's generation on ScheduleSucceeded alone would
 // be a second status write for each placement of a busy store (a third of them at 1,000
 // requests). A new placement still says it is scheduled.
 func waitsForItsWrite(status *v1alpha1.WorkPlacementStatus, f placementFacts) bool {
 	return f.storeBusy && len(status.Conditions) > 0
 }
 
-// storeBusyRetry is how soon a placement whose store's slots were all taken comes back.
-const storeBusyRetry = 500 * time.Millisecond
+// storeBusyRecheck is how soon a placement waiting in its store's line looks again, should a
+// wake be lost: it is woken when a slot is handed to it (storeSlots), and asking again keeps its
+// place in the line.
+const storeBusyRecheck = time.Minute
 
 // placementResult is the outcome of a reconcile for the facts. A written placement comes back
 // after resync to correct drift in the store; a missing Destination or an unready store brings
@@ -192,7 +194,7 @@ const storeBusyRetry = 500 * time.Millisecond
 func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
 	switch {
 	case f.storeBusy:
-		return ctrl.Result{RequeueAfter: storeBusyRetry}, nil
+		return ctrl.Result{RequeueAfter: storeBusyRecheck}, nil
 	case f.finalized, f.notOwned != "", f.misscheduled && !f.deleting, f.destinationMissing, f.destinationOverlaps != "", f.storeNotReady != "":
 		// The watches bring the placement back when that changes.
 		return ctrl.Result{}, nil

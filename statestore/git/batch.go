@@ -170,11 +170,11 @@ func (w *Writer) build(ctx context.Context, batch []*request) (*job, error) {
 	}
 	if root == w.snap.root {
 		// The changes cancelled out. Nothing to commit, but the store now holds objects that were
-		// never pushed and must not be taken for objects the remote has: start afresh later.
+		// never pushed and must not be taken for objects the remote has: compact it.
 		for i := range j.changed {
 			j.changed[i] = false
 		}
-		w.dropTreeAfter = true
+		w.unpushedObjects = true
 		return j, nil
 	}
 	commit, err := w.storeCommit(root, commitMessage(origins))
@@ -227,15 +227,24 @@ func (w *Writer) storeCommit(root plumbing.Hash, message string) (plumbing.Hash,
 	return h, nil
 }
 
-// compactIfLarge drops the snapshot once the objects added since the clone pass the budget, or
-// when a batch left objects behind that were never pushed: every commit leaves the old versions of
-// the trees it rewrote in memory. The next batch starts from a fresh shallow clone; queued calls
-// simply wait for it.
+// compactIfLarge keeps only what the pushed head needs (compacted) once the objects added since
+// the clone or the last compaction pass the budget (every commit leaves the old versions of the
+// trees it rewrote in memory), or when a batch left objects that were never pushed and must not
+// be taken later for objects the remote has (unpushedObjects). No fetch: the remote has it all.
+// Queued calls simply wait.
 func (w *Writer) compactIfLarge() {
-	if w.dropTreeAfter || (w.snap != nil && w.addedBytes > w.opts.CompactBytes) {
-		w.opts.Logger.V(1).Info("starting again from a fresh clone", "url", w.remote.url, "addedBytes", w.addedBytes)
-		w.reset()
+	if w.snap == nil || !w.unpushedObjects && w.addedBytes <= w.opts.CompactBytes {
+		return
 	}
+	snap, err := compacted(w.snap)
+	if err != nil {
+		w.opts.Logger.Info("cannot compact the in-memory clone; starting again from a fresh clone", "url", w.remote.url, "error", err.Error())
+		w.reset()
+		return
+	}
+	w.opts.Logger.V(1).Info("compacted the in-memory clone", "url", w.remote.url, "addedBytes", w.addedBytes,
+		"objectsBefore", len(w.snap.store.Objects), "objectsAfter", len(snap.store.Objects))
+	w.snap, w.tree, w.addedBytes, w.unpushedObjects = snap, newTree(snap.store, snap.root), 0, false
 }
 
 // applyChange applies one change to the tree and reports whether it changed anything.

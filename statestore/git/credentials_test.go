@@ -27,7 +27,7 @@ func TestTokenInURLNeverShows(t *testing.T) {
 		URL:      strings.Replace(server.URL("state.git"), "http://", "http://"+token+"@", 1),
 		Auth:     Auth{Username: server.Username(), Password: server.Password()},
 		Insecure: true, // basic auth over the loopback server's plain http
-		// Every batch starts again from a fresh clone, which the writer logs with its URL.
+		// Every batch compacts the in-memory clone, which the writer logs with its URL.
 		CompactBytes: 1,
 		Logger:       funcr.New(func(prefix, args string) { fmt.Fprintln(&logs, prefix, args) }, funcr.Options{Verbosity: 10}),
 	})
@@ -69,8 +69,8 @@ func TestTokenInURLNeverShows(t *testing.T) {
 			t.Errorf("the error does not name the server %s: %v", server.Addr(), err)
 		}
 	}
-	if !strings.Contains(logs.String(), "fresh clone") {
-		t.Errorf("the writer did not log its fresh clones:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "compacted the in-memory clone") {
+		t.Errorf("the writer did not log its compactions:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), token) {
 		t.Errorf("the writer's log shows the token:\n%s", logs.String())

@@ -44,7 +44,7 @@ type Options struct {
 	// first; default 5.
 	PushAttempts int
 	// CompactBytes is how much the in-memory clone may grow through commits (objects' sizes,
-	// uncompressed) before the writer starts again from a fresh shallow clone between batches;
+	// uncompressed) before the writer keeps only what its pushed head needs, between batches;
 	// default 64 MiB.
 	CompactBytes int64
 	// HeadCheckInterval is how often the writer asks the remote for its branch's head when it has

@@ -39,8 +39,9 @@ type Writer struct {
 	tree       *tree // the snapshot's tree, kept between batches
 	addedBytes int64 // bytes of objects added to the snapshot's store since the clone
 	lastBatch  int   // size of the previous batch, for collect
-	// dropTreeAfter asks for a fresh clone before the next batch.
-	dropTreeAfter bool
+	// unpushedObjects: the store holds objects that were never pushed; compact it before the
+	// next batch.
+	unpushedObjects bool
 	// lastRemoteContact is when the writer last learnt the remote's head (clone or push).
 	lastRemoteContact time.Time
 	// restoring: a drift was reported; the next batch gathers the engine's writes again into one
@@ -367,7 +368,7 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 }
 
 // reset drops the snapshot; the next batch clones again.
-func (w *Writer) reset() { w.snap, w.tree, w.dropTreeAfter = nil, nil, false }
+func (w *Writer) reset() { w.snap, w.tree, w.unpushedObjects = nil, nil, false }
 
 // checkPush opens a receive-pack session: servers advertise refs for it only to credentials that
 // may push.

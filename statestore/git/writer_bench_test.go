@@ -98,7 +98,8 @@ func (r *benchRepo) placementWrite(i int, round int64) statestore.Change {
 }
 
 // BenchmarkGitWriter measures, on repositories of 10,000 and 40,000 files over HTTP on loopback:
-// the latency of isolated writes (median), sustained writes/s with 1, 8 and 64 concurrent writers,
+// the latency of isolated writes (median), sustained writes/s with 1, 8 and 64 concurrent writers
+// with the writes a push carries and the clones (fetches) per 1,000 writes,
 // and the git CLI baseline (fetch + reset + add + commit + push per write, upstream Kratix's way)
 // in the same run. Peak RSS is the test process's (the server's git processes are separate).
 func BenchmarkGitWriter(b *testing.B) {
@@ -110,6 +111,7 @@ func BenchmarkGitWriter(b *testing.B) {
 			b.Run("isolated", func(b *testing.B) {
 				w := repo.writer(b)
 				defer w.Close()
+				before := repo.server.Stats()
 				latencies := make([]time.Duration, 0, b.N)
 				for i := 0; b.Loop(); i++ {
 					start := time.Now()
@@ -118,6 +120,7 @@ func BenchmarkGitWriter(b *testing.B) {
 					}
 					latencies = append(latencies, time.Since(start))
 				}
+				b.ReportMetric(float64(repo.server.Stats().UploadPacks-before.UploadPacks)*1000/float64(b.N), "fetches/1k-writes")
 				reportLatency(b, latencies)
 			})
 			for _, writers := range []int{1, 8, 64} {
@@ -126,6 +129,7 @@ func BenchmarkGitWriter(b *testing.B) {
 					defer w.Close()
 					var next atomic.Int64
 					b.SetParallelism((writers + 1) / 2) // GOMAXPROCS is 2 here: 2*p goroutines
+					before := repo.server.Stats()
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
@@ -137,9 +141,37 @@ func BenchmarkGitWriter(b *testing.B) {
 						}
 					})
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+					after := repo.server.Stats()
+					b.ReportMetric(float64(b.N)/float64(max(1, after.ReceivePacks-before.ReceivePacks)), "writes/push")
+					// Fetches are the writer's clones: after its first, only when it compacts or
+					// someone else moved the branch.
+					b.ReportMetric(float64(after.UploadPacks-before.UploadPacks)*1000/float64(b.N), "fetches/1k-writes")
 					reportRSS(b)
 				})
 			}
+			// What the writer does when its in-memory clone passes CompactBytes: keep what
+			// the head needs (compacted), against the fresh clone it used to fetch.
+			b.Run("compact", func(b *testing.B) {
+				w := repo.writer(b)
+				defer w.Close()
+				snap := w.snap // the writer is idle: Validate cloned and returned
+				for b.Loop() {
+					if _, err := compacted(snap); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportRSS(b)
+			})
+			b.Run("clone", func(b *testing.B) {
+				w := repo.writer(b)
+				defer w.Close()
+				for b.Loop() {
+					if _, err := w.remote.clone(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportRSS(b)
+			})
 			b.Run("git-cli-baseline", func(b *testing.B) {
 				clone := cliClone(b, repo)
 				latencies := make([]time.Duration, 0, b.N)

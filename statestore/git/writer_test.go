@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -519,8 +520,8 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// TestCompaction forces the in-memory clone past its budget after every batch: the writer starts
-// again from a fresh clone and loses nothing.
+// TestCompaction forces the in-memory clone past its budget after every batch: the writer keeps
+// only what the pushed head needs, loses nothing, and does not fetch the repository again.
 func TestCompaction(t *testing.T) {
 	f := newRepoFixture(t, Options{CompactBytes: 1})
 	ctx := testContext(t)
@@ -528,14 +529,87 @@ func TestCompaction(t *testing.T) {
 		if _, err := f.writer.Apply(ctx, change(fmt.Sprintf("dev/w%d", i), "f.yaml", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
+		// The same file, rewritten: its old versions are what compaction leaves out.
+		if _, err := f.writer.Apply(ctx, change("dev/same", "f.yaml", fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := f.files(t); len(got) != 5 || f.commits(t) != 5 {
-		t.Errorf("after compactions: %d files in %d commits", len(got), f.commits(t))
+	if got := f.files(t); len(got) != 6 || f.commits(t) != 10 || got["dev/same/f.yaml"] != "4" {
+		t.Errorf("after compactions: %d files in %d commits: %v", len(got), f.commits(t), got)
 	}
-	// The first write found an empty repository (nothing to fetch); each later one started from
-	// a fresh clone of the previous commit.
-	if f.server.Stats().UploadPacks < 4 {
-		t.Errorf("%d fetches: the writer did not start again from fresh clones", f.server.Stats().UploadPacks)
+	// The first write found an empty repository (nothing to fetch) and no later one fetched.
+	if n := f.server.Stats().UploadPacks; n != 0 {
+		t.Errorf("%d fetches: the writer cloned again instead of compacting", n)
+	}
+	if err := f.writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the head needs: its commit, the trees /, dev, dev/w0..w4 (dev/same's is dev/w4's:
+	// the same f.yaml) and the blobs "0".."4".
+	if n := len(f.writer.snap.store.Objects); n != 1+7+5 {
+		t.Errorf("the compacted clone holds %d objects, want the head's 13", n)
+	}
+	f.fsck(t)
+
+	// A new writer on the compacted history writes on from it.
+	w := f.newWriter(t, Options{CompactBytes: 1})
+	if _, err := w.Apply(ctx, change("dev/same", "f.yaml", "again")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.files(t); got["dev/same/f.yaml"] != "again" {
+		t.Errorf("after a second writer: %v", got)
+	}
+}
+
+// TestCancelledChangesLeaveNoUnpushedObjects: a batch whose changes cancel out (a file written
+// and written back) stores a blob it never pushes. The writer drops it by compacting, without
+// fetching again; its next write of that very content must send the blob, which the server's
+// check of the pushed objects would refuse as missing otherwise.
+func TestCancelledChangesLeaveNoUnpushedObjects(t *testing.T) {
+	f := newRepoFixture(t, Options{})
+	ctx := testContext(t)
+	if _, err := f.writer.Apply(ctx, change("dev/a", "f.yaml", "one")); err != nil {
+		t.Fatal(err)
+	}
+	// A push that waits until "two" and "one" are queued, so that they form the next batch, in
+	// that order (a channel's senders are served first come, first served).
+	queued := make(chan struct{})
+	var once sync.Once
+	f.server.SetIntercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			once.Do(func() { <-queued })
+		}
+		return false
+	})
+	var wg sync.WaitGroup
+	results := make([]statestore.Result, 3)
+	errs := make([]error, 3)
+	for i, c := range []statestore.Change{change("dev/b", "f.yaml", "held"), change("dev/a", "f.yaml", "two"), change("dev/a", "f.yaml", "one")} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = f.writer.Apply(ctx, c)
+		}()
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(queued)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if results[1].Changed || results[2].Changed {
+		t.Fatalf("the cancelling writes were not batched together: changed %v and %v", results[1].Changed, results[2].Changed)
+	}
+	if _, err := f.writer.Apply(ctx, change("dev/a", "f.yaml", "two")); err != nil {
+		t.Fatalf("writing the content of the cancelled change: %v", err)
+	}
+	if got := f.files(t)["dev/a/f.yaml"]; got != "two" {
+		t.Errorf("dev/a/f.yaml is %q, want two", got)
+	}
+	if n := f.server.Stats().UploadPacks; n != 0 {
+		t.Errorf("%d fetches: the writer cloned again instead of compacting", n)
 	}
 	f.fsck(t)
 }

@@ -24,6 +24,20 @@ while read old new ref; do
 done
 `
 
+// holdFirstPush has the server hold the next push until release is called, so that the writes
+// that arrive meanwhile form the writer's next batch.
+func (f *repoFixture) holdFirstPush() (release func()) {
+	queued := make(chan struct{})
+	var once sync.Once
+	f.server.SetIntercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			once.Do(func() { <-queued })
+		}
+		return false
+	})
+	return sync.OnceFunc(func() { close(queued) })
+}
+
 // TestRefusedChangeFailsAlone: the server refuses a push because of one change in a batch of
 // twenty; that change fails, with the server's reason, and the nineteen others land.
 func TestRefusedChangeFailsAlone(t *testing.T) {
@@ -38,14 +52,7 @@ func TestRefusedChangeFailsAlone(t *testing.T) {
 	}
 
 	// The first push waits until every change is queued, so that the rest form one batch.
-	queued := make(chan struct{})
-	var once sync.Once
-	f.server.SetIntercept(func(_ http.ResponseWriter, r *http.Request) bool {
-		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
-			once.Do(func() { <-queued })
-		}
-		return false
-	})
+	release := f.holdFirstPush()
 	const n = 20
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -61,7 +68,7 @@ func TestRefusedChangeFailsAlone(t *testing.T) {
 		}()
 	}
 	time.Sleep(200 * time.Millisecond) // the writer queues what arrives while the first push waits
-	close(queued)
+	release()
 	wg.Wait()
 
 	files := f.files(t)

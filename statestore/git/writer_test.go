@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -573,14 +572,7 @@ func TestCancelledChangesLeaveNoUnpushedObjects(t *testing.T) {
 	}
 	// A push that waits until "two" and "one" are queued, so that they form the next batch, in
 	// that order (a channel's senders are served first come, first served).
-	queued := make(chan struct{})
-	var once sync.Once
-	f.server.SetIntercept(func(_ http.ResponseWriter, r *http.Request) bool {
-		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
-			once.Do(func() { <-queued })
-		}
-		return false
-	})
+	release := f.holdFirstPush()
 	var wg sync.WaitGroup
 	results := make([]statestore.Result, 3)
 	errs := make([]error, 3)
@@ -592,7 +584,7 @@ func TestCancelledChangesLeaveNoUnpushedObjects(t *testing.T) {
 		}()
 		time.Sleep(100 * time.Millisecond)
 	}
-	close(queued)
+	release()
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	platformv1alpha1 "kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/controllers"
 	"kratix.dev/kratix/internal/kubeconfig"
+	"kratix.dev/kratix/internal/memlimit"
 	"kratix.dev/kratix/pipeline"
 )
 
@@ -84,6 +85,14 @@ func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) err
 		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.zap), zap.WriteTo(stderr)))
+	setup := ctrl.Log.WithName("setup")
+	// Under the container's memory limit, the heap keeps below it (the garbage collector works
+	// harder) rather than grow past it and have the kernel kill the manager.
+	if limit, err := memlimit.Apply("/"); err != nil {
+		setup.Error(err, "cannot read the container's memory limit; the Go runtime has none")
+	} else if limit > 0 {
+		setup.Info("the Go runtime's soft memory limit is 90% of the container's", "bytes", limit)
+	}
 
 	cfg, err := kubeconfig.Load(opts.kubeconfig)
 	if err != nil {
@@ -93,7 +102,7 @@ func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "metrics", opts.metricsAddr, "probes", opts.probeAddr, "leaderElection", opts.leaderElect)
+	setup.Info("starting manager", "metrics", opts.metricsAddr, "probes", opts.probeAddr, "leaderElection", opts.leaderElect)
 	return mgr.Start(ctx)
 }
 

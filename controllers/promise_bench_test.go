@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -35,6 +36,7 @@ import (
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
+	"kratix.dev/kratix/internal/memlimit"
 	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/metrics"
 	"kratix.dev/kratix/metrics/metricstest"
@@ -63,6 +65,8 @@ func BenchmarkPromiseUpdate(b *testing.B) {
 
 func benchmarkPromiseUpdate(b *testing.B, n int) {
 	ensureNamespace(b, v1alpha1.DefaultPlatformNS)
+	// As in the Deployment, whose container's limit is 1 GiB (config/manager, memlimit.Apply).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit((1 << 30) / 100 * memlimit.Percent))
 	resetPeakRSS(b)
 	requests := &requestCounter{}
 	cfg := rest.CopyConfig(env.Config)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,9 +15,9 @@ import (
 	"strings"
 )
 
-// Share is the part of the container's limit that the heap may use: the rest is for what the
+// Percent is the part of the container's limit that the heap may use: the rest is for what the
 // runtime does not count (stacks' slack, fragmentation, the binary's mappings).
-const Share = 0.9
+const Percent = 90
 
 // cgroupFiles are where the memory limit is: cgroup v2, then v1, under the root.
 var cgroupFiles = []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"}
@@ -53,7 +52,7 @@ func Container(root string) (int64, bool, error) {
 	return 0, false, nil
 }
 
-// Apply sets the runtime's soft limit to Share of the container's limit read under root, unless
+// Apply sets the runtime's soft limit to Percent of the container's limit read under root, unless
 // GOMEMLIMIT set one (the runtime honours it already). It returns the limit it set, 0 when it
 // set none.
 func Apply(root string) (int64, error) {
@@ -64,7 +63,7 @@ func Apply(root string) (int64, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	soft := int64(math.Floor(float64(limit) * Share))
+	soft := limit / 100 * Percent
 	debug.SetMemoryLimit(soft)
 	return soft, nil
 }

@@ -56,7 +56,7 @@ func TestApply(t *testing.T) {
 	}
 	t.Setenv("GOMEMLIMIT", "")
 	got, err := Apply(root)
-	if want := int64(966367641); err != nil || got != want || debug.SetMemoryLimit(-1) != want {
+	if want := int64(1<<30) / 100 * 90; err != nil || got != want || debug.SetMemoryLimit(-1) != want {
 		t.Errorf("Apply = %d, %v, runtime limit %d; want %d", got, err, debug.SetMemoryLimit(-1), want)
 	}
 	debug.SetMemoryLimit(before)

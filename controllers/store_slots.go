@@ -19,17 +19,21 @@ type storeSlots struct {
 	limit int
 	mu    sync.Mutex
 	lines map[string]*storeLine
+	// handOvers counts the slots handed over; a reconcile notes the count when it starts
+	// (since) and forfeits only what was handed to its placement before.
+	handOvers uint64
 	// wake brings a placement that was handed a slot back to a worker; set before the
 	// controller's workers start, and called without mu held.
 	wake func(types.NamespacedName)
 }
 
 // storeLine is one store's slots: how many are held (handed ones included), the placements
-// waiting for one, first come first served, and those handed a slot they have not taken yet.
+// waiting for one, first come first served, and those handed a slot they have not taken yet,
+// with the count of hand-overs at which each was handed (storeSlots.handOvers).
 type storeLine struct {
 	inUse   int
 	waiting []types.NamespacedName
-	handed  map[types.NamespacedName]bool
+	handed  map[types.NamespacedName]uint64
 }
 
 func newStoreSlots(limit int) *storeSlots {
@@ -48,11 +52,12 @@ func (s *storeSlots) tryAcquire(ctx context.Context, store string, who types.Nam
 	defer s.mu.Unlock()
 	l := s.lines[store]
 	if l == nil {
-		l = &storeLine{handed: map[types.NamespacedName]bool{}}
+		l = &storeLine{handed: map[types.NamespacedName]uint64{}}
 		s.lines[store] = l
 	}
+	_, handed := l.handed[who]
 	switch {
-	case l.handed[who]:
+	case handed:
 		delete(l.handed, who)
 	case len(l.waiting) == 0 && l.inUse < s.limit:
 		l.inUse++
@@ -85,7 +90,8 @@ func (s *storeSlots) handOver(store string) (types.NamespacedName, bool) {
 	if len(l.waiting) > 0 {
 		next := l.waiting[0]
 		l.waiting = l.waiting[1:]
-		l.handed[next] = true
+		s.handOvers++
+		l.handed[next] = s.handOvers
 		return next, true
 	}
 	if l.inUse--; l.inUse == 0 && len(l.handed) == 0 {
@@ -94,17 +100,30 @@ func (s *storeSlots) handOver(store string) (types.NamespacedName, bool) {
 	return types.NamespacedName{}, false
 }
 
-// forfeit passes on the slots handed to the placement that its reconcile did not take (it was
-// deleted, or had nothing to write any more), so that no slot is lost; call it when each of its
-// reconciles ends. A placement still waiting stays in line.
-func (s *storeSlots) forfeit(who types.NamespacedName) {
+// since is the mark that a reconcile notes when it starts, for forfeit.
+func (s *storeSlots) since() uint64 {
 	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handOvers
+}
+
+// forfeit passes on the slots handed to the placement before its reconcile started (since)
+// that the reconcile did not take (the placement was deleted, or had nothing to write any
+// more), so that no slot is lost; call it when each of its reconciles ends. A slot handed while
+// the reconcile ran stays: the wake that came with it runs the placement again, and that
+// reconcile takes it or passes it on. A reconcile whose writes bypass the slots (the
+// placementRestorer's) forfeits nothing. A placement still waiting stays in line.
+func (s *storeSlots) forfeit(ctx context.Context, who types.NamespacedName, since uint64) {
+	if s == nil || bypassesStoreSlots(ctx) {
 		return
 	}
 	var woken []types.NamespacedName
 	s.mu.Lock()
 	for store, l := range s.lines {
-		if !l.handed[who] {
+		if at, ok := l.handed[who]; !ok || at > since {
 			continue
 		}
 		delete(l.handed, who)

@@ -10,8 +10,9 @@ import (
 
 // TestStoreSlotsHandSlotsOverInTurn: placements that find their store's slots taken wait in
 // line, first come first served, and each released slot is handed to the first of them, which
-// is woken; a slot handed to a placement that no longer needs it goes to the next; another
-// store's slots are its own.
+// is woken; a slot handed to a placement that no longer needs it goes to the next, unless it
+// was handed while the placement's reconcile ran (the wake runs it again) or that reconcile was
+// the restorer's; another store's slots are its own.
 func TestStoreSlotsHandSlotsOverInTurn(t *testing.T) {
 	ctx := context.Background()
 	s := newStoreSlots(2)
@@ -57,15 +58,27 @@ func TestStoreSlotsHandSlotsOverInTurn(t *testing.T) {
 
 	releaseB()
 	wantWoken("d")
-	s.forfeit(wp("d")) // d had nothing left to write: its slot goes to e
+	s.forfeit(withoutStoreSlots(ctx), wp("d"), s.since()) // the restorer's reconcile of d: nothing forfeited
+	wantWoken()
+	s.forfeit(ctx, wp("d"), s.since()) // d had nothing left to write: its slot goes to e
 	wantWoken("e")
 	refused("git/a", "d") // d asks again: at the end of the line
 	releaseE := take("git/a", "e")
 
+	// A reconcile of d starts, and is refused a slot; c's is handed to d while it runs: that
+	// reconcile's end does not pass it on, for the wake runs d again to take it.
+	mark := s.since()
+	refused("git/a", "d")
+	refused("git/a", "f") // f waits behind d
 	releaseC()
 	wantWoken("d")
+	s.forfeit(ctx, wp("d"), mark)
+	wantWoken()
 	releaseD := take("git/a", "d")
 	releaseD()
+	wantWoken("f")
+	releaseF := take("git/a", "f")
+	releaseF()
 	releaseE()
 	releaseOther()
 	wantWoken()

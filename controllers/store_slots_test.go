@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/testenv"
 	"kratix.dev/kratix/metrics/metricstest"
 )
 
@@ -32,15 +35,17 @@ func TestASlowStoreDoesNotStallOtherStoresPlacements(t *testing.T) {
 	tarpit := newGitFixture(t)
 	tarpitStore := tarpit.readyGitStore(t)
 	shared := map[string]string{"shared": uniqueName("s")}
-	readyDestinationOn(t, tarpitStore, uniqueName("evil"), shared)
+	evil := readyDestinationOn(t, tarpitStore, uniqueName("evil"), shared)
 	// From now on the attacker's server holds every push (until the test ends).
 	marker := holdPushes(t, tarpit)
 
 	// Works that select the label the attacker copied onto their Destination.
+	var held []*v1alpha1.WorkPlacement
 	for i := range 4 {
 		w := newWork(t, ns, "", rootGroup(t, shared, namespaceManifest(fmt.Sprintf("shared-%d", i))))
 		w.Spec.PipelineName = "deps"
 		createWork(t, w)
+		held = append(held, placementKey(w, w.Name+"."+evil.Name))
 	}
 	time.Sleep(3 * time.Second) // their placements reach the writer, which pushes and waits
 
@@ -62,6 +67,25 @@ func TestASlowStoreDoesNotStallOtherStoresPlacements(t *testing.T) {
 	if n := reconciles() - before; n > 1 {
 		t.Errorf("the placements waiting for the held store were reconciled %v times in 3 s; want them to wait without", n)
 	}
+
+	// The server lets pushes through: each placement is woken in turn as the one before it
+	// releases its slot, well before the minute after which a waiting placement looks again.
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	for _, wp := range held {
+		testenv.Eventually(t, "the held store's placement "+wp.Name+" is written", 20*time.Second, 50*time.Millisecond, func() error {
+			if err := env.Client.Get(t.Context(), client.ObjectKeyFromObject(wp), wp); err != nil {
+				return err
+			}
+			if c := meta.FindStatusCondition(wp.Status.Conditions, v1alpha1.ConditionReady); c == nil || c.Reason != v1alpha1.ReasonWriteSucceeded {
+				return fmt.Errorf("not written yet: %v", c)
+			}
+			return nil
+		})
+	}
+	t.Logf("the held store's placements were written %s after its server let pushes through", time.Since(start).Round(time.Second))
 }
 
 // holdPushes has the fixture's server hold every push until the returned marker file is

@@ -67,7 +67,7 @@ type WorkPlacementReconciler struct {
 // Reconcile writes one WorkPlacement's files, or removes them when it is being deleted.
 func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
 	// A store's slot handed to the placement and not taken goes to the next in line.
-	defer r.slots.forfeit(req.NamespacedName)
+	defer r.slots.forfeit(ctx, req.NamespacedName, r.slots.since())
 	wp := &v1alpha1.WorkPlacement{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

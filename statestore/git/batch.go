@@ -236,8 +236,9 @@ func (w *Writer) compactIfLarge() {
 	if w.snap == nil || !w.unpushedObjects && w.addedBytes <= w.opts.CompactBytes {
 		return
 	}
-	snap, err := compacted(w.snap)
+	snap, err := compacted(w.snap, w.remote.budget.TotalBytes)
 	if err != nil {
+		// A fresh clone refuses a branch too large, with the error that says what to do.
 		w.opts.Logger.Info("cannot compact the in-memory clone; starting again from a fresh clone", "url", w.remote.url, "error", err.Error())
 		w.reset()
 		return

@@ -13,14 +13,23 @@ import (
 // and blobs of its tree, copied (shared, not duplicated) from its store into a new one. What the
 // writer's commits left behind, the older versions of every tree they rewrote, stays out. The
 // remote has all of it, for the head was pushed: the writer goes on as after a fresh clone,
-// without fetching the repository again.
-func compacted(snap *snapshot) (*snapshot, error) {
+// without fetching the repository again. Like a clone, it refuses a head whose objects take
+// more than maxBytes: the engine's own writes may have grown the branch past the clone budget.
+func compacted(snap *snapshot, maxBytes int64) (*snapshot, error) {
 	dst := memory.NewStorage()
+	var total int64
+	keep := func(obj plumbing.EncodedObject) error {
+		if total += obj.Size(); total > maxBytes {
+			return fmt.Errorf("compact: %w: its files take more than %d bytes", errCloneTooLarge, maxBytes)
+		}
+		_, err := dst.SetEncodedObject(obj)
+		return err
+	}
 	out := &snapshot{store: dst, head: snap.head, root: snap.root}
 	if snap.head.IsZero() {
 		return out, nil
 	}
-	if err := copyObject(snap.store, dst, plumbing.CommitObject, snap.head); err != nil {
+	if err := copyObject(snap.store, keep, plumbing.CommitObject, snap.head); err != nil {
 		return nil, err
 	}
 	if err := dst.SetShallow([]plumbing.Hash{snap.head}); err != nil {
@@ -42,8 +51,8 @@ func compacted(snap *snapshot) (*snapshot, error) {
 		if err := t.Decode(obj); err != nil {
 			return nil, fmt.Errorf("compact: decode tree %s: %w", h, err)
 		}
-		if _, err := dst.SetEncodedObject(obj); err != nil {
-			return nil, fmt.Errorf("compact: %w", err)
+		if err := keep(obj); err != nil {
+			return nil, err
 		}
 		for _, e := range t.Entries {
 			switch {
@@ -55,7 +64,7 @@ func compacted(snap *snapshot) (*snapshot, error) {
 				if _, ok := dst.Objects[e.Hash]; ok {
 					continue
 				}
-				if err := copyObject(snap.store, dst, plumbing.BlobObject, e.Hash); err != nil {
+				if err := copyObject(snap.store, keep, plumbing.BlobObject, e.Hash); err != nil {
 					return nil, err
 				}
 			}
@@ -64,16 +73,13 @@ func compacted(snap *snapshot) (*snapshot, error) {
 	return out, nil
 }
 
-// copyObject puts the object of src into dst.
+// copyObject reads the object from src and gives it to keep.
 func copyObject(src interface {
 	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
-}, dst *memory.Storage, typ plumbing.ObjectType, h plumbing.Hash) error {
+}, keep func(plumbing.EncodedObject) error, typ plumbing.ObjectType, h plumbing.Hash) error {
 	obj, err := src.EncodedObject(typ, h)
 	if err != nil {
 		return fmt.Errorf("compact: read %s %s: %w", typ, h, err)
 	}
-	if _, err := dst.SetEncodedObject(obj); err != nil {
-		return fmt.Errorf("compact: %w", err)
-	}
-	return nil
+	return keep(obj)
 }

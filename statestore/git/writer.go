@@ -37,7 +37,7 @@ type Writer struct {
 	// Owned by the run goroutine.
 	snap       *snapshot
 	tree       *tree // the snapshot's tree, kept between batches
-	addedBytes int64 // bytes of objects added to the snapshot's store since the clone
+	addedBytes int64 // bytes of objects added to the snapshot's store since the clone or the last compaction
 	lastBatch  int   // size of the previous batch, for collect
 	// unpushedObjects: the store holds objects that were never pushed; compact it before the
 	// next batch.
@@ -351,8 +351,8 @@ func (w *Writer) serve(r *request) {
 	}
 }
 
-// ensureSnapshot clones when the writer has no snapshot, or dropped it to compact or after a
-// failure.
+// ensureSnapshot clones when the writer has no snapshot: at the start, after a failure, when
+// the branch moved by someone else's hand, or when compaction refused the head.
 func (w *Writer) ensureSnapshot(ctx context.Context) error {
 	if w.snap != nil {
 		return nil

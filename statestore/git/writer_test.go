@@ -560,6 +560,28 @@ func TestCompaction(t *testing.T) {
 	}
 }
 
+// TestCompactionKeepsTheCloneBudget: the engine's own writes grow the branch past the clone
+// budget; compaction refuses it as a clone would, and the write says why, instead of the
+// writer holding ever more.
+func TestCompactionKeepsTheCloneBudget(t *testing.T) {
+	f := newRepoFixture(t, Options{CompactBytes: 1, CloneBudget: Budget{TotalBytes: 4 << 10}})
+	ctx := testContext(t)
+	content := strings.Repeat("x", 1000)
+	var err error
+	written := 0
+	for i := 0; i < 10 && err == nil; i++ {
+		if _, err = f.writer.Apply(ctx, change(fmt.Sprintf("dev/w%d", i), "f.yaml", content+fmt.Sprint(i))); err == nil {
+			written++
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "too large to hold in memory") {
+		t.Fatalf("after %d writes of 1 KB within a budget of 4 KiB: %v; want the clone budget's refusal", written, err)
+	}
+	if written < 3 {
+		t.Errorf("only %d writes passed before the budget refused", written)
+	}
+}
+
 // TestCancelledChangesLeaveNoUnpushedObjects: a batch whose changes cancel out (a file written
 // and written back) stores a blob it never pushes. The writer drops it by compacting, without
 // fetching again; its next write of that very content must send the blob, which the server's

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,8 @@ func runManagerCommand(ctx context.Context, args []string, stderr io.Writer) err
 		setup.Error(err, "cannot read the container's memory limit; the Go runtime has none")
 	} else if limit > 0 {
 		setup.Info("the Go runtime's soft memory limit is 90% of the container's", "bytes", limit)
+	} else if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		setup.Info("the Go runtime's soft memory limit is GOMEMLIMIT's", "GOMEMLIMIT", v)
 	}
 
 	cfg, err := kubeconfig.Load(opts.kubeconfig)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,17 +20,17 @@ import (
 // runtime does not count (stacks' slack, fragmentation, the binary's mappings).
 const Percent = 90
 
-// cgroupFiles are where the memory limit is: cgroup v2, then v1, under the root.
-var cgroupFiles = []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"}
-
 // unlimitedV1 is above what cgroup v1 reports for "no limit" (a page-rounded 2^63-1).
 const unlimitedV1 = 1 << 60
 
 // Container returns the memory limit of the container the process runs in, read under root
-// ("/" in production), and false when it has none.
+// ("/" in production), and false when it has none: the smallest limit of the process's cgroup
+// and of every cgroup above it (a pod's limit may be set on its own cgroup, above the
+// container's), as /proc/self/cgroup names them, cgroup v2 or v1.
 func Container(root string) (int64, bool, error) {
-	for _, name := range cgroupFiles {
-		data, err := os.ReadFile(filepath.Join(root, name))
+	var limit int64
+	for _, file := range limitFiles(root) {
+		data, err := os.ReadFile(filepath.Join(root, file))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -38,18 +39,53 @@ func Container(root string) (int64, bool, error) {
 		}
 		v := strings.TrimSpace(string(data))
 		if v == "max" {
-			return 0, false, nil
+			continue
 		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
-			return 0, false, fmt.Errorf("%s: not a memory limit: %q", name, v)
+			return 0, false, fmt.Errorf("%s: not a memory limit: %q", file, v)
 		}
-		if n >= unlimitedV1 {
-			return 0, false, nil
+		if n < unlimitedV1 && (limit == 0 || n < limit) {
+			limit = n
 		}
-		return n, true, nil
 	}
-	return 0, false, nil
+	return limit, limit > 0, nil
+}
+
+// limitFiles are the files that may hold a limit for the process, relative to root: those of
+// its cgroup and of every cgroup above it, from /proc/self/cgroup; in a cgroup namespace of its
+// own (the container runtimes' default), that is the root of the hierarchy alone.
+func limitFiles(root string) []string {
+	var files []string
+	add := func(mount, path, name string) {
+		for p := filepath.Clean("/" + path); ; p = filepath.Dir(p) {
+			files = append(files, filepath.Join(mount, p, name))
+			if p == "/" {
+				return
+			}
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil {
+		data = nil
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// hierarchy-ID:controllers:path; v2's is 0::path.
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			add("sys/fs/cgroup", parts[2], "memory.max")
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
+			add("sys/fs/cgroup/memory", parts[2], "memory.limit_in_bytes")
+		}
+	}
+	if len(files) == 0 {
+		files = []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"}
+	}
+	return files
 }
 
 // Apply sets the runtime's soft limit to Percent of the container's limit read under root, unless

@@ -21,6 +21,26 @@ func TestContainer(t *testing.T) {
 		{"cgroup v1 without", map[string]string{"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n"}, 0, false, false},
 		{"no cgroup files", nil, 0, false, false},
 		{"garbage", map[string]string{"sys/fs/cgroup/memory.max": "lots\n"}, 0, false, true},
+		{"cgroup v2, the host's namespace: the pod's limit, above the container's cgroup", map[string]string{
+			"proc/self/cgroup": "0::/kubepods.slice/pod1.slice/cri-abc.scope\n",
+			"sys/fs/cgroup/kubepods.slice/pod1.slice/cri-abc.scope/memory.max": "max\n",
+			"sys/fs/cgroup/kubepods.slice/pod1.slice/memory.max":               "805306368\n",
+			"sys/fs/cgroup/kubepods.slice/memory.max":                          "17179869184\n",
+		}, 768 << 20, true, false},
+		{"cgroup v2, the smallest limit on the way up", map[string]string{
+			"proc/self/cgroup":             "0::/a/b\n",
+			"sys/fs/cgroup/a/b/memory.max": "1073741824\n",
+			"sys/fs/cgroup/a/memory.max":   "536870912\n",
+		}, 512 << 20, true, false},
+		{"cgroup v1, the host's namespace", map[string]string{
+			"proc/self/cgroup": "12:cpu,cpuacct:/kubepods/pod1/abc\n7:memory:/kubepods/pod1/abc\n",
+			"sys/fs/cgroup/memory/kubepods/pod1/abc/memory.limit_in_bytes": "9223372036854771712\n",
+			"sys/fs/cgroup/memory/kubepods/pod1/memory.limit_in_bytes":     "268435456\n",
+		}, 256 << 20, true, false},
+		{"a namespace of its own: the hierarchy's root", map[string]string{
+			"proc/self/cgroup":         "0::/\n",
+			"sys/fs/cgroup/memory.max": "1073741824\n",
+		}, 1 << 30, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()

@@ -57,8 +57,17 @@ import (
 // round's time and CPU went. KRATIX_BENCH_PROCESS_STEPS=1 runs the engine's steps as processes
 // (local.Runner.ProcessSteps), side by side with their default, the runner's process.
 func BenchmarkPromiseUpdate(b *testing.B) {
-	// 10,000 takes hours on a 2-core machine: make bench-scale, not bench-e2e.
-	for _, n := range []int{100, 1000, 10_000} {
+	// 10,000 takes hours on a 2-core machine: make bench-scale, not bench-e2e. Other sizes:
+	// KRATIX_BENCH_REQUESTS=3000 runs requests=3000 alone.
+	sizes := []int{100, 1000, 10_000}
+	if v := os.Getenv("KRATIX_BENCH_REQUESTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("KRATIX_BENCH_REQUESTS=%q: want a number of requests", v)
+		}
+		sizes = []int{n}
+	}
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkPromiseUpdate(b, n) })
 	}
 }

@@ -77,6 +77,15 @@ func TestSetPlacementStatus(t *testing.T) {
 			version:  "abc", lastWrite: &earlier, observedGn: 3,
 		},
 		{
+			name:     "a resync that changed nothing keeps the version its files were written at",
+			before:   written(3),
+			facts:    unchanged,
+			schedule: wantCondition{metav1.ConditionTrue, v1alpha1.ReasonScheduled, ""},
+			write:    &wantCondition{metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded, `2 files written to "dev/dir" at version old`},
+			ready:    wantCondition{metav1.ConditionTrue, v1alpha1.ReasonWriteSucceeded, "at version old"},
+			version:  "old", lastWrite: &earlier, observedGn: 3,
+		},
+		{
 			name:     "misscheduled keeps the version and the last write",
 			before:   written(2),
 			facts:    placementFacts{destination: "dev", misscheduled: true, now: now},

@@ -43,16 +43,7 @@ func TestContainer(t *testing.T) {
 		}, 1 << 30, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			for name, content := range tc.files {
-				p := filepath.Join(root, name)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			root := writeFiles(t, tc.files)
 			got, limited, err := Container(root)
 			if (err != nil) != tc.wantError || got != tc.want || limited != tc.limited {
 				t.Errorf("Container = %d, %v, %v; want %d, %v, error %v", got, limited, err, tc.want, tc.limited, tc.wantError)
@@ -66,14 +57,7 @@ func TestContainer(t *testing.T) {
 func TestApply(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	t.Cleanup(func() { debug.SetMemoryLimit(before) })
-	root := t.TempDir()
-	p := filepath.Join(root, "sys/fs/cgroup/memory.max")
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte("1073741824\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root := writeFiles(t, map[string]string{"sys/fs/cgroup/memory.max": "1073741824\n"})
 	t.Setenv("GOMEMLIMIT", "")
 	got, err := Apply(root)
 	if want := int64(1<<30) / 100 * 90; err != nil || got != want || debug.SetMemoryLimit(-1) != want {
@@ -84,4 +68,20 @@ func TestApply(t *testing.T) {
 	if got, err := Apply(root); err != nil || got != 0 || debug.SetMemoryLimit(-1) != before {
 		t.Errorf("with GOMEMLIMIT set, Apply = %d, %v and the runtime limit is %d", got, err, debug.SetMemoryLimit(-1))
 	}
+}
+
+// writeFiles makes a root holding the files, by their paths under it.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }

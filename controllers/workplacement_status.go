@@ -186,9 +186,9 @@ func placementWriteState(f placementFacts) (metav1.ConditionStatus, string, stri
 
 // waitsForItsWrite reports whether a placement's status stays as it is while it waits for a
 // slot of its busy store: it is woken when a slot is handed to it (storeSlots) and writes its
-// status with the outcome of its write. Written now, a new spec's generation on ScheduleSucceeded alone would
-// be a second status write for each placement of a busy store (a third of them at 1,000
-// requests). A new placement still says it is scheduled.
+// status with the outcome of its write. Written now, a new spec's generation on
+// ScheduleSucceeded alone would be a second status write for each placement of a busy store (a
+// third of them at 1,000 requests). A new placement still says it is scheduled.
 func waitsForItsWrite(status *v1alpha1.WorkPlacementStatus, f placementFacts) bool {
 	return f.storeBusy && len(status.Conditions) > 0
 }

@@ -74,9 +74,7 @@ func compacted(snap *snapshot, maxBytes int64) (*snapshot, error) {
 }
 
 // copyObject reads the object from src and gives it to keep.
-func copyObject(src interface {
-	EncodedObject(plumbing.ObjectType, plumbing.Hash) (plumbing.EncodedObject, error)
-}, keep func(plumbing.EncodedObject) error, typ plumbing.ObjectType, h plumbing.Hash) error {
+func copyObject(src *memory.Storage, keep func(plumbing.EncodedObject) error, typ plumbing.ObjectType, h plumbing.Hash) error {
 	obj, err := src.EncodedObject(typ, h)
 	if err != nil {
 		return fmt.Errorf("compact: read %s %s: %w", typ, h, err)

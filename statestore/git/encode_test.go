@@ -60,21 +60,8 @@ func mustReader(t *testing.T, o *plumbing.MemoryObject) io.Reader {
 // TestWritePackReadsBack parses the pack with go-git's own parser into a fresh store and compares
 // every object.
 func TestWritePackReadsBack(t *testing.T) {
-	src := memory.NewStorage()
-	tr := newTree(src, plumbing.ZeroHash)
 	big := bytes.Repeat([]byte("0123456789abcdef"), 4096) // sizes that need several header bytes
-	for p, c := range map[string][]byte{"a/b/c.yaml": []byte("c"), "a/big.bin": big, "empty": nil} {
-		if _, err := tr.writeFile(p, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tr.encode(); err != nil {
-		t.Fatal(err)
-	}
-	var hashes []plumbing.Hash
-	for h := range tr.added {
-		hashes = append(hashes, h)
-	}
+	src, hashes := newObjects(t, map[string][]byte{"a/b/c.yaml": []byte("c"), "a/big.bin": big, "empty": nil})
 	// Twice: the second pack is written with the compressor the first one left in the pool.
 	for round := range 2 {
 		var pack bytes.Buffer
@@ -101,18 +88,7 @@ func TestWritePackReadsBack(t *testing.T) {
 // BenchmarkWritePack is the pack of a typical push: one request's file, its directory's trees
 // and a commit's worth of small objects.
 func BenchmarkWritePack(b *testing.B) {
-	src := memory.NewStorage()
-	tr := newTree(src, plumbing.ZeroHash)
-	if _, err := tr.writeFile("dev/resources/default/promise/req/pipeline/5058f/file.yaml", []byte("apiVersion: v1\nkind: ConfigMap\n")); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := tr.encode(); err != nil {
-		b.Fatal(err)
-	}
-	var hashes []plumbing.Hash
-	for h := range tr.added {
-		hashes = append(hashes, h)
-	}
+	src, hashes := newObjects(b, map[string][]byte{"dev/resources/default/promise/req/pipeline/5058f/file.yaml": []byte("apiVersion: v1\nkind: ConfigMap\n")})
 	var pack bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
@@ -121,4 +97,25 @@ func BenchmarkWritePack(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newObjects writes the files into a new tree over a new store, encodes it, and returns the
+// store with the objects the tree added: what a push of those files would send.
+func newObjects(tb testing.TB, files map[string][]byte) (*memory.Storage, []plumbing.Hash) {
+	tb.Helper()
+	src := memory.NewStorage()
+	tr := newTree(src, plumbing.ZeroHash)
+	for p, c := range files {
+		if _, err := tr.writeFile(p, c); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := tr.encode(); err != nil {
+		tb.Fatal(err)
+	}
+	hashes := make([]plumbing.Hash, 0, len(tr.added))
+	for h := range tr.added {
+		hashes = append(hashes, h)
+	}
+	return src, hashes
 }

@@ -54,7 +54,7 @@ type WorkPlacementReconciler struct {
 	// locks serializes, per Destination, the writes of placements that share a file.
 	locks keyedmutex.Mutex
 	// slots limits the workers that write to one store at once (store_slots.go).
-	slots *storeSlots
+	slots storeSlots
 	// ResyncInterval is how long after a successful write the placement is written again.
 	ResyncInterval time.Duration
 	// Pipeline says where workflows run, and so where their placements must be
@@ -67,9 +67,12 @@ type WorkPlacementReconciler struct {
 // Reconcile writes one WorkPlacement's files, or removes them when it is being deleted.
 func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result ctrl.Result, retErr error) {
 	// A store's slot handed to the placement and not taken goes to the next in line.
-	defer r.slots.forfeit(ctx, req.NamespacedName, r.slots.since())
+	defer r.slots.forfeit(ctx, req.NamespacedName, r.slots.Since())
 	wp := &v1alpha1.WorkPlacement{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wp); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.slots.Leave(req.NamespacedName) // gone: it waits for no slot
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	// A placement made by upstream Kratix carries a finalizer the engine does not handle.
@@ -366,7 +369,7 @@ func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency
 			return log
 		})
 	b = b.WatchesRawSource(source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		r.slots.setWake(func(wp types.NamespacedName) { q.Add(reconcile.Request{NamespacedName: wp}) })
+		r.slots.SetWake(func(wp types.NamespacedName) { q.Add(reconcile.Request{NamespacedName: wp}) })
 		restorer := &placementRestorer{r: r, c: c, log: log, q: q, running: map[writers.Key]bool{}, again: map[writers.Key]statestore.Drift{}}
 		cancel := r.Writers.Subscribe(func(n writers.Notice) {
 			if n.Drift != nil {

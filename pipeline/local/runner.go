@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"kratix.dev/kratix/api/v1alpha1"
+	"kratix.dev/kratix/internal/turns"
 	"kratix.dev/kratix/pipeline"
 	"kratix.dev/kratix/pipeline/local/image"
 )
@@ -102,14 +102,12 @@ type Runner struct {
 	mu sync.Mutex
 	// running holds what stops each running Job, by namespace/name.
 	running map[string]context.CancelCauseFunc
-	slots   chan struct{}
-	// waiting holds the Jobs that found every slot busy, in the order they came (waitingSet:
-	// the same, as a set); handedTo the Jobs woken to take a slot that was released to them
-	// (release). A waiting Job is not requeued: with 1,000 Jobs waiting, a requeue every half
-	// second was 19,000 reconciles of an update round (BenchmarkPromiseUpdate).
-	waiting              []types.NamespacedName
-	waitingSet, handedTo map[types.NamespacedName]bool
-	wake                 chan event.TypedGenericEvent[*batchv1.Job]
+	// slots is the runner's one line of Jobs waiting for a slot, first come first served: a
+	// Job that finds every slot busy is not requeued but woken when a slot is handed to it
+	// (with 1,000 Jobs waiting, a requeue every half second was 19,000 reconciles of an update
+	// round, BenchmarkPromiseUpdate).
+	slots *turns.Lines[types.NamespacedName]
+	wake  chan event.TypedGenericEvent[*batchv1.Job]
 	// base ends when the manager stops, which kills running containers.
 	base   context.Context
 	cancel context.CancelFunc
@@ -170,11 +168,19 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 		r.Config = mgr.GetConfig()
 	}
 	r.credentials = newCredentials(r.Config, r.Client)
-	r.slots = make(chan struct{}, r.MaxParallel)
 	r.running = map[string]context.CancelCauseFunc{}
-	r.waitingSet, r.handedTo = map[types.NamespacedName]bool{}, map[types.NamespacedName]bool{}
 	r.wake = make(chan event.TypedGenericEvent[*batchv1.Job])
 	r.base, r.cancel = context.WithCancel(context.Background())
+	r.slots = turns.New[types.NamespacedName](r.MaxParallel)
+	r.slots.SetWake(func(next types.NamespacedName) {
+		wake := event.TypedGenericEvent[*batchv1.Job]{Object: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: next.Namespace, Name: next.Name}}}
+		go func() { // the controller reads the channel as it can
+			select {
+			case r.wake <- wake:
+			case <-r.base.Done():
+			}
+		}()
+	})
 	// Stopping the manager kills the containers that are running and waits for their Jobs to
 	// end; a Job left unfinished runs again from the start next time.
 	stopper := manager.RunnableFunc(func(ctx context.Context) error {
@@ -208,8 +214,10 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile starts a Job that has not run yet, when a slot is free, and kills the containers of
 // a running Job that is being deleted. A Job that finds every slot busy waits its turn, first
-// come first served, and costs no reconcile until a slot is handed to it (release).
+// come first served, and costs no reconcile until a slot is handed to it.
 func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// A slot handed to the Job and not taken (it has ended, or is gone) goes to the next.
+	defer r.slots.Forfeit(req.NamespacedName, r.slots.Since())
 	key := req.String()
 	job := &batchv1.Job{}
 	err := r.Client.Get(ctx, req.NamespacedName, job)
@@ -218,45 +226,29 @@ func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	handed := r.handedTo[req.NamespacedName]
-	delete(r.handedTo, req.NamespacedName)
-	_, running := r.running[key]
+	stop, running := r.running[key]
 	switch {
 	case apierrors.IsNotFound(err) || !job.DeletionTimestamp.IsZero():
-		if stop, ok := r.running[key]; ok {
+		if running {
 			stop(errJobDeleted)
 		}
 	case finished(job) || running:
-	case handed:
-		r.start(key, job)
-		return ctrl.Result{}, nil
-	case len(r.waiting) == 0 && r.tryTakeSlot():
-		r.start(key, job)
-		return ctrl.Result{}, nil
 	default:
-		r.wait(req.NamespacedName)
+		if release, ok := r.slots.Take(lineOfJobs, req.NamespacedName); ok {
+			r.start(key, job, release)
+		}
 		return ctrl.Result{}, nil
 	}
-	// Nothing to start: a slot handed to this Job goes to the next.
-	r.unwait(req.NamespacedName)
-	if handed {
-		r.release()
-	}
+	r.slots.Leave(req.NamespacedName) // nothing to start
 	return ctrl.Result{}, nil
 }
 
-// tryTakeSlot takes a free slot, if there is one.
-func (r *Runner) tryTakeSlot() bool {
-	select {
-	case r.slots <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
+// lineOfJobs is the runner's one line.
+const lineOfJobs = "jobs"
 
-// start runs the Job in the slot it holds; the slot is released when it ends. r.mu is held.
-func (r *Runner) start(key string, job *batchv1.Job) {
+// start runs the Job in the slot it holds; release frees the slot when the Job ends. r.mu is
+// held.
+func (r *Runner) start(key string, job *batchv1.Job, release func()) {
 	jobCtx, stop := context.WithCancelCause(r.base)
 	r.running[key] = stop
 	r.jobs.Add(1)
@@ -265,49 +257,11 @@ func (r *Runner) start(key string, job *batchv1.Job) {
 			stop(nil)
 			r.mu.Lock()
 			delete(r.running, key)
-			r.release()
 			r.mu.Unlock()
+			release()
 			r.jobs.Done()
 		}()
 		r.run(jobCtx, job)
-	}()
-}
-
-// wait puts the Job at the end of the line for a slot, once. r.mu is held.
-func (r *Runner) wait(job types.NamespacedName) {
-	if r.waitingSet[job] {
-		return
-	}
-	r.waitingSet[job] = true
-	r.waiting = append(r.waiting, job)
-}
-
-// unwait takes the Job out of the line, if it is in it. r.mu is held.
-func (r *Runner) unwait(job types.NamespacedName) {
-	if !r.waitingSet[job] {
-		return
-	}
-	delete(r.waitingSet, job)
-	r.waiting = slices.DeleteFunc(r.waiting, func(j types.NamespacedName) bool { return j == job })
-}
-
-// release frees a slot that a Job held: it goes to the first Job waiting, which is woken to
-// take it, or back to the pool. r.mu is held.
-func (r *Runner) release() {
-	if len(r.waiting) == 0 {
-		<-r.slots
-		return
-	}
-	next := r.waiting[0]
-	r.waiting = r.waiting[1:]
-	delete(r.waitingSet, next)
-	r.handedTo[next] = true
-	wake := event.TypedGenericEvent[*batchv1.Job]{Object: &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: next.Namespace, Name: next.Name}}}
-	go func() { // not under r.mu: the controller reads the channel as it can
-		select {
-		case r.wake <- wake:
-		case <-r.base.Done():
-		}
 	}()
 }
 

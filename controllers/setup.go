@@ -83,6 +83,9 @@ type Options struct {
 	// WorkPlacementResyncInterval is how long after a successful write a WorkPlacement is
 	// written again, to correct drift in the store; DefaultWorkPlacementResyncInterval when zero.
 	WorkPlacementResyncInterval time.Duration
+	// WatchedStoreResyncInterval is the same for a store whose writer reports someone else's
+	// changes itself (Git); DefaultWatchedStoreResyncInterval when zero.
+	WatchedStoreResyncInterval time.Duration
 	// WriterFactory builds the state stores' writers; writers.DefaultFactory when nil.
 	WriterFactory writers.Factory
 	// Pipeline holds the settings of the pipeline Jobs.
@@ -228,11 +231,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up the work controller: %w", err)
 	}
 	placements := &WorkPlacementReconciler{
-		Client:         mgr.GetClient(),
-		Writers:        registry,
-		Recorder:       mgr.GetEventRecorder("workplacement"),
-		ResyncInterval: opts.WorkPlacementResyncInterval,
-		Pipeline:       opts.Pipeline,
+		Client:                     mgr.GetClient(),
+		Writers:                    registry,
+		Recorder:                   mgr.GetEventRecorder("workplacement"),
+		ResyncInterval:             opts.WorkPlacementResyncInterval,
+		WatchedStoreResyncInterval: opts.WatchedStoreResyncInterval,
+		Pipeline:                   opts.Pipeline,
 	}
 	if err := placements.setupWithManager(mgr, opts.Concurrency("workplacement")); err != nil {
 		return fmt.Errorf("set up the workplacement controller: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -43,6 +44,14 @@ import (
 // puts back files that someone changed or removed in the store.
 const DefaultWorkPlacementResyncInterval = 10 * time.Minute
 
+// DefaultWatchedStoreResyncInterval is how often a written WorkPlacement is written again when
+// its store's writer watches for someone else's changes itself (statestore.DriftReporter: a Git
+// store's writer checks its branch's head every minute, and the placements that a change touched
+// are written again at once). Its resync is then only a safety net: at 10,000 requests a
+// 10-minute resync was 17 writes a second that changed nothing, queued for the store's slots
+// behind the writes that did.
+const DefaultWatchedStoreResyncInterval = 6 * time.Hour
+
 // WorkPlacementReconciler writes a WorkPlacement's files into its Destination's directory in the
 // state store in the Destination's filepath mode, leaves them alone while the placement is
 // misscheduled, and removes them when the placement is deleted.
@@ -55,8 +64,9 @@ type WorkPlacementReconciler struct {
 	locks keyedmutex.Mutex
 	// slots limits the workers that write to one store at once (store_slots.go).
 	slots storeSlots
-	// ResyncInterval is how long after a successful write the placement is written again.
-	ResyncInterval time.Duration
+	// ResyncInterval is how long after a successful write the placement is written again;
+	// WatchedStoreResyncInterval the same in a store whose writer reports drift itself.
+	ResyncInterval, WatchedStoreResyncInterval time.Duration
 	// Pipeline says where workflows run, and so where their placements must be
 	// (work_ownership.go).
 	Pipeline pipeline.Options
@@ -105,23 +115,23 @@ func (r *WorkPlacementReconciler) Reconcile(ctx context.Context, req reconcile.R
 		if err := r.finalize(ctx, wp, &f); err != nil {
 			return ctrl.Result{}, err
 		}
-		return placementResult(f, r.ResyncInterval)
+		return r.result(f)
 	}
 	if f.misscheduled {
 		// The files stay as they are while the Destination no longer matches: never written.
-		return placementResult(f, r.ResyncInterval)
+		return r.result(f)
 	}
 	dest, w, err := r.observeTarget(ctx, wp, &f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if w == nil {
-		return placementResult(f, r.ResyncInterval)
+		return r.result(f)
 	}
 	if err := r.apply(ctx, w, wp, dest, &f, statestore.ActionUpdate); err != nil {
 		return ctrl.Result{}, err
 	}
-	return placementResult(f, r.ResyncInterval)
+	return r.result(f)
 }
 
 // refuse handles a placement that may not write in its owner's name from its namespace (no
@@ -135,7 +145,22 @@ func (r *WorkPlacementReconciler) refuse(ctx context.Context, wp *v1alpha1.WorkP
 			return ctrl.Result{}, err
 		}
 	}
-	return placementResult(*f, r.ResyncInterval)
+	return r.result(*f)
+}
+
+// result is the outcome of a reconcile for the facts (placementResult), with resyncs a tenth
+// longer at most, at random, so that placements written together (when the engine starts) do not
+// all come back together.
+func (r *WorkPlacementReconciler) result(f placementFacts) (ctrl.Result, error) {
+	return placementResult(f, jittered(r.ResyncInterval), jittered(r.WatchedStoreResyncInterval))
+}
+
+// jittered is d with up to a tenth more, at random.
+func jittered(d time.Duration) time.Duration {
+	if d < 10 {
+		return d
+	}
+	return d + rand.N(d/10)
 }
 
 // clock is the current time.
@@ -173,6 +198,7 @@ func (r *WorkPlacementReconciler) observeTarget(ctx context.Context, wp *v1alpha
 		f.storeNotReady = err.Error()
 		return dest, nil, nil
 	}
+	f.storeWatchesDrift = statestore.ReportsDrift(w)
 	return dest, w, nil
 }
 
@@ -348,6 +374,9 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
 	if r.ResyncInterval <= 0 {
 		r.ResyncInterval = DefaultWorkPlacementResyncInterval
+	}
+	if r.WatchedStoreResyncInterval <= 0 {
+		r.WatchedStoreResyncInterval = DefaultWatchedStoreResyncInterval
 	}
 	// Half the workers per store: a stalled store leaves the other half to the others.
 	r.slots = newStoreSlots(concurrency / 2)

@@ -34,6 +34,9 @@ type placementFacts struct {
 	// storeNotReady says why the Destination's state store cannot be written to; empty when it
 	// can.
 	storeNotReady string
+	// storeWatchesDrift: the store's writer reports someone else's changes itself
+	// (statestore.DriftReporter), so a written placement's resync is only a safety net.
+	storeWatchesDrift bool
 	// storeBusy: the workers' slots of the store were all taken (store_slots.go); nothing was
 	// written and the placement comes back soon.
 	storeBusy bool
@@ -199,12 +202,13 @@ func waitsForItsWrite(status *v1alpha1.WorkPlacementStatus, f placementFacts) bo
 const storeBusyRecheck = time.Minute
 
 // placementResult is the outcome of a reconcile for the facts. A written placement comes back
-// after resync to correct drift in the store; a missing Destination or an unready store brings
+// after resync to correct drift in the store, or after watchedResync when the store's writer
+// reports drift itself; a missing Destination or an unready store brings
 // it back through the watches; a write that may pass later backs off; one that cannot stops
 // until the placement or its Destination changes. A placement refused a claimed path comes back
 // when the placement first to it changes or goes (claimantsOf), and after resync in case that
 // event was missed.
-func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error) {
+func placementResult(f placementFacts, resync, watchedResync time.Duration) (ctrl.Result, error) {
 	switch {
 	case f.storeBusy:
 		return ctrl.Result{RequeueAfter: storeBusyRecheck}, nil
@@ -216,6 +220,8 @@ func placementResult(f placementFacts, resync time.Duration) (ctrl.Result, error
 	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)
 		return storeErrorResult(errors.Join(f.writeErr, f.invalidContent), msg)
+	case f.written && !f.deleting && f.storeWatchesDrift:
+		return ctrl.Result{RequeueAfter: watchedResync}, nil
 	case f.written && !f.deleting:
 		return ctrl.Result{RequeueAfter: resync}, nil
 	default:

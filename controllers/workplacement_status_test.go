@@ -170,7 +170,7 @@ func TestSetPlacementStatus(t *testing.T) {
 }
 
 func TestPlacementResult(t *testing.T) {
-	resync := 7 * time.Minute
+	resync, watchedResync := 7*time.Minute, 5*time.Hour
 	transient := statestore.NewError(statestore.ErrTransient, "push", nil)
 	tests := []struct {
 		name         string
@@ -180,6 +180,7 @@ func TestPlacementResult(t *testing.T) {
 		terminal     bool  // a terminal error
 	}{
 		{name: "written", facts: placementFacts{written: true}, requeueAfter: resync},
+		{name: "written to a store whose writer reports drift itself", facts: placementFacts{written: true, storeWatchesDrift: true}, requeueAfter: watchedResync},
 		{name: "misscheduled", facts: placementFacts{misscheduled: true}},
 		{name: "destination missing", facts: placementFacts{destinationMissing: true}},
 		{name: "store not ready", facts: placementFacts{storeNotReady: "x"}},
@@ -193,7 +194,7 @@ func TestPlacementResult(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := placementResult(tt.facts, resync)
+			res, err := placementResult(tt.facts, resync, watchedResync)
 			if res.RequeueAfter != tt.requeueAfter {
 				t.Errorf("requeueAfter %v, want %v", res.RequeueAfter, tt.requeueAfter)
 			}

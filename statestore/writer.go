@@ -36,6 +36,22 @@ type DriftReporter interface {
 	OnDrift(handler func(Drift))
 }
 
+// ReportsDrift reports whether the writer, or the writer it wraps (an Unwrap method, as
+// errors.Unwrap has), is a DriftReporter.
+func ReportsDrift(w Writer) bool {
+	for w != nil {
+		if _, ok := w.(DriftReporter); ok {
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() Writer })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+	return false
+}
+
 // Drift is what a DriftReporter found changed by someone else's hand.
 type Drift struct {
 	// Why says what the writer saw, e.g. "the branch was deleted".

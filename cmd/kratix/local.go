@@ -139,6 +139,7 @@ func runLocalCommand(ctx context.Context, args []string, stderr io.Writer) error
 		ReconcileAfterFailure:       opts.intervals.reconcileAfterFailure,
 		RerunStatusDelay:            opts.intervals.rerunDelay(),
 		WorkPlacementResyncInterval: opts.intervals.placementResync,
+		WatchedStoreResyncInterval:  opts.intervals.watchedResync,
 		Out:                         os.Stdout,
 		NewLogger:                   newLogger,
 		Pipelines:                   pipelines,

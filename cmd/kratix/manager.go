@@ -151,6 +151,7 @@ func newManager(cfg *rest.Config, opts managerOptions) (ctrl.Manager, error) {
 		ReconcileAfterFailure:          opts.intervals.reconcileAfterFailure,
 		RerunStatusDelay:               opts.intervals.rerunDelay(),
 		WorkPlacementResyncInterval:    opts.intervals.placementResync,
+		WatchedStoreResyncInterval:     opts.intervals.watchedResync,
 		StateStoreSecretNamespaces:     opts.secretNamespaces,
 	}); err != nil {
 		return nil, fmt.Errorf("set up controllers: %w", err)
@@ -195,6 +196,8 @@ func (c concurrencyFlag) Set(value string) error {
 type intervals struct {
 	resourceResync  time.Duration
 	placementResync time.Duration
+	// watchedResync is the placements' resync in stores whose writer reports drift itself.
+	watchedResync time.Duration
 	// reconcileAfterFailure: failed configure workflows run again after the interval.
 	reconcileAfterFailure bool
 	// rerunStatusDelay is --rerun-status-delay; 0 writes every run's start at once.
@@ -214,4 +217,5 @@ func (o *intervals) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&o.reconcileAfterFailure, "reconcile-after-failure", false, "run a failed configure workflow again from its start once the failure is as old as the reconciliation interval (upstream's workflows.reconcileAfterFailure)")
 	fs.DurationVar(&o.rerunStatusDelay, "rerun-status-delay", controllers.DefaultRerunStatusDelay, "how long a re-run of a Ready resource request (after a Promise update, a resync or a manual reconciliation) may run before the request's status says so; a shorter run writes only its outcome, with no Event. 0 writes every run's start at once")
 	fs.DurationVar(&o.placementResync, "workplacement-resync-interval", controllers.DefaultWorkPlacementResyncInterval, "how long after a WorkPlacement was written it is written again, to correct drift")
+	fs.DurationVar(&o.watchedResync, "workplacement-resync-interval-git", controllers.DefaultWatchedStoreResyncInterval, "the same in a Git state store, whose writer checks its branch every minute and writes again at once the placements someone else's commits changed: this resync is only a safety net")
 }

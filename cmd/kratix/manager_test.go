@@ -201,13 +201,14 @@ func TestIntervalFlags(t *testing.T) {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		got := bind(fs)
 		if got.resourceResync != controllers.DefaultResourceResyncInterval || got.placementResync != controllers.DefaultWorkPlacementResyncInterval ||
+			got.watchedResync != controllers.DefaultWatchedStoreResyncInterval ||
 			got.rerunDelay() != controllers.DefaultRerunStatusDelay {
 			t.Errorf("defaults %+v", *got)
 		}
-		if err := fs.Parse([]string{"--resource-resync-interval=5m", "--workplacement-resync-interval=30s", "--rerun-status-delay=0"}); err != nil {
+		if err := fs.Parse([]string{"--resource-resync-interval=5m", "--workplacement-resync-interval=30s", "--workplacement-resync-interval-git=2h", "--rerun-status-delay=0"}); err != nil {
 			t.Fatal(err)
 		}
-		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second || got.rerunDelay() >= 0 {
+		if got.resourceResync != 5*time.Minute || got.placementResync != 30*time.Second || got.watchedResync != 2*time.Hour || got.rerunDelay() >= 0 {
 			t.Errorf("parsed %+v", *got)
 		}
 	}

@@ -21,6 +21,9 @@ func instrument(key Key, w statestore.Writer) *instrumented {
 	return &instrumented{Writer: w, key: key}
 }
 
+// Unwrap is the writer it instruments (statestore.ReportsDrift).
+func (w *instrumented) Unwrap() statestore.Writer { return w.Writer }
+
 // Apply implements statestore.Writer.
 func (w *instrumented) Apply(ctx context.Context, change statestore.Change) (statestore.Result, error) {
 	start := time.Now()

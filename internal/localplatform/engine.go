@@ -38,8 +38,9 @@ type engineConfig struct {
 	dataDir     string
 	self        string
 	metricsAddr string
-	// resourceResync and placementResync are the controllers' intervals; defaults when zero.
-	resourceResync, placementResync time.Duration
+	// resourceResync, placementResync and watchedResync are the controllers' intervals;
+	// defaults when zero.
+	resourceResync, placementResync, watchedResync time.Duration
 	// rerunStatusDelay is controllers.Options.RerunStatusDelay.
 	rerunStatusDelay time.Duration
 	// reconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
@@ -79,6 +80,7 @@ func newEngine(cfg engineConfig) (*engine, error) {
 		ResourceResyncInterval:         cfg.resourceResync,
 		ReconcileAfterFailure:          cfg.reconcileAfterFailure,
 		WorkPlacementResyncInterval:    cfg.placementResync,
+		WatchedStoreResyncInterval:     cfg.watchedResync,
 		RerunStatusDelay:               cfg.rerunStatusDelay,
 	}); err != nil {
 		return nil, fmt.Errorf("set up the controllers: %w", err)

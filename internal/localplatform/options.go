@@ -42,10 +42,11 @@ type Options struct {
 	APIPort int
 	// MetricsAddr is the address of the manager's metrics endpoint; "0" or empty turns it off.
 	MetricsAddr string
-	// ResourceResyncInterval and WorkPlacementResyncInterval are the engine's, as
-	// controllers.Options has them; the controllers' defaults when zero.
+	// ResourceResyncInterval, WorkPlacementResyncInterval and WatchedStoreResyncInterval are
+	// the engine's, as controllers.Options has them; the controllers' defaults when zero.
 	ResourceResyncInterval      time.Duration
 	WorkPlacementResyncInterval time.Duration
+	WatchedStoreResyncInterval  time.Duration
 	// ReconcileAfterFailure is controllers.Options.ReconcileAfterFailure.
 	ReconcileAfterFailure bool
 	// RerunStatusDelay is controllers.Options.RerunStatusDelay.

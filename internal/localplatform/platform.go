@@ -200,6 +200,7 @@ func (p *platform) startEngine(context.Context) error {
 		resourceResync:        p.opts.ResourceResyncInterval,
 		reconcileAfterFailure: p.opts.ReconcileAfterFailure,
 		placementResync:       p.opts.WorkPlacementResyncInterval,
+		watchedResync:         p.opts.WatchedStoreResyncInterval,
 		rerunStatusDelay:      p.opts.RerunStatusDelay,
 	})
 	if err != nil {

@@ -197,7 +197,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	if err := c.Delete(ctx, promise); err != nil {
 		b.Fatal(err)
 	}
-	testenv.Eventually(b, "Promise "+promise.Name+" is deleted", benchRoundTimeout, time.Second, func() error {
+	testenv.Eventually(b, "Promise "+promise.Name+" is deleted", roundTimeout(n), time.Second, func() error {
 		err := c.Get(ctx, client.ObjectKeyFromObject(promise), promise)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -294,14 +294,22 @@ func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, 
 	}
 }
 
+// roundTimeout bounds a round of n requests, or its cleanup: benchRoundTimeout and half a second
+// more per request (N=3,000's update round took 22 minutes).
+func roundTimeout(n int) time.Duration {
+	return benchRoundTimeout + time.Duration(n)*500*time.Millisecond
+}
+
 // waitForRound waits until n ConfigMaps under dir on main say renderVersion version, and then
 // until every request's status says it was rendered by that version, that it ran the Promise's
 // current spec, and it is Ready: the engine has written its outcome (a re-run of a Ready request
-// is Ready all along).
+// is Ready all along). It allows roundTimeout(n), and looks every half second, or less often past 1,000 requests: each look greps every file, a cost that
+// grows with n and would otherwise take a growing share of the machine from the engine.
 func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, gvk schema.GroupVersionKind, ns, dir string, n int, version string, start time.Time) {
 	lastLog := start
 	want := "rendered by version " + version
-	testenv.Eventually(b, "version "+version+" is rendered", time.Until(start.Add(benchRoundTimeout)), 500*time.Millisecond, func() error {
+	poll := max(500*time.Millisecond, time.Duration(n)*500*time.Microsecond)
+	testenv.Eventually(b, "version "+version+" is rendered", time.Until(start.Add(roundTimeout(n))), poll, func() error {
 		committed := committedWith(b, f, dir, `renderVersion: "`+version+`"`)
 		done := 0
 		if committed == n {

@@ -96,11 +96,11 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 		r := promiseRound(b, c, f, selector, n, requests, own)
 		b.Logf("round: %d requests created, run and committed in %.1fs; Promise updated: every request re-ran and every ConfigMap committed again in %.1fs; "+
 			"create round: manager %d API requests (%.1f per request), %d writes (%.1f per request); "+
-			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included, the benchmark's own left out (%.1f per request); cleanup %.1fs",
+			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included, the benchmark's own left out (%.1f per request); peak RSS so far %d MiB",
 			n, r.create.Seconds(), r.update.Seconds(),
 			r.createRequests, float64(r.createRequests)/float64(n), r.createWrites, float64(r.createWrites)/float64(n),
 			r.managerRequests, float64(r.managerRequests)/float64(n), r.managerWrites, float64(r.managerWrites)/float64(n),
-			r.apiRequests, float64(r.apiRequests)/float64(n), r.cleanup.Seconds())
+			r.apiRequests, float64(r.apiRequests)/float64(n), peakRSS(b)>>20)
 		b.Logf("manager API requests during the create round: %s", r.createByKind)
 		b.Logf("manager API requests during the update round: %s", r.byKind)
 		b.Logf("other API requests during the update round (the pipelines'): %s", r.othersByKind)
@@ -108,6 +108,8 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 		b.Logf("update round, CPU time: %s", r.cpu)
 		b.Logf("update round, reconciles by controller (average time, average wait in the queue): %s", r.reconciles)
 		b.Logf("update round, by phase (per request: median / 90th percentile / longest, from the objects' timestamps, to the second): %s", r.phases)
+		// After the figures, which a run too long to wait for its cleanup has printed already.
+		b.Logf("cleanup: the Promise and its requests deleted in %.1fs", deleteBenchPromise(b, c, r.promise, n).Seconds())
 		create += r.create
 		update += r.update
 		perRequest += float64(r.managerRequests) / float64(n)
@@ -129,7 +131,7 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 // requests were created and first run, and while they re-ran after the update (with the API
 // server's requests from every client).
 type promiseRoundResult struct {
-	create, update, cleanup        time.Duration
+	create, update                 time.Duration
 	createRequests, createWrites   int64
 	createByKind                   string
 	managerRequests, managerWrites int64
@@ -147,12 +149,14 @@ type promiseRoundResult struct {
 	cpu string
 	// reconciles are the update round's reconciles by controller, with their queue wait.
 	reconciles string
+	// promise is the round's Promise, for its cleanup (deleteBenchPromise).
+	promise *v1alpha1.Promise
 }
 
 func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests, own *requestCounter) promiseRoundResult {
 	ctx := context.Background()
 	promise, gvk, ns, dir := benchPromise(b, c, selector)
-	var r promiseRoundResult
+	r := promiseRoundResult{promise: promise}
 
 	b.StartTimer()
 	createBefore := requests.snapshot()
@@ -163,6 +167,10 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	after := requests.snapshot()
 	r.createRequests, r.createByKind = after.minus(createBefore)
 	r.createWrites = after.writesSince(createBefore)
+	if testing.Verbose() {
+		b.Logf("create round: %d requests created, run and committed in %.1fs; manager %d API requests (%.1f per request); peak RSS so far %d MiB",
+			n, r.create.Seconds(), r.createRequests, float64(r.createRequests)/float64(n), peakRSS(b)>>20)
+	}
 
 	managerBefore, ownBefore, apiBefore := requests.snapshot(), own.snapshot(), apiServerRequestsByKind(b)
 	writesBefore := metricstest.Read(b, metrics.StateStoreWriteDurationName, nil)
@@ -192,8 +200,14 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.phases = updatePhases(b, c, promise.Name, ns, start) + fmt.Sprintf("; state store: %d writes of %.2fs on average (call to pushed), %d commits of %.1f changes on average",
 		writes.Count-writesBefore.Count, (writes.Sum-writesBefore.Sum)/float64(max(writes.Count-writesBefore.Count, 1)),
 		commits.Count-commitsBefore.Count, (commits.Sum-commitsBefore.Sum)/float64(max(commits.Count-commitsBefore.Count, 1)))
+	return r
+}
 
-	start = time.Now()
+// deleteBenchPromise deletes a round's Promise and waits until it is gone, with its n requests;
+// it returns how long that took.
+func deleteBenchPromise(b *testing.B, c client.Client, promise *v1alpha1.Promise, n int) time.Duration {
+	ctx := context.Background()
+	start := time.Now()
 	if err := c.Delete(ctx, promise); err != nil {
 		b.Fatal(err)
 	}
@@ -207,8 +221,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 		}
 		return errors.New("still there")
 	})
-	r.cleanup = time.Since(start)
-	return r
+	return time.Since(start)
 }
 
 // benchPromise creates a Promise of the workflows example's render pipeline, scheduled to the

@@ -316,8 +316,9 @@ func roundTimeout(n int) time.Duration {
 // waitForRound waits until n ConfigMaps under dir on main say renderVersion version, and then
 // until every request's status says it was rendered by that version, that it ran the Promise's
 // current spec, and it is Ready: the engine has written its outcome (a re-run of a Ready request
-// is Ready all along). It allows roundTimeout(n), and looks every half second, or less often past 1,000 requests: each look greps every file, a cost that
-// grows with n and would otherwise take a growing share of the machine from the engine.
+// is Ready all along). It allows roundTimeout(n), and looks every half second, or less often
+// past 1,000 requests: each look greps every file, a cost that grows with n and would otherwise
+// take a growing share of the machine from the engine.
 func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, gvk schema.GroupVersionKind, ns, dir string, n int, version string, start time.Time) {
 	lastLog := start
 	want := "rendered by version " + version

@@ -46,8 +46,8 @@ const DefaultWorkPlacementResyncInterval = 10 * time.Minute
 
 // DefaultWatchedStoreResyncInterval is how often a written WorkPlacement is written again when
 // its store's writer watches for someone else's changes itself (statestore.DriftReporter: a Git
-// store's writer checks its branch's head every minute, and the placements that a change touched
-// are written again at once). Its resync is then only a safety net: at 10,000 requests a
+// store's writer asks for its branch's head when it has not heard of it for a minute, and the
+// placements that someone else's change touched are written again at once). Its resync is then only a safety net: at 10,000 requests a
 // 10-minute resync was 17 writes a second that changed nothing, queued for the store's slots
 // behind the writes that did.
 const DefaultWatchedStoreResyncInterval = 6 * time.Hour
@@ -65,7 +65,8 @@ type WorkPlacementReconciler struct {
 	// slots limits the workers that write to one store at once (store_slots.go).
 	slots storeSlots
 	// ResyncInterval is how long after a successful write the placement is written again;
-	// WatchedStoreResyncInterval the same in a store whose writer reports drift itself.
+	// WatchedStoreResyncInterval the same in a store whose writer reports drift itself. Each
+	// has its default when zero (resyncs).
 	ResyncInterval, WatchedStoreResyncInterval time.Duration
 	// Pipeline says where workflows run, and so where their placements must be
 	// (work_ownership.go).
@@ -152,7 +153,20 @@ func (r *WorkPlacementReconciler) refuse(ctx context.Context, wp *v1alpha1.WorkP
 // longer at most, at random, so that placements written together (when the engine starts) do not
 // all come back together.
 func (r *WorkPlacementReconciler) result(f placementFacts) (ctrl.Result, error) {
-	return placementResult(f, jittered(r.ResyncInterval), jittered(r.WatchedStoreResyncInterval))
+	resync, watched := r.resyncs()
+	return placementResult(f, jittered(resync), jittered(watched))
+}
+
+// resyncs are ResyncInterval and WatchedStoreResyncInterval, or their defaults when not set.
+func (r *WorkPlacementReconciler) resyncs() (resync, watched time.Duration) {
+	resync, watched = r.ResyncInterval, r.WatchedStoreResyncInterval
+	if resync <= 0 {
+		resync = DefaultWorkPlacementResyncInterval
+	}
+	if watched <= 0 {
+		watched = DefaultWatchedStoreResyncInterval
+	}
+	return resync, watched
 }
 
 // jittered is d with up to a tenth more, at random.
@@ -372,12 +386,6 @@ func (r *WorkPlacementReconciler) patchStatus(ctx context.Context, base, wp *v1a
 // readiness changes, mapped to the placements of the store's Destinations. A store's drift has
 // the placementRestorer write all its placements again at once.
 func (r *WorkPlacementReconciler) setupWithManager(mgr ctrl.Manager, concurrency int) error {
-	if r.ResyncInterval <= 0 {
-		r.ResyncInterval = DefaultWorkPlacementResyncInterval
-	}
-	if r.WatchedStoreResyncInterval <= 0 {
-		r.WatchedStoreResyncInterval = DefaultWatchedStoreResyncInterval
-	}
 	// Half the workers per store: a stalled store leaves the other half to the others.
 	r.slots = newStoreSlots(concurrency / 2)
 	log := mgr.GetLogger().WithName("workplacement")

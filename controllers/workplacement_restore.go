@@ -240,7 +240,7 @@ func (p *placementRestorer) reconcile(ctx context.Context, req reconcile.Request
 		log.Error(err, "write the placement's files again")
 		p.q.AddRateLimited(req)
 		return false
-	case res.RequeueAfter > 0 && res.RequeueAfter < min(p.r.ResyncInterval, p.r.WatchedStoreResyncInterval):
+	case res.RequeueAfter > 0 && res.RequeueAfter < min(p.r.resyncs()):
 		p.q.AddAfter(req, res.RequeueAfter)
 	}
 	return true

@@ -44,6 +44,9 @@ func New[K comparable](limit int) *Lines[K] {
 // SetWake sets how one who was handed a slot is brought back to take it (Take). It is called
 // without the lines' lock held, and must not block for long.
 func (s *Lines[K]) SetWake(wake func(K)) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.wake = wake
@@ -133,6 +136,9 @@ func (s *Lines[K]) Forfeit(who K, since uint64) {
 
 // Len is the number of lines that hold or wait for a slot.
 func (s *Lines[K]) Len() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.lines)

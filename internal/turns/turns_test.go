@@ -103,10 +103,14 @@ func TestNilLinesHaveNoLimit(t *testing.T) {
 	}
 	s.Forfeit(1, s.Since())
 	s.Leave(1)
+	s.SetWake(func(int) {})
+	if s.Len() != 0 {
+		t.Error("a nil Lines has lines")
+	}
 }
 
-// BenchmarkLines: 10,000 wait in one line behind one slot and are handed it in turn; joining
-// is O(1) (a check of the line by scanning it was 50 million comparisons to line up 10,000).
+// BenchmarkLines: 10,000 wait in one line behind one slot, each asking twice, and are handed it
+// in turn; asking is O(1) (a scan of the line on each ask was 100 million comparisons here).
 func BenchmarkLines(b *testing.B) {
 	for range b.N {
 		s := New[int](1)

@@ -216,14 +216,15 @@ func (r *Runner) SetupWithManager(mgr ctrl.Manager) error {
 // a running Job that is being deleted. A Job that finds every slot busy waits its turn, first
 // come first served, and costs no reconcile until a slot is handed to it.
 func (r *Runner) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	// A slot handed to the Job and not taken (it has ended, or is gone) goes to the next.
-	defer r.slots.Forfeit(req.NamespacedName, r.slots.Since())
+	since := r.slots.Since()
 	key := req.String()
 	job := &batchv1.Job{}
 	err := r.Client.Get(ctx, req.NamespacedName, job)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, err // a slot handed to the Job stays for the retry
 	}
+	// A slot handed to the Job and not taken (it has ended, or is gone) goes to the next.
+	defer r.slots.Forfeit(req.NamespacedName, since)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	stop, running := r.running[key]

@@ -107,6 +107,9 @@ func (w *Writer) commit(batch []*request) {
 				// next clone tells (checkDrift).
 				w.suspectDrift("someone else pushed to the branch")
 			}
+			if err != nil && !errors.Is(err, errStale) && !errors.Is(err, errRefused) {
+				w.unconfirmedRoot = j.root
+			}
 			if err == nil {
 				w.lastRemoteContact = time.Now()
 				w.snap.head, w.snap.root = j.commit, j.root

@@ -23,11 +23,15 @@ const maxDriftPaths = 10000
 func (w *Writer) OnDrift(handler func(statestore.Drift)) { w.onDrift.Store(&handler) }
 
 // suspectDrift drops the snapshot, whose head is no longer the branch's, and keeps it as the
-// base that the next clone is compared with (reportDrift): what differs under the store's root
-// is what someone else changed. A base kept earlier and not yet compared stays.
+// base that the next clone is compared with (checkDrift): what differs under the store's root
+// is what someone else changed. A base kept earlier and not yet compared stays, and says why
+// now.
 func (w *Writer) suspectDrift(why string) {
 	if w.driftBase == nil && w.snap != nil {
-		w.driftBase, w.driftWhy = w.snap, why
+		w.driftBase = w.snap
+	}
+	if w.driftBase != nil {
+		w.driftWhy = why
 	}
 	w.reset()
 }
@@ -37,9 +41,9 @@ func (w *Writer) suspectDrift(why string) {
 // one restore commit, and tells the handler. Someone else's commits elsewhere in the repository
 // are no drift of this store.
 func (w *Writer) checkDrift() {
-	base, why := w.driftBase, w.driftWhy
-	w.driftBase, w.driftWhy = nil, ""
-	if base == nil || base.root == w.snap.root {
+	base, why, unconfirmed := w.driftBase, w.driftWhy, w.unconfirmedRoot
+	w.driftBase, w.driftWhy, w.unconfirmedRoot = nil, "", plumbing.ZeroHash
+	if base == nil || base.root == w.snap.root || !unconfirmed.IsZero() && w.snap.root == unconfirmed {
 		return
 	}
 	d := statestore.Drift{Why: why}
@@ -64,9 +68,12 @@ func (w *Writer) driftFound(d statestore.Drift) {
 
 // checkHead asks the remote for the branch's head when the writer has not heard of it for
 // HeadCheckInterval. When the head moved, it clones the new head at once and reports what
-// changed under the store's root; when the clone fails, it reports that anything may have.
+// changed under the store's root; when the clone fails, it reports that anything may have. A
+// writer without a clone since a failure compares the head with the one it last pushed, and when
+// it moved, clones and compares the same way (a clone that fails is tried again at the next
+// check: the branch may not have changed).
 func (w *Writer) checkHead() {
-	if w.snap == nil || time.Since(w.lastRemoteContact) < w.opts.HeadCheckInterval {
+	if w.snap == nil && w.driftBase == nil || time.Since(w.lastRemoteContact) < w.opts.HeadCheckInterval {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.Timeout)
@@ -78,6 +85,13 @@ func (w *Writer) checkHead() {
 	}
 	w.lastRemoteContact = time.Now()
 	switch {
+	case w.snap == nil && head == w.driftBase.head:
+		return
+	case w.snap == nil:
+		if err := w.ensureSnapshot(ctx); err != nil {
+			w.opts.Logger.V(1).Info("cannot clone the branch to see what changed", "url", w.remote.url, "error", err.Error())
+		}
+		return
 	case head == w.snap.head:
 		return
 	case head.IsZero():

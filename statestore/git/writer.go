@@ -49,10 +49,13 @@ type Writer struct {
 	// updates are restores in the commit message.
 	restoring, labelRestore bool
 
-	// driftBase is a snapshot dropped because the branch moved by someone else's hand, and
-	// driftWhy says how; the next clone is compared with it (checkDrift).
+	// driftBase is a snapshot dropped because the branch moved by someone else's hand, or after
+	// a failure (reset), and driftWhy says how; the next clone is compared with it (checkDrift).
 	driftBase *snapshot
 	driftWhy  string
+	// unconfirmedRoot is the root tree of a push that failed without the server's answer (a
+	// timeout, a broken connection): it may have landed, and a clone that finds it is no drift.
+	unconfirmedRoot plumbing.Hash
 
 	// onDrift is the DriftReporter handler; nil when none is set.
 	onDrift atomic.Pointer[func(statestore.Drift)]
@@ -367,8 +370,15 @@ func (w *Writer) ensureSnapshot(ctx context.Context) error {
 	return nil
 }
 
-// reset drops the snapshot; the next batch clones again.
-func (w *Writer) reset() { w.snap, w.tree, w.unpushedObjects = nil, nil, false }
+// reset drops the snapshot; the next batch clones again. The snapshot's pushed head stays as the
+// base that the next clone is compared with (checkDrift), unless one is kept already: what
+// someone else changed while the writer had no clone is drift too.
+func (w *Writer) reset() {
+	if w.driftBase == nil && w.snap != nil {
+		w.driftBase, w.driftWhy = w.snap, "the branch changed while the writer had no clone of it"
+	}
+	w.snap, w.tree, w.unpushedObjects = nil, nil, false
+}
 
 // checkPush opens a receive-pack session: servers advertise refs for it only to credentials that
 // may push.

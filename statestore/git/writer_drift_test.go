@@ -1,6 +1,7 @@
 package git
 
 import (
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +17,7 @@ import (
 // "unchanged" from a clone the branch no longer matches.
 func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond})
-	drifts := make(chan statestore.Drift, 16)
-	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
+	drifts := f.watchDrifts()
 	ctx := testContext(t)
 	c := change("dev/app", "cm.yaml", "kind: ConfigMap")
 	if _, err := f.writer.Apply(ctx, c); err != nil {
@@ -52,8 +52,7 @@ func TestDriftIsNoticedAndWrittenAgain(t *testing.T) {
 // gathered into the one commit that creates the branch again, which says it restores them.
 func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond, RestoreQuiet: 300 * time.Millisecond})
-	drifts := make(chan statestore.Drift, 16)
-	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
+	drifts := f.watchDrifts()
 	ctx := testContext(t)
 	changes := []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"), change("dev/c", "c.yaml", "c")}
 	for _, c := range changes {
@@ -88,6 +87,23 @@ func TestDeletedBranchComesBackInOneCommit(t *testing.T) {
 	}
 }
 
+// watchDrifts has the fixture's writer send each drift it reports to the channel it returns.
+func (f *repoFixture) watchDrifts() <-chan statestore.Drift {
+	drifts := make(chan statestore.Drift, 16)
+	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
+	return drifts
+}
+
+// applyAll applies the changes, one after the other.
+func applyAll(t *testing.T, w *Writer, changes ...statestore.Change) {
+	t.Helper()
+	for _, c := range changes {
+		if _, err := w.Apply(testContext(t), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // waitForDrift waits for the writer's drift handler to be called and returns what it was told.
 func waitForDrift(t *testing.T, drifts <-chan statestore.Drift) statestore.Drift {
 	t.Helper()
@@ -106,14 +122,9 @@ func waitForDrift(t *testing.T, drifts <-chan statestore.Drift) statestore.Drift
 // tells the same.
 func TestOthersCommitsOutsideTheRootAreNoDrift(t *testing.T) {
 	f := newRepoFixture(t, Options{Root: "clusters", HeadCheckInterval: 50 * time.Millisecond})
-	drifts := make(chan statestore.Drift, 16)
-	f.writer.OnDrift(func(d statestore.Drift) { drifts <- d })
+	drifts := f.watchDrifts()
 	ctx := testContext(t)
-	for _, c := range []statestore.Change{change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b")} {
-		if _, err := f.writer.Apply(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
+	applyAll(t, f.writer, change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"))
 
 	f.commitExternally(t, "README.md", "# the platform's state")
 	f.commitExternally(t, "clustersX/x.yaml", "not the root")
@@ -147,5 +158,76 @@ func TestOthersCommitsOutsideTheRootAreNoDrift(t *testing.T) {
 	}
 	if d := waitForDrift(t, slowDrifts); d.All || !slices.Equal(d.Paths, []string{"dev/a/a.yaml"}) || d.Why != "someone else pushed to the branch" {
 		t.Errorf("the refused push reported %+v, want someone else's push touching dev/a/a.yaml", d)
+	}
+}
+
+// TestChangesWhileTheWriterHadNoCloneAreDrift: a push fails (the server answers 500) and the
+// writer drops its clone; someone then deletes one of the engine's files. The idle writer, with
+// no clone to check, compares the branch with what it last pushed and reports the file, as it
+// would have with its clone: the engine writes it again now, not at a placement's resync hours
+// later.
+func TestChangesWhileTheWriterHadNoCloneAreDrift(t *testing.T) {
+	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond})
+	drifts := f.watchDrifts()
+	ctx := testContext(t)
+	applyAll(t, f.writer, change("dev/a", "a.yaml", "a"), change("dev/b", "b.yaml", "b"))
+	f.server.SetIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			return false
+		}
+		http.Error(w, "unavailable", http.StatusInternalServerError)
+		return true
+	})
+	if _, err := f.writer.Apply(ctx, change("dev/c", "c.yaml", "c")); err == nil {
+		t.Fatal("the push went through the failing server")
+	}
+	f.server.SetIntercept(nil)
+
+	f.removeExternally(t, "dev/a/a.yaml")
+	if d := waitForDrift(t, drifts); d.All || !d.Touches("dev/a") || d.Touches("dev/b") {
+		t.Errorf("the drift was reported as %+v, want dev/a alone", d)
+	}
+}
+
+// TestAPushWhoseAnswerWasLostIsNoDrift: the writer gives up on a push that the server went on
+// to take (its answer came after the writer's timeout). The branch then holds the writer's own
+// commit, which is no one else's change: no drift is reported, and writing the same file again
+// changes nothing.
+func TestAPushWhoseAnswerWasLostIsNoDrift(t *testing.T) {
+	f := newRepoFixture(t, Options{HeadCheckInterval: 50 * time.Millisecond, Timeout: 3 * time.Second})
+	drifts := f.watchDrifts()
+	ctx := testContext(t)
+	if _, err := f.writer.Apply(ctx, change("dev/a", "a.yaml", "a")); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	f.server.SetIntercept(func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
+			once.Do(func() { time.Sleep(5 * time.Second) }) // past the writer's timeout
+		}
+		return false
+	})
+	b := change("dev/b", "b.yaml", "b")
+	if _, err := f.writer.Apply(ctx, b); err == nil {
+		t.Fatal("the writer waited past its timeout for the push's answer")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for f.files(t)["dev/b/b.yaml"] != "b" {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not take the push it held")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case d := <-drifts:
+		t.Fatalf("the writer's own push was reported as a drift: %+v", d)
+	case <-time.After(time.Second): // twenty head checks
+	}
+	res, err := f.writer.Apply(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changed {
+		t.Error("writing dev/b again changed the branch: the writer did not take its own push as landed")
 	}
 }

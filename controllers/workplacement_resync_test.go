@@ -88,3 +88,29 @@ func TestWrittenPlacementResyncsAsItsStoreNeeds(t *testing.T) {
 		})
 	}
 }
+
+// Placements written together come back at different times: each resync is its interval and up
+// to a tenth more, at random, for either kind of store.
+func TestResyncsAreSpread(t *testing.T) {
+	r := &WorkPlacementReconciler{ResyncInterval: 10 * time.Minute, WatchedStoreResyncInterval: 6 * time.Hour}
+	for _, watched := range []bool{false, true} {
+		want := r.ResyncInterval
+		if watched {
+			want = r.WatchedStoreResyncInterval
+		}
+		seen := map[time.Duration]bool{}
+		for range 100 {
+			res, err := r.result(placementFacts{written: true, storeWatchesDrift: watched})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.RequeueAfter < want || res.RequeueAfter >= want+want/10 {
+				t.Fatalf("resync after %v, want %v and less than a tenth more", res.RequeueAfter, want)
+			}
+			seen[res.RequeueAfter] = true
+		}
+		if len(seen) < 90 {
+			t.Errorf("100 placements written together come back at %d different times (watched store: %v)", len(seen), watched)
+		}
+	}
+}

@@ -203,9 +203,9 @@ const storeBusyRecheck = time.Minute
 
 // placementResult is the outcome of a reconcile for the facts. A written placement comes back
 // after resync to correct drift in the store, or after watchedResync when the store's writer
-// reports drift itself; a missing Destination or an unready store brings
-// it back through the watches; a write that may pass later backs off; one that cannot stops
-// until the placement or its Destination changes. A placement refused a claimed path comes back
+// reports drift itself; a missing Destination or an unready store brings it back through the
+// watches; a write that may pass later backs off; one that cannot stops until the placement or
+// its Destination changes. A placement refused a claimed path comes back
 // when the placement first to it changes or goes (claimantsOf), and after resync in case that
 // event was missed.
 func placementResult(f placementFacts, resync, watchedResync time.Duration) (ctrl.Result, error) {
@@ -220,9 +220,10 @@ func placementResult(f placementFacts, resync, watchedResync time.Duration) (ctr
 	case f.writeErr != nil, f.invalidContent != nil:
 		_, _, msg := placementWriteState(f)
 		return storeErrorResult(errors.Join(f.writeErr, f.invalidContent), msg)
-	case f.written && !f.deleting && f.storeWatchesDrift:
-		return ctrl.Result{RequeueAfter: watchedResync}, nil
 	case f.written && !f.deleting:
+		if f.storeWatchesDrift {
+			resync = watchedResync
+		}
 		return ctrl.Result{RequeueAfter: resync}, nil
 	default:
 		return ctrl.Result{}, nil

@@ -22,18 +22,14 @@ const maxDriftPaths = 10000
 // OnDrift implements statestore.DriftReporter.
 func (w *Writer) OnDrift(handler func(statestore.Drift)) { w.onDrift.Store(&handler) }
 
-// suspectDrift drops the snapshot, whose head is no longer the branch's, and keeps it as the
-// base that the next clone is compared with (checkDrift): what differs under the store's root
-// is what someone else changed. A base kept earlier and not yet compared stays, and says why
-// now.
+// suspectDrift drops the snapshot, whose head is no longer the branch's; reset keeps it as the
+// base that the next clone is compared with (checkDrift), or keeps the base it already had:
+// what differs under the store's root is what someone else changed, and why says how.
 func (w *Writer) suspectDrift(why string) {
-	if w.driftBase == nil && w.snap != nil {
-		w.driftBase = w.snap
-	}
+	w.reset()
 	if w.driftBase != nil {
 		w.driftWhy = why
 	}
-	w.reset()
 }
 
 // checkDrift compares the snapshot just cloned with the base that suspectDrift kept, and when

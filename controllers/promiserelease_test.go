@@ -226,6 +226,40 @@ func TestPromiseReleaseInstallUpgradeDelete(t *testing.T) {
 
 // Each failure to install is in the release's status, with a message that says what to fix and
 // never the credentials; fixing it installs the Promise.
+// A reconcile that reads the release from a cache not yet showing its install's status (the
+// installed Promise's own events start one at once) does not fetch the Promise again; a new
+// generation does.
+func TestAReleaseReadBehindItsInstallIsNotFetchedAgain(t *testing.T) {
+	name := uniqueName("released")
+	srv := newReleaseServer(t, name)
+	secret := authSecret(t, srv.user, srv.password)
+	release := newRelease(uniqueName("release"), srv.URL+"/v1.0.0/promise.yaml", "v1.0.0", secret)
+	create(t, release)
+	behind := release.DeepCopy() // the release as a cache that has not seen the install's status
+	r := &PromiseReleaseReconciler{Client: env.Client, SecretReader: env.Client}
+	if _, _, err := r.install(t.Context(), release); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: name}}) })
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("%d fetches to install, want 1", n)
+	}
+
+	if _, _, err := r.install(t.Context(), behind); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Errorf("%d fetches after a reconcile of the release as it was before its install, want 1", n)
+	}
+	behind.Generation++
+	if _, _, err := r.install(t.Context(), behind); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.requests.Load(); n != 2 {
+		t.Errorf("%d fetches after a reconcile of a new generation, want 2", n)
+	}
+}
+
 func TestPromiseReleaseFailures(t *testing.T) {
 	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, PromiseReleaseRetryInterval: time.Second})
 	name := uniqueName("released")

@@ -229,17 +229,18 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 		return writeDryRunWork(ctx, c, env, spec)
 	}
 	labels := workLabels(env)
-	if work, ok, err := replaceNamedWork(ctx, c, env, spec, labels); ok || err != nil {
+	work, nameFree, err := replaceNamedWork(ctx, c, env, spec, labels)
+	if work != nil || err != nil {
 		if err != nil {
 			return nil, fmt.Errorf("write the Work of %s, pipeline %s: %w", env.describe(), env.Pipeline, err)
 		}
 		return work, nil
 	}
-	work := &v1alpha1.Work{}
 	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	err = retry.OnError(retry.DefaultRetry, retriable, func() error {
-		existing, nameTaken, err := ownWork(ctx, c, env, spec)
+		existing, nameTaken, err := findOwnWork(ctx, c, env, spec, nameFree)
+		nameFree = false // what the patch found holds for this attempt only
 		if err != nil {
 			return err
 		}
@@ -270,11 +271,13 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 
 // replaceNamedWork replaces the spec of the Work named workName, and sets its labels, in one
 // request: a JSON patch whose first operations test that the Work is this object's and
-// pipeline's (sameOwner), so that the API server applies it to no one else's Work. ok is false
-// when there is no such Work (none of the name, or someone else's): ownWork then looks, as for
-// a first run. It does nothing for a Work whose owner has an empty field (a Promise's, a
-// cluster-scoped request's), which a test cannot tell from a missing one.
-func replaceNamedWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, labels map[string]string) (*v1alpha1.Work, bool, error) {
+// pipeline's (sameOwner), so that the API server applies it to no one else's Work. It returns
+// nil when there is no such Work (none of the name, or someone else's), and then says whether
+// no Work has the name (nameFree: the API server answered NotFound): findOwnWork then looks, as
+// for a first run, without reading the name again. It does nothing for a Work whose owner has
+// an empty field (a Promise's, a cluster-scoped request's), which a test cannot tell from a
+// missing one.
+func replaceNamedWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, labels map[string]string) (work *v1alpha1.Work, nameFree bool, err error) {
 	if spec.PromiseName == "" || spec.ResourceName == "" || spec.ResourceNamespace == "" || spec.PipelineName == "" {
 		return nil, false, nil
 	}
@@ -298,13 +301,13 @@ func replaceNamedWork(ctx context.Context, c client.Client, env Env, spec v1alph
 	if err != nil {
 		return nil, false, err
 	}
-	work := &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: env.PipelineNamespace}}
+	work = &v1alpha1.Work{ObjectMeta: metav1.ObjectMeta{Name: workName(env), Namespace: env.PipelineNamespace}}
 	if err := c.Patch(ctx, work, client.RawPatch(types.JSONPatchType, data)); err != nil {
 		// None of the name (NotFound), or one that failed a test (Invalid: someone else's, or
 		// one without labels). Whatever else went wrong, the long way meets it too and says so.
-		return nil, false, nil
+		return nil, apierrors.IsNotFound(err), nil
 	}
-	return work, true, nil
+	return work, false, nil
 }
 
 // workLabels find the Work of one object and pipeline.
@@ -345,15 +348,23 @@ func workName(env Env) string {
 // labels (a Work written under another name, by an earlier engine or after the name was taken),
 // and more than one is an error. nameTaken says that a Work of someone else holds the name.
 func ownWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec) (work *v1alpha1.Work, nameTaken bool, err error) {
-	named := &v1alpha1.Work{}
-	err = c.Get(ctx, client.ObjectKey{Namespace: env.PipelineNamespace, Name: workName(env)}, named)
-	switch {
-	case err == nil && sameOwner(named.Spec, spec):
-		return named, false, nil
-	case err == nil:
-		nameTaken = true
-	case !apierrors.IsNotFound(err):
-		return nil, false, fmt.Errorf("read the Work %s: %w", workName(env), err)
+	return findOwnWork(ctx, c, env, spec, false)
+}
+
+// findOwnWork is ownWork; nameFree says that the API server has just answered that no Work has
+// the name, which it then does not read again.
+func findOwnWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, nameFree bool) (work *v1alpha1.Work, nameTaken bool, err error) {
+	if !nameFree {
+		named := &v1alpha1.Work{}
+		err = c.Get(ctx, client.ObjectKey{Namespace: env.PipelineNamespace, Name: workName(env)}, named)
+		switch {
+		case err == nil && sameOwner(named.Spec, spec):
+			return named, false, nil
+		case err == nil:
+			nameTaken = true
+		case !apierrors.IsNotFound(err):
+			return nil, false, fmt.Errorf("read the Work %s: %w", workName(env), err)
+		}
 	}
 	// Upstream Kratix labels a Work with its request's namespace only in a pipeline namespace:
 	// the Works it wrote in the request's own namespace are found without that label.

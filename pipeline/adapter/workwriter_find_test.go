@@ -164,8 +164,9 @@ func boolInt(b bool) int {
 }
 
 // A re-run replaces its Work in one request to the API server, a JSON patch that tests the Work
-// is its own: no read first.
-func TestWriteWorkReplacesItsWorkInOneRequest(t *testing.T) {
+// is its own: no read first. A first run learns from that patch that no Work has the name, and
+// then only looks for its Work under another name before creating it.
+func TestWriteWorkRequests(t *testing.T) {
 	const ns = "team-a"
 	env := Env{Action: v1alpha1.WorkflowActionConfigure, Type: v1alpha1.WorkflowTypeResource, Promise: "app", Pipeline: "render",
 		Name: "hello", Namespace: ns, PipelineNamespace: ns, PromiseSelectors: promiseSelectors, LastPipeline: true}
@@ -175,31 +176,48 @@ func TestWriteWorkReplacesItsWorkInOneRequest(t *testing.T) {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	var calls []string
-	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(existing).WithInterceptorFuncs(interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			calls = append(calls, "get")
-			return c.Get(ctx, key, obj, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			calls = append(calls, "list")
-			return c.List(ctx, list, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			calls = append(calls, "patch "+string(patch.Type()))
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			calls = append(calls, "update")
-			return c.Update(ctx, obj, opts...)
-		},
-	}).Build()
-	out := t.TempDir()
-	writeTree(t, out, map[string]string{"configmap.yaml": configMap})
-	if _, err := WriteWork(t.Context(), c, env, out, t.TempDir(), 0); err != nil {
-		t.Fatal(err)
+	jsonPatch := "patch " + string(types.JSONPatchType)
+	cases := []struct {
+		name     string
+		existing []client.Object
+		want     []string
+	}{
+		{"a re-run", []client.Object{existing}, []string{jsonPatch}},
+		{"a first run", nil, []string{jsonPatch, "list", "create"}},
 	}
-	if want := []string{"patch " + string(types.JSONPatchType)}; !slices.Equal(calls, want) {
-		t.Errorf("requests %v, want %v", calls, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []string
+			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tc.existing...).WithInterceptorFuncs(interceptor.Funcs{
+				Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+					calls = append(calls, "get")
+					return c.Get(ctx, key, obj, opts...)
+				},
+				List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+					calls = append(calls, "list")
+					return c.List(ctx, list, opts...)
+				},
+				Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+					calls = append(calls, "create")
+					return c.Create(ctx, obj, opts...)
+				},
+				Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+					calls = append(calls, "patch "+string(patch.Type()))
+					return c.Patch(ctx, obj, patch, opts...)
+				},
+				Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+					calls = append(calls, "update")
+					return c.Update(ctx, obj, opts...)
+				},
+			}).Build()
+			out := t.TempDir()
+			writeTree(t, out, map[string]string{"configmap.yaml": configMap})
+			if _, err := WriteWork(t.Context(), c, env, out, t.TempDir(), 0); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(calls, tc.want) {
+				t.Errorf("requests %v, want %v", calls, tc.want)
+			}
+		})
 	}
 }

@@ -217,7 +217,7 @@ func (r *PromiseReleaseReconciler) installedGeneration(uid types.UID) int64 {
 func (r *PromiseReleaseReconciler) upToDate(release *v1alpha1.PromiseRelease, installed []v1alpha1.Promise) bool {
 	c := meta.FindStatusCondition(release.Status.Conditions, v1alpha1.ConditionInstalled)
 	saysInstalled := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == release.Generation
-	if !saysInstalled && r.installedGeneration(release.UID) != release.Generation || len(installed) != 1 {
+	if (!saysInstalled && r.installedGeneration(release.UID) != release.Generation) || len(installed) != 1 {
 		return false
 	}
 	p := installed[0]

@@ -224,8 +224,6 @@ func TestPromiseReleaseInstallUpgradeDelete(t *testing.T) {
 	}
 }
 
-// Each failure to install is in the release's status, with a message that says what to fix and
-// never the credentials; fixing it installs the Promise.
 // A reconcile that reads the release from a cache not yet showing its install's status (the
 // installed Promise's own events start one at once) does not fetch the Promise again; a new
 // generation does.
@@ -260,6 +258,8 @@ func TestAReleaseReadBehindItsInstallIsNotFetchedAgain(t *testing.T) {
 	}
 }
 
+// Each failure to install is in the release's status, with a message that says what to fix and
+// never the credentials; fixing it installs the Promise.
 func TestPromiseReleaseFailures(t *testing.T) {
 	startManagerWithOptions(t, env.Config, Options{DefaultMaxConcurrentReconciles: 2, PromiseReleaseRetryInterval: time.Second})
 	name := uniqueName("released")

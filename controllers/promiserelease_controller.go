@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,20 +40,15 @@ const DefaultPromiseReleaseRetryInterval = 30 * time.Second
 // kratix.io/promise-release-name and the release as its controller owner.
 type PromiseReleaseReconciler struct {
 	client.Client
-	// SecretReader reads the releases' Secrets, uncached.
-	SecretReader client.Reader
+	// APIReader reads uncached: the releases' Secrets, and a release that the cache says is to
+	// be fetched again (upToDate).
+	APIReader client.Reader
 	Recorder     events.EventRecorder
 	// HTTPClient fetches the Promises; one with promiseFetchTimeout when nil.
 	HTTPClient *http.Client
 	// RetryInterval is how soon a failed install is tried again;
 	// DefaultPromiseReleaseRetryInterval when zero.
 	RetryInterval time.Duration
-
-	// installed holds, per release, the generation this process last installed: a reconcile
-	// that the installed Promise's own events start may read the release from a cache that has
-	// not yet seen the status saying so, and would fetch again.
-	installedMu sync.Mutex
-	installed   map[types.UID]int64
 }
 
 // +kubebuilder:rbac:groups=platform.kratix.io,resources=promisereleases,verbs=get;list;watch;update;patch
@@ -88,7 +81,6 @@ func (r *PromiseReleaseReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !release.DeletionTimestamp.IsZero() {
-		r.remember(release.UID, 0)
 		return r.finalize(ctx, release)
 	}
 	if !controllerutil.ContainsFinalizer(release, v1alpha1.FinalizerPromiseCleanup) {
@@ -132,6 +124,17 @@ func (r *PromiseReleaseReconciler) install(ctx context.Context, release *v1alpha
 		return ctrl.Result{}, true, err
 	}
 	if r.upToDate(release, installed) {
+		release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
+		return ctrl.Result{}, true, nil
+	}
+	// The cache may not have seen the status of the release's last install yet: the installed
+	// Promise's own events start a reconcile at once. The API server's copy decides before the
+	// Promise is fetched again; a status computed from the cache's then meets a conflict.
+	current := &v1alpha1.PromiseRelease{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(release), current); err != nil {
+		return ctrl.Result{}, true, fmt.Errorf("read PromiseRelease %s: %w", release.Name, err)
+	}
+	if r.upToDate(current, installed) {
 		release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
 		return ctrl.Result{}, true, nil
 	}
@@ -184,40 +187,17 @@ func (r *PromiseReleaseReconciler) install(ctx context.Context, release *v1alpha
 			}
 		}
 	}
-	r.remember(release.UID, release.Generation)
 	release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
 	conditions.Set(&release.Status.Conditions, v1alpha1.ConditionInstalled, metav1.ConditionTrue, v1alpha1.ReasonInstalledSuccessfully,
 		fmt.Sprintf("Promise %s installed at version %s from %s", promise.Name, version, redactURL(src.url)), release.Generation)
 	return ctrl.Result{}, true, nil
 }
 
-// remember records the generation of a release that this process installed; 0 forgets it.
-func (r *PromiseReleaseReconciler) remember(uid types.UID, generation int64) {
-	r.installedMu.Lock()
-	defer r.installedMu.Unlock()
-	if generation == 0 {
-		delete(r.installed, uid)
-		return
-	}
-	if r.installed == nil {
-		r.installed = map[types.UID]int64{}
-	}
-	r.installed[uid] = generation
-}
-
-// installedGeneration is the generation of the release that this process last installed, or 0.
-func (r *PromiseReleaseReconciler) installedGeneration(uid types.UID) int64 {
-	r.installedMu.Lock()
-	defer r.installedMu.Unlock()
-	return r.installed[uid]
-}
-
 // upToDate reports whether the release's Promise was installed from its current spec and is
 // still there at its version.
 func (r *PromiseReleaseReconciler) upToDate(release *v1alpha1.PromiseRelease, installed []v1alpha1.Promise) bool {
 	c := meta.FindStatusCondition(release.Status.Conditions, v1alpha1.ConditionInstalled)
-	saysInstalled := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == release.Generation
-	if (!saysInstalled && r.installedGeneration(release.UID) != release.Generation) || len(installed) != 1 {
+	if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != release.Generation || len(installed) != 1 {
 		return false
 	}
 	p := installed[0]
@@ -257,7 +237,7 @@ func (r *PromiseReleaseReconciler) source(ctx context.Context, release *v1alpha1
 	}
 	src.secret = ref.Namespace + "/" + ref.Name
 	secret := &corev1.Secret{}
-	if err := r.SecretReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return src, &fetchError{v1alpha1.ReasonSecretNotFound, fmt.Sprintf("Secret %q of spec.sourceRef.secretRef not found", src.secret)}
 		}

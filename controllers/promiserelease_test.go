@@ -234,13 +234,16 @@ func TestAReleaseReadBehindItsInstallIsNotFetchedAgain(t *testing.T) {
 	release := newRelease(uniqueName("release"), srv.URL+"/v1.0.0/promise.yaml", "v1.0.0", secret)
 	create(t, release)
 	behind := release.DeepCopy() // the release as a cache that has not seen the install's status
-	r := &PromiseReleaseReconciler{Client: env.Client, SecretReader: env.Client}
+	r := &PromiseReleaseReconciler{Client: env.Client, APIReader: env.Client}
 	if _, _, err := r.install(t.Context(), release); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteAndWait(t, &v1alpha1.Promise{ObjectMeta: metav1.ObjectMeta{Name: name}}) })
 	if n := srv.requests.Load(); n != 1 {
 		t.Fatalf("%d fetches to install, want 1", n)
+	}
+	if err := env.Client.Status().Update(t.Context(), release); err != nil { // as Reconcile writes it
+		t.Fatal(err)
 	}
 
 	if _, _, err := r.install(t.Context(), behind); err != nil {
@@ -249,8 +252,12 @@ func TestAReleaseReadBehindItsInstallIsNotFetchedAgain(t *testing.T) {
 	if n := srv.requests.Load(); n != 1 {
 		t.Errorf("%d fetches after a reconcile of the release as it was before its install, want 1", n)
 	}
-	behind.Generation++
-	if _, _, err := r.install(t.Context(), behind); err != nil {
+	base := release.DeepCopy()
+	release.Spec.SourceRef.URL, release.Spec.Version = srv.URL+"/v2.0.0/promise.yaml", "v2.0.0"
+	if err := env.Client.Patch(t.Context(), release, client.MergeFrom(base)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.install(t.Context(), release); err != nil {
 		t.Fatal(err)
 	}
 	if n := srv.requests.Load(); n != 2 {

@@ -259,7 +259,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	releases := &PromiseReleaseReconciler{
 		Client:        mgr.GetClient(),
-		SecretReader:  mgr.GetAPIReader(),
+		APIReader:     mgr.GetAPIReader(),
 		Recorder:      mgr.GetEventRecorder("promiserelease"),
 		RetryInterval: opts.PromiseReleaseRetryInterval,
 	}

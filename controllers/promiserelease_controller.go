@@ -43,7 +43,7 @@ type PromiseReleaseReconciler struct {
 	// APIReader reads uncached: the releases' Secrets, and a release that the cache says is to
 	// be fetched again (upToDate).
 	APIReader client.Reader
-	Recorder     events.EventRecorder
+	Recorder  events.EventRecorder
 	// HTTPClient fetches the Promises; one with promiseFetchTimeout when nil.
 	HTTPClient *http.Client
 	// RetryInterval is how soon a failed install is tried again;

@@ -28,7 +28,7 @@ func writeDryRunWork(ctx context.Context, c client.Client, env Env, spec v1alpha
 	if !ok {
 		return nil, fmt.Errorf("%s %q is not <namespace>/<name>", pipeline.EnvDryRun, env.DryRun)
 	}
-	real, _, err := ownWork(ctx, c, env, spec)
+	real, _, err := ownWork(ctx, c, env, spec, false)
 	if err != nil {
 		return nil, err
 	}

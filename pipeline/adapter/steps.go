@@ -239,7 +239,7 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 	// A Work created meanwhile under the name asked for (AlreadyExists) is looked for again.
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	err = retry.OnError(retry.DefaultRetry, retriable, func() error {
-		existing, nameTaken, err := findOwnWork(ctx, c, env, spec, nameFree)
+		existing, nameTaken, err := ownWork(ctx, c, env, spec, nameFree)
 		nameFree = false // what the patch found holds for this attempt only
 		if err != nil {
 			return err
@@ -273,7 +273,7 @@ func WriteWork(ctx context.Context, c client.Client, env Env, outputDir, metadat
 // request: a JSON patch whose first operations test that the Work is this object's and
 // pipeline's (sameOwner), so that the API server applies it to no one else's Work. It returns
 // nil when there is no such Work (none of the name, or someone else's), and then says whether
-// no Work has the name (nameFree: the API server answered NotFound): findOwnWork then looks, as
+// no Work has the name (nameFree: the API server answered NotFound): ownWork then looks, as
 // for a first run, without reading the name again. It does nothing for a Work whose owner has
 // an empty field (a Promise's, a cluster-scoped request's), which a test cannot tell from a
 // missing one.
@@ -347,13 +347,9 @@ func workName(env Env) string {
 // The Work named workName comes first; without it, the one Work of its own that carries the
 // labels (a Work written under another name, by an earlier engine or after the name was taken),
 // and more than one is an error. nameTaken says that a Work of someone else holds the name.
-func ownWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec) (work *v1alpha1.Work, nameTaken bool, err error) {
-	return findOwnWork(ctx, c, env, spec, false)
-}
-
-// findOwnWork is ownWork; nameFree says that the API server has just answered that no Work has
-// the name, which it then does not read again.
-func findOwnWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, nameFree bool) (work *v1alpha1.Work, nameTaken bool, err error) {
+// nameFree says that the API server has just answered that no Work has the name, which is then
+// not read again.
+func ownWork(ctx context.Context, c client.Client, env Env, spec v1alpha1.WorkSpec, nameFree bool) (work *v1alpha1.Work, nameTaken bool, err error) {
 	if !nameFree {
 		named := &v1alpha1.Work{}
 		err = c.Get(ctx, client.ObjectKey{Namespace: env.PipelineNamespace, Name: workName(env)}, named)

@@ -1,16 +1,22 @@
 package controllers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // errStatusConflict says that the status was written since the copy it was computed from was read:
@@ -30,11 +36,25 @@ const conflictRetry = 100 * time.Millisecond
 // status-writer added. And the caller records Events and counts metrics for the transitions
 // between base and obj once its write went through: from a stale copy (the cache had not yet
 // seen the previous reconcile's write) the same transition would be recorded twice.
+//
+// The patch is computed from the two statuses alone, and the API server answers with the object's
+// metadata only, which is all that is read back (obj's resourceVersion): a Work's status write
+// neither encodes nor decodes the Work's files, and no status write decodes a whole object.
 func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, before, after any) (bool, error) {
 	if equality.Semantic.DeepEqual(before, after) {
 		return false, nil
 	}
-	if err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	patch, err := statusPatch(base.GetResourceVersion(), before, after)
+	if err != nil || patch == nil {
+		return false, err
+	}
+	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+	if err != nil {
+		return false, fmt.Errorf("patch the status of %s: %w", describeObject(obj), err)
+	}
+	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
+	written.SetGroupVersionKind(gvk)
+	if err := c.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
 			return false, nil
@@ -44,7 +64,40 @@ func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, 
 		}
 		return false, fmt.Errorf("patch the status of %s: %w", describeObject(obj), err)
 	}
+	obj.SetResourceVersion(written.GetResourceVersion())
 	return true, nil
+}
+
+// statusPatch is the JSON merge patch that turns status before into after, guarded by
+// resourceVersion; nil when the two encode alike (a nil list and an empty one, for example).
+func statusPatch(resourceVersion string, before, after any) ([]byte, error) {
+	encode := func(status any) ([]byte, error) {
+		if status == nil {
+			return []byte("{}"), nil
+		}
+		return json.Marshal(status)
+	}
+	from, err := encode(before)
+	if err != nil {
+		return nil, fmt.Errorf("encode the status: %w", err)
+	}
+	to, err := encode(after)
+	if err != nil {
+		return nil, fmt.Errorf("encode the status: %w", err)
+	}
+	diff, err := jsonpatch.CreateMergePatch(from, to)
+	if err != nil {
+		return nil, fmt.Errorf("compute the status patch: %w", err)
+	}
+	if after == nil {
+		diff = []byte("null")
+	} else if bytes.Equal(diff, []byte("{}")) {
+		return nil, nil
+	}
+	return json.Marshal(map[string]any{
+		"metadata": map[string]string{"resourceVersion": resourceVersion},
+		"status":   json.RawMessage(diff),
+	})
 }
 
 // afterStatusPatch is a reconcile's outcome once its deferred status patch ran: a conflict (see

@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -103,5 +105,108 @@ func TestWorkTransitionsAreRecordedOnceFromAStaleCopy(t *testing.T) {
 	}
 	if d := schedulingOutcomes(t, metrics.OutcomeUnscheduled) - unscheduledBefore; d != 1 {
 		t.Errorf("the transition was counted %v times, want once", d)
+	}
+}
+
+// A status write sends what changed in the status, guarded by the resourceVersion it was computed
+// from, and nothing at all when the two statuses encode alike.
+func TestStatusPatch(t *testing.T) {
+	ready := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Done"}
+	for _, tt := range []struct {
+		name          string
+		before, after any
+		want          string
+	}{
+		{"a condition added", v1alpha1.WorkStatus{}, v1alpha1.WorkStatus{Conditions: []metav1.Condition{ready}},
+			`{"metadata":{"resourceVersion":"7"},"status":{"conditions":[{"lastTransitionTime":null,"message":"","reason":"Done","status":"True","type":"Ready"}]}}`},
+		{"a field removed from an unstructured status", map[string]any{"message": "old", "kept": "x"}, map[string]any{"kept": "x"},
+			`{"metadata":{"resourceVersion":"7"},"status":{"message":null}}`},
+		{"a first status", nil, map[string]any{"message": "new"},
+			`{"metadata":{"resourceVersion":"7"},"status":{"message":"new"}}`},
+		{"the status removed", map[string]any{"message": "old"}, nil,
+			`{"metadata":{"resourceVersion":"7"},"status":null}`},
+		{"no list and an empty list", v1alpha1.WorkStatus{}, v1alpha1.WorkStatus{Conditions: []metav1.Condition{}}, ``},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := statusPatch("7", tt.before, tt.after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("patch %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// writeStatus against the API server: it writes the status and nothing else, tells the caller
+// the object's new resourceVersion, refuses a status computed from a copy that is no longer
+// current (the other writer's condition stays), and takes an object already gone as nothing to do.
+func TestWriteStatusOnTheAPIServer(t *testing.T) {
+	ctx := t.Context()
+	if _, err := env.InstallResourceCRD(ctx, "statuswrite.test.example.com", "Thing", "things"); err != nil {
+		t.Fatal(err)
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion("statuswrite.test.example.com/v1")
+	obj.SetKind("Thing")
+	obj.SetNamespace("default")
+	obj.SetName(uniqueName("thing"))
+	obj.Object["spec"] = map[string]any{"size": "large"}
+	if err := env.Client.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), obj) })
+	current := func() *unstructured.Unstructured {
+		t.Helper()
+		got := &unstructured.Unstructured{}
+		got.SetGroupVersionKind(obj.GroupVersionKind())
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	write := func(base *unstructured.Unstructured, status map[string]any) (*unstructured.Unstructured, bool, error) {
+		changed := base.DeepCopy()
+		changed.Object["spec"] = map[string]any{"size": "changed by the reconcile, not written"}
+		changed.Object["status"] = status
+		wrote, err := writeStatus(ctx, env.Client, base, changed, base.Object["status"], changed.Object["status"])
+		return changed, wrote, err
+	}
+
+	first := current()
+	written, wrote, err := write(first, map[string]any{"message": "first", "phase": "Running"})
+	if err != nil || !wrote {
+		t.Fatalf("first write: wrote %t, %v", wrote, err)
+	}
+	got := current()
+	if got.Object["status"].(map[string]any)["message"] != "first" || got.Object["spec"].(map[string]any)["size"] != "large" {
+		t.Errorf("after the first write the object is %v", got.Object)
+	}
+	if written.GetResourceVersion() != got.GetResourceVersion() {
+		t.Errorf("the written object's resourceVersion is %s, the API server's %s", written.GetResourceVersion(), got.GetResourceVersion())
+	}
+
+	// A reconcile that read the object before the first write computes its status from there.
+	if _, wrote, err := write(first, map[string]any{"message": "stale"}); !errors.Is(err, errStatusConflict) || wrote {
+		t.Errorf("write from a stale copy: wrote %t, %v; want errStatusConflict", wrote, err)
+	}
+	if msg := current().Object["status"].(map[string]any)["message"]; msg != "first" {
+		t.Errorf("after the stale write the message is %v", msg)
+	}
+
+	// From the current copy, a removed field is removed.
+	if _, wrote, err := write(got, map[string]any{"message": "second"}); err != nil || !wrote {
+		t.Fatalf("second write: wrote %t, %v", wrote, err)
+	}
+	if status := current().Object["status"].(map[string]any); status["message"] != "second" || status["phase"] != nil {
+		t.Errorf("after the second write the status is %v", status)
+	}
+
+	if err := env.Client.Delete(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	if _, wrote, err := write(got, map[string]any{"message": "too late"}); err != nil || wrote {
+		t.Errorf("write to a deleted object: wrote %t, %v", wrote, err)
 	}
 }

@@ -402,6 +402,9 @@ func (r *Runner) patchStatus(ctx context.Context, job *batchv1.Job, change func(
 	}
 	transient := func(err error) bool { return !apierrors.IsNotFound(err) && ctx.Err() == nil }
 	return retry.OnError(retry.DefaultBackoff, transient, func() error {
-		return r.Client.Status().Patch(ctx, job.DeepCopy(), client.RawPatch(types.MergePatchType, body))
+		// The answer is read as metadata only: nothing uses the Job the API server returns.
+		written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, Name: job.Name}}
+		written.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("Job"))
+		return r.Client.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, body))
 	})
 }

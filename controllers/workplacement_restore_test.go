@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -58,7 +59,12 @@ type laggingStatus struct {
 func (s laggingStatus) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 	key := client.ObjectKeyFromObject(obj)
 	before := &v1alpha1.WorkPlacement{}
-	_, isPlacement := obj.(*v1alpha1.WorkPlacement)
+	// By kind: the engine writes a status through the object's metadata (writeStatus).
+	gvk, err := apiutil.GVKForObject(obj, s.c.Scheme())
+	if err != nil {
+		return err
+	}
+	isPlacement := gvk.Kind == "WorkPlacement"
 	if isPlacement {
 		if err := s.c.Client.Get(ctx, key, before); err != nil {
 			return err

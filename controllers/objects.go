@@ -2,13 +2,17 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
@@ -37,9 +41,9 @@ func finishCleanup(ctx context.Context, c client.Client, obj client.Object, fina
 
 // patchFinalizers applies change to each finalizer and patches obj once when any changed it.
 // The patch carries an optimistic lock: a merge patch replaces the whole list, and the lock keeps
-// other controllers' finalizers.
+// other controllers' finalizers. It sends the finalizers alone and reads back the metadata alone
+// (obj's new resourceVersion): a Work's finalizer patch neither encodes nor decodes its files.
 func patchFinalizers(ctx context.Context, c client.Client, obj client.Object, verb string, change func(client.Object, string) bool, finalizers []string) error {
-	base := obj.DeepCopyObject().(client.Object)
 	changed := false
 	for _, f := range finalizers {
 		changed = change(obj, f) || changed
@@ -47,10 +51,33 @@ func patchFinalizers(ctx context.Context, c client.Client, obj client.Object, ve
 	if !changed {
 		return nil
 	}
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": obj.GetResourceVersion(), "finalizers": obj.GetFinalizers(),
+	}})
+	if err != nil {
 		return fmt.Errorf("%s the finalizers %v: %w", verb, finalizers, err)
 	}
+	written, err := metadataOf(c, obj)
+	if err == nil {
+		err = c.Patch(ctx, written, client.RawPatch(types.MergePatchType, patch))
+	}
+	if err != nil {
+		return fmt.Errorf("%s the finalizers %v: %w", verb, finalizers, err)
+	}
+	obj.SetResourceVersion(written.GetResourceVersion())
 	return nil
+}
+
+// metadataOf is obj's name and kind as an object whose writes read back its metadata only: a
+// write through it does not decode the whole object the API server answers with.
+func metadataOf(c client.Client, obj client.Object) (*metav1.PartialObjectMetadata, error) {
+	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+	if err != nil {
+		return nil, err
+	}
+	m := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
+	m.SetGroupVersionKind(gvk)
+	return m, nil
 }
 
 // removeLabel removes a trigger label once the engine acted on it.

@@ -92,6 +92,9 @@ func (r *PromiseReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if err := addFinalizer(ctx, r.Client, promise, promiseFinalizers(promise)...); err != nil {
 		return ctrl.Result{}, err
 	}
+	// As a request's (ResourceReconciler.Reconcile): the status patch is guarded by the version
+	// the finalizers' patch made, which left the status as base has it.
+	base.SetResourceVersion(promise.GetResourceVersion())
 	phases := []func(context.Context, *v1alpha1.Promise, *promiseFacts) error{
 		r.ensureAPI, r.ensureRevision, r.ensureDependencies, r.configure, r.reconcileResources, r.rollOut, r.observeWorks,
 	}

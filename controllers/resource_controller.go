@@ -49,6 +49,8 @@ type ResourceReconciler struct {
 	// RerunStatusDelay is how long a re-run of a Ready request may run before its status says
 	// so (see heldFor); negative: every run is written as it starts.
 	RerunStatusDelay time.Duration
+
+	specHash specHashMemo
 }
 
 // Reconcile moves one resource request forward.
@@ -86,6 +88,10 @@ func (r *ResourceReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := addFinalizer(ctx, r.Client, obj, finalizers...); err != nil {
 		return ctrl.Result{}, err
 	}
+	// The finalizers' patches moved the request's resourceVersion and left its status as base
+	// has it: the status patch is guarded by the new version, or a new request's first status
+	// write would conflict with the engine's own finalizer write and the reconcile run twice.
+	base.SetResourceVersion(obj.GetResourceVersion())
 	if ok, why := requirementsFulfilled(promise); !ok {
 		// The Promise's required Promises are not all there: the workflow waits, and the
 		// Promise's watch brings the request back once they are.

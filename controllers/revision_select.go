@@ -3,10 +3,12 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"kratix.dev/kratix/api/v1alpha1"
 	"kratix.dev/kratix/internal/conditions"
@@ -145,7 +147,7 @@ func hasWorkflowStatus(obj *unstructured.Unstructured) bool {
 // selectRevision reads the Promise's revisions and the request's binding from the cache and
 // chooses the spec the request runs.
 func (r *ResourceReconciler) selectRevision(ctx context.Context, promise *v1alpha1.Promise, obj *unstructured.Unstructured, binding *v1alpha1.ResourceBinding) (revisionChoice, error) {
-	hash, err := pipeline.PromiseSpecHash(&promise.Spec)
+	hash, err := r.specHash.of(promise)
 	if err != nil {
 		return revisionChoice{}, err
 	}
@@ -223,9 +225,40 @@ func (r *ResourceReconciler) appliedPromise(ctx context.Context, promise *v1alph
 	if rev == nil {
 		return promise, nil
 	}
-	hash, err := pipeline.PromiseSpecHash(&promise.Spec)
+	hash, err := r.specHash.of(promise)
 	if err != nil {
 		return nil, err
 	}
 	return revisionOf(promise, rev, hash).promise, nil
+}
+
+// specHashMemo is the digest of the spec of the Promise a ResourceReconciler serves, remembered
+// for the Promise's generation: every reconcile of a request needs it, and it is a canonical
+// encoding of the whole spec (its API's schema included).
+type specHashMemo struct {
+	mu         sync.Mutex
+	uid        types.UID
+	generation int64
+	hash       string
+}
+
+// of is pipeline.PromiseSpecHash of the Promise as read from the API server (or its cache): its
+// generation changes with its spec. A copy whose spec was replaced in memory (a revision's,
+// revisionOf) keeps the generation and must not be passed. A Promise without a generation
+// (one built in memory) is hashed anew.
+func (m *specHashMemo) of(promise *v1alpha1.Promise) (string, error) {
+	if promise.Generation == 0 || promise.UID == "" {
+		return pipeline.PromiseSpecHash(&promise.Spec)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.uid == promise.UID && m.generation == promise.Generation {
+		return m.hash, nil
+	}
+	hash, err := pipeline.PromiseSpecHash(&promise.Spec)
+	if err != nil {
+		return "", err
+	}
+	m.uid, m.generation, m.hash = promise.UID, promise.Generation, hash
+	return hash, nil
 }

@@ -88,11 +88,11 @@ bench: tools ## Run the benchmarks that issue notes quote: scheduler, Git and S3
 
 .PHONY: bench-e2e
 bench-e2e: tools ## The engine end to end in local mode: N=100 and N=1,000 resource requests created, then a Promise update re-runs them all; then the same update without a rollout policy, at 100% and in 10% batches, side by side.
-	go test -run '^$$' -bench 'BenchmarkPromiseUpdate/requests=(100|1000)$$|BenchmarkRollout' -benchtime 1x -timeout 120m ./controllers/
+	go test -run '^$$' -bench 'BenchmarkPromiseUpdate/requests=(100|1000)(,namespaces=[0-9]+)?$$|BenchmarkRollout' -benchtime 1x -timeout 120m ./controllers/
 
 .PHONY: bench-scale
-bench-scale: tools ## bench-e2e's Promise update at N=10,000 resource requests (hours on a 2-core machine): the create and update rounds, with the manager's peak RSS.
-	go test -run '^$$' -bench 'BenchmarkPromiseUpdate/requests=10000$$' -benchtime 1x -timeout 300m ./controllers/
+bench-scale: tools ## bench-e2e's Promise update at N=10,000 resource requests (hours on a 2-core machine): the create and update rounds, with the manager's peak RSS. KRATIX_BENCH_NAMESPACES=10 spreads the requests over 10 namespaces.
+	go test -run '^$$' -bench 'BenchmarkPromiseUpdate/requests=10000(,namespaces=[0-9]+)?$$' -benchtime 1x -timeout 300m ./controllers/
 
 # Flags of `kratix local` for `make run`, e.g. LOCAL_FLAGS="--api-port 6443 --data-dir /tmp/k".
 LOCAL_FLAGS ?=

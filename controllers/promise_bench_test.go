@@ -61,18 +61,34 @@ func BenchmarkPromiseUpdate(b *testing.B) {
 	// KRATIX_BENCH_REQUESTS=3000 runs requests=3000 alone.
 	sizes := []int{100, 1000, 10_000}
 	if v := os.Getenv("KRATIX_BENCH_REQUESTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("KRATIX_BENCH_REQUESTS=%q: want a number of requests", v)
-		}
-		sizes = []int{n}
+		sizes = []int{positiveEnv(b, "KRATIX_BENCH_REQUESTS", v)}
+	}
+	// KRATIX_BENCH_NAMESPACES=10 spreads the requests over 10 namespaces, as a platform's teams
+	// would: the API server authorises a pipeline's request against every RoleBinding of its
+	// namespace, one per request there (docs/scale.md §3).
+	spread := 1
+	if v := os.Getenv("KRATIX_BENCH_NAMESPACES"); v != "" {
+		spread = positiveEnv(b, "KRATIX_BENCH_NAMESPACES", v)
 	}
 	for _, n := range sizes {
-		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) { benchmarkPromiseUpdate(b, n) })
+		name := fmt.Sprintf("requests=%d", n)
+		if spread > 1 {
+			name += fmt.Sprintf(",namespaces=%d", spread)
+		}
+		b.Run(name, func(b *testing.B) { benchmarkPromiseUpdate(b, n, spread) })
 	}
 }
 
-func benchmarkPromiseUpdate(b *testing.B, n int) {
+// positiveEnv is the value v of the environment variable name, which must be a positive number.
+func positiveEnv(b *testing.B, name, v string) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+func benchmarkPromiseUpdate(b *testing.B, n, spread int) {
 	ensureNamespace(b, v1alpha1.DefaultPlatformNS)
 	// As in the Deployment, whose container's limit is 1 GiB (config/manager, memlimit.Apply).
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit((1 << 30) / 100 * memlimit.Percent))
@@ -94,7 +110,7 @@ func benchmarkPromiseUpdate(b *testing.B, n int) {
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
-		r := promiseRound(b, c, f, selector, n, requests, own)
+		r := promiseRound(b, c, f, selector, n, spread, requests, own)
 		b.Logf("round: %d requests created, run and committed in %.1fs; Promise updated: every request re-ran and every ConfigMap committed again in %.1fs; "+
 			"create round: manager %d API requests (%.1f per request), %d writes (%.1f per request); "+
 			"update round: manager %d API requests (%.1f per request), %d writes (%.1f per request), API server %d requests in all, pipelines included, the benchmark's own left out (%.1f per request); peak RSS until the round's end %d MiB",
@@ -158,16 +174,16 @@ type promiseRoundResult struct {
 	promise *v1alpha1.Promise
 }
 
-func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n int, requests, own *requestCounter) promiseRoundResult {
+func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[string]string, n, spread int, requests, own *requestCounter) promiseRoundResult {
 	ctx := context.Background()
-	promise, gvk, ns, dir := benchPromise(b, c, selector)
+	promise, gvk, ns, dir := benchPromise(b, c, selector, spread)
 	r := promiseRoundResult{promise: promise}
 
 	b.StartTimer()
 	createBefore := requests.snapshot()
 	start := time.Now()
 	createRequests(b, c, gvk, ns, n)
-	waitForRound(b, c, f, promise.Name, gvk, ns, dir, n, "1", start)
+	waitForRound(b, c, f, promise.Name, gvk, dir, n, "1", start)
 	r.create = time.Since(start)
 	after := requests.snapshot()
 	r.createRequests, r.createByKind = after.minus(createBefore)
@@ -185,7 +201,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	if err := updateRenderVersion(ctx, c, promise, "2"); err != nil {
 		b.Fatal(err)
 	}
-	waitForRound(b, c, f, promise.Name, gvk, ns, dir, n, "2", start)
+	waitForRound(b, c, f, promise.Name, gvk, dir, n, "2", start)
 	r.update = time.Since(start)
 	r.cpu = readCPUTimes(b).since(cpuBefore)
 	r.reconciles = readReconcileStats(b).since(reconcilesBefore)
@@ -203,7 +219,7 @@ func promiseRound(b *testing.B, c client.Client, f *gitFixture, selector map[str
 	r.events = eventsSince(b, c, start)
 	writes := metricstest.Read(b, metrics.StateStoreWriteDurationName, nil)
 	commits := metricstest.Read(b, metrics.CommitBatchSizeName, nil)
-	r.phases = updatePhases(b, c, promise.Name, ns, start) + fmt.Sprintf("; state store: %d writes of %.2fs on average (call to pushed), %d commits of %.1f changes on average",
+	r.phases = updatePhases(b, c, promise.Name, start) + fmt.Sprintf("; state store: %d writes of %.2fs on average (call to pushed), %d commits of %.1f changes on average",
 		writes.Count-writesBefore.Count, (writes.Sum-writesBefore.Sum)/float64(max(writes.Count-writesBefore.Count, 1)),
 		commits.Count-commitsBefore.Count, (commits.Sum-commitsBefore.Sum)/float64(max(commits.Count-commitsBefore.Count, 1)))
 	return r
@@ -231,10 +247,10 @@ func deleteBenchPromise(b *testing.B, c client.Client, promise *v1alpha1.Promise
 }
 
 // benchPromise creates a Promise of the workflows example's render pipeline, scheduled to the
-// Destinations of selector, waits until it is Available, and creates a namespace for its
-// requests: it returns the Promise, the requests' kind, their namespace and the directory of
-// their files in the store.
-func benchPromise(b *testing.B, c client.Client, selector map[string]string) (*v1alpha1.Promise, schema.GroupVersionKind, string, string) {
+// Destinations of selector, waits until it is Available, and creates spread namespaces for its
+// requests: it returns the Promise, the requests' kind, their namespaces and the directories of
+// their files in the store (a pathspec).
+func benchPromise(b *testing.B, c client.Client, selector map[string]string, spread int) (*v1alpha1.Promise, schema.GroupVersionKind, []string, string) {
 	ctx := context.Background()
 	name := uniqueName("appconfig")
 	group := name + ".bench.example.com"
@@ -253,12 +269,17 @@ func benchPromise(b *testing.B, c client.Client, selector map[string]string) (*v
 		}
 		return nil
 	})
-	ns := uniqueName("bench")
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		b.Fatal(err)
+	namespaces := make([]string, spread)
+	for i := range namespaces {
+		namespaces[i] = uniqueName("bench")
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i]}}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: "AppConfig"}
-	return promise, gvk, ns, "bench/resources/" + ns + "/" + name + "/"
+	// The Promise's name is unique: its directory in every namespace's is the round's. (A
+	// pathspec's * matches slashes too; a directory's trailing slash would match no file.)
+	return promise, gvk, namespaces, "bench/resources/*/" + name + "/*"
 }
 
 // startBenchPlatform runs the engine with its production defaults and the local job runner
@@ -283,8 +304,9 @@ func startBenchPlatform(b *testing.B, cfg *rest.Config) {
 	b.Cleanup(stop)
 }
 
-// createRequests creates n requests of the kind in the namespace from benchCreators goroutines.
-func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, ns string, n int) {
+// createRequests creates n requests of the kind, spread evenly over the namespaces, from
+// benchCreators goroutines.
+func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, namespaces []string, n int) {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
@@ -293,7 +315,7 @@ func createRequests(b *testing.B, c client.Client, gvk schema.GroupVersionKind, 
 			for i := range next {
 				obj := &unstructured.Unstructured{}
 				obj.SetGroupVersionKind(gvk)
-				obj.SetNamespace(ns)
+				obj.SetNamespace(namespaces[i%len(namespaces)])
 				obj.SetName(fmt.Sprintf("app-%04d", i))
 				obj.Object["spec"] = map[string]any{"greeting": "hi"}
 				if err := c.Create(context.Background(), obj); err != nil {
@@ -319,13 +341,13 @@ func roundTimeout(n int) time.Duration {
 	return benchRoundTimeout + time.Duration(n)*500*time.Millisecond
 }
 
-// waitForRound waits until n ConfigMaps under dir on main say renderVersion version, and then
+// waitForRound waits until n ConfigMaps matched by dir on main say renderVersion version, and then
 // until every request's status says it was rendered by that version, that it ran the Promise's
 // current spec, and it is Ready: the engine has written its outcome (a re-run of a Ready request
 // is Ready all along). It allows roundTimeout(n), and looks every half second, or less often
 // past 1,000 requests: each look greps every file, a cost that grows with n and would otherwise
 // take a growing share of the machine from the engine.
-func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, gvk schema.GroupVersionKind, ns, dir string, n int, version string, start time.Time) {
+func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, gvk schema.GroupVersionKind, dir string, n int, version string, start time.Time) {
 	lastLog := start
 	want := "rendered by version " + version
 	poll := max(500*time.Millisecond, time.Duration(n)*500*time.Microsecond)
@@ -333,7 +355,7 @@ func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, 
 		committed := committedWith(b, f, dir, `renderVersion: "`+version+`"`)
 		done := 0
 		if committed == n {
-			done = requestsDone(b, c, promise, gvk, ns, want)
+			done = requestsDone(b, c, promise, gvk, want)
 		}
 		if committed == n && done == n {
 			return nil
@@ -346,7 +368,7 @@ func waitForRound(b *testing.B, c client.Client, f *gitFixture, promise string, 
 	})
 }
 
-// committedWith counts the files under dir on main that contain text.
+// committedWith counts the files on main matched by the pathspec dir that contain text.
 func committedWith(b *testing.B, f *gitFixture, dir, text string) int {
 	out, err := f.server.Git(context.Background(), f.repo, "grep", "-l", "-F", text, "main", "--", dir)
 	if err != nil {
@@ -360,8 +382,8 @@ func committedWith(b *testing.B, f *gitFixture, dir, text string) int {
 }
 
 // requestsDone counts the requests that are Ready with the status message, for the Promise's
-// current spec.
-func requestsDone(b *testing.B, c client.Client, promise string, gvk schema.GroupVersionKind, ns, message string) int {
+// current spec, in every namespace (the kind is the round's alone).
+func requestsDone(b *testing.B, c client.Client, promise string, gvk schema.GroupVersionKind, message string) int {
 	p := &v1alpha1.Promise{}
 	if err := c.Get(context.Background(), client.ObjectKey{Name: promise}, p); err != nil {
 		b.Fatal(err)
@@ -376,7 +398,7 @@ func requestsDone(b *testing.B, c client.Client, promise string, gvk schema.Grou
 	for {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(context.Background(), list, client.InNamespace(ns), client.Limit(500), client.Continue(next)); err != nil {
+		if err := c.List(context.Background(), list, client.Limit(500), client.Continue(next)); err != nil {
 			b.Fatal(err)
 		}
 		for i := range list.Items {
@@ -557,14 +579,14 @@ func eventsSince(b *testing.B, c client.Client, start time.Time) string {
 // created the request's Job, the Job's wait for the local runner, its run until the
 // work-writer wrote the Work, the rest of the Job (the status-writer), and from the Work until
 // its placement was written to the store.
-func updatePhases(b *testing.B, c client.Client, promise, ns string, start time.Time) string {
+func updatePhases(b *testing.B, c client.Client, promise string, start time.Time) string {
 	ctx := context.Background()
 	var jobs batchv1.JobList
-	if err := c.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelPromiseName: promise, v1alpha1.LabelWorkflowAction: v1alpha1.WorkflowActionConfigure}); err != nil {
+	if err := c.List(ctx, &jobs, client.MatchingLabels{v1alpha1.LabelPromiseName: promise, v1alpha1.LabelWorkflowAction: v1alpha1.WorkflowActionConfigure}); err != nil {
 		b.Fatal(err)
 	}
 	var works v1alpha1.WorkList
-	if err := c.List(ctx, &works, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelPromiseName: promise}); err != nil {
+	if err := c.List(ctx, &works, client.MatchingLabels{v1alpha1.LabelPromiseName: promise}); err != nil {
 		b.Fatal(err)
 	}
 	var placements v1alpha1.WorkPlacementList

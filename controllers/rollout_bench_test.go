@@ -45,10 +45,10 @@ func benchmarkRollout(b *testing.B, n int) {
 	rounds := []rolloutRound{{"no-policy", ""}, {"batch-100%", "100%"}, {"batch-10%", "10%"}}
 
 	ctx := context.Background()
-	promise, gvk, ns, dir := benchPromise(b, c, selector)
+	promise, gvk, ns, dir := benchPromise(b, c, selector, 1)
 	start := time.Now()
 	createRequests(b, c, gvk, ns, n)
-	waitForRound(b, c, f, promise.Name, gvk, ns, dir, n, "1", start)
+	waitForRound(b, c, f, promise.Name, gvk, dir, n, "1", start)
 	b.Logf("%d requests created, run and committed in %.1fs", n, time.Since(start).Seconds())
 
 	b.ResetTimer()
@@ -61,7 +61,7 @@ func benchmarkRollout(b *testing.B, n int) {
 		if err := updateWithPolicy(ctx, c, promise, version, round.batch); err != nil {
 			b.Fatal(err)
 		}
-		waitForRound(b, c, f, promise.Name, gvk, ns, dir, n, version, start)
+		waitForRound(b, c, f, promise.Name, gvk, dir, n, version, start)
 		b.StopTimer()
 		took[round.name] = time.Since(start)
 		after := requests.snapshot()

@@ -12,11 +12,9 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // errStatusConflict says that the status was written since the copy it was computed from was read:
@@ -48,13 +46,11 @@ func writeStatus(ctx context.Context, c client.Client, base, obj client.Object, 
 	if err != nil || patch == nil {
 		return false, err
 	}
-	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
-	if err != nil {
-		return false, fmt.Errorf("patch the status of %s: %w", describeObject(obj), err)
+	written, err := metadataOf(c, obj)
+	if err == nil {
+		err = c.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch))
 	}
-	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Namespace: obj.GetNamespace(), Name: obj.GetName()}}
-	written.SetGroupVersionKind(gvk)
-	if err := c.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
 			return false, nil

@@ -123,20 +123,11 @@ func (r *PromiseReleaseReconciler) install(ctx context.Context, release *v1alpha
 	if err != nil {
 		return ctrl.Result{}, true, err
 	}
-	if r.upToDate(release, installed) {
-		release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
-		return ctrl.Result{}, true, nil
-	}
-	// The cache may not have seen the status of the release's last install yet: the installed
-	// Promise's own events start a reconcile at once. The API server's copy decides before the
-	// Promise is fetched again; a status computed from the cache's then meets a conflict.
-	current := &v1alpha1.PromiseRelease{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(release), current); err != nil {
-		return ctrl.Result{}, true, fmt.Errorf("read PromiseRelease %s: %w", release.Name, err)
-	}
-	if r.upToDate(current, installed) {
-		release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
-		return ctrl.Result{}, true, nil
+	if done, err := r.installedAlready(ctx, release, installed); err != nil || done {
+		if done {
+			release.Status.Status = v1alpha1.PromiseReleaseStatusInstalled
+		}
+		return ctrl.Result{}, true, err
 	}
 	src, err := r.source(ctx, release)
 	if err != nil {
@@ -191,6 +182,22 @@ func (r *PromiseReleaseReconciler) install(ctx context.Context, release *v1alpha
 	conditions.Set(&release.Status.Conditions, v1alpha1.ConditionInstalled, metav1.ConditionTrue, v1alpha1.ReasonInstalledSuccessfully,
 		fmt.Sprintf("Promise %s installed at version %s from %s", promise.Name, version, redactURL(src.url)), release.Generation)
 	return ctrl.Result{}, true, nil
+}
+
+// installedAlready reports whether the release's Promise is up to date (upToDate) by the cache's
+// copy of the release or, when that says no, by the API server's: the cache may not have seen the
+// status of the release's last install yet (the installed Promise's own events start a reconcile
+// at once), and the Promise is not fetched again for that. A status computed from the cache's
+// copy then meets a conflict.
+func (r *PromiseReleaseReconciler) installedAlready(ctx context.Context, release *v1alpha1.PromiseRelease, installed []v1alpha1.Promise) (bool, error) {
+	if r.upToDate(release, installed) {
+		return true, nil
+	}
+	current := &v1alpha1.PromiseRelease{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(release), current); err != nil {
+		return false, fmt.Errorf("read PromiseRelease %s: %w", release.Name, err)
+	}
+	return r.upToDate(current, installed), nil
 }
 
 // upToDate reports whether the release's Promise was installed from its current spec and is
